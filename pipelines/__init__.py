@@ -1,0 +1,1 @@
+"""Kubeflow Pipelines definitions, imported as `tritter.pipelines` (see setup.py)."""
