@@ -1,0 +1,43 @@
+"""Prometheus plumbing shared by every stage.
+
+Long-lived training pods serve `/metrics` (scraped through a PodMonitor on the port named
+`metrics`); short pipeline steps push their final counters to a Pushgateway when
+`TRITTER_PUSHGATEWAY_URL` is set. Names follow Prometheus conventions: the `tritter_` prefix,
+base units (seconds, bytes), `_total` for counters, ratios in 0–1.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, push_to_gateway, start_http_server
+
+from tritter import log
+
+_log = log.get_logger("metrics")
+
+PUSHGATEWAY_ENV = "TRITTER_PUSHGATEWAY_URL"
+
+
+def serve(port: int, registry: CollectorRegistry, addr: str = "0.0.0.0") -> None:
+    """Serve `registry` on `port` in a daemon thread (port 0 disables)."""
+    if port:
+        start_http_server(port, addr=addr, registry=registry)
+        log.event(_log, "serving Prometheus metrics", port=port)
+
+
+def push(registry: CollectorRegistry, job: str, grouping: dict[str, str] | None = None) -> bool:
+    """Push to the Pushgateway named by TRITTER_PUSHGATEWAY_URL, if any.
+
+    A monitoring outage must not fail a data stage, so errors are logged, not raised.
+    Returns True when the push happened.
+    """
+    url = os.environ.get(PUSHGATEWAY_ENV)
+    if not url:
+        return False
+    try:
+        push_to_gateway(url, job=job, registry=registry, grouping_key=grouping or {}, timeout=10)
+    except OSError as err:
+        log.event(_log, "pushgateway push failed", url=url, error=str(err))
+        return False
+    return True
