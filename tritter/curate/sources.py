@@ -318,6 +318,8 @@ def _list_records(source: Source, config: CurateConfig) -> Listing:
             if _is_record_file(source.root)
             else storage.list_objects(source.root)
         )
+    elif os.path.isfile(source.root):
+        objects = [storage.ObjectInfo(source.root, os.path.getsize(source.root))]
     else:
         objects = _list_plain(source.root)
     files = [o for o in objects if _is_record_file(o.uri)]
