@@ -1,0 +1,329 @@
+"""Sandbox bootstrap: runs ONE untrusted Python program inside the limits its parent asks for.
+
+`tritter.evaluate.sandbox` starts this file as `python -I -S -B sandbox_init.py` in a new session
+with a scrubbed environment. It reads a header (a 4-byte length, then a `marshal`led dict: the
+same interpreter wrote it) and then the program from stdin, and writes JSON lines to stdout,
+which is the result channel:
+
+  {"event": "setup", "protections": [...]}           isolation actually in force
+  {"event": "program", "status": "passed"}           the program ran to its end
+  {"event": "program", "status": "failed", "reason": "AssertionError: ..."}
+  {"event": "exit", "exit_code": 0, "timed_out": false, "cpu_seconds": ..., "max_rss_kb": ...}
+  {"event": "setup_error", "reason": "..."}          the sandbox itself could not be built
+
+Process layout (isolation "namespaces", which needs root or CAP_SYS_ADMIN):
+
+  supervisor (this process, root; new mount/net/ipc/uts namespaces; waits, reports)
+    └─ pid 1 of a new pid namespace (a reaper; private /proc)
+         └─ program process: unprivileged uid, rlimits, read-only root filesystem, private
+            tmpfs work directory, no network interface up
+
+The supervisor waits with the wall-clock limit and reports. When the program process ends, pid 1
+exits and the kernel kills everything left in the pid namespace, so nothing the program forked
+survives the sample. With isolation "rlimits" (no privileges) only the resource limits, the
+scrubbed environment and a fresh working directory apply.
+
+Standard library only, imported up front: after the privilege drop the interpreter's own files
+may be unreadable, and the rlimits leave little room. Startup time here is the per-sample
+overhead, so imports are few and cheap (no json, re or platform: they cost ~12 ms a sample).
+"""
+
+from __future__ import annotations
+
+import _signal as signal  # the C module: `signal` pulls in enum (~4 ms)
+import builtins
+import ctypes
+import marshal
+import os
+import resource
+import select
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+MOUNT_ATTR_RDONLY, AT_RECURSIVE, AT_FDCWD = 0x1, 0x8000, -100
+SYS_MOUNT_SETATTR = {"x86_64": 442, "aarch64": 442}  # same number in the generic syscall table
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+SANDBOX_ROOT = "/tmp"  # the private tmpfs (isolation "namespaces")
+WORKDIR = "/tmp/work"  # the program's cwd, HOME and TMPDIR: its only writable place
+STDLIB_MOUNTS = "/tmp/.python"  # read-only binds of the standard library directories
+REASON_CHARS = 300
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    _check(
+        _libc.mount(
+            source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )  # fmt: skip
+
+
+_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\"} | {i: f"\\u{i:04x}" for i in range(32)}
+
+
+def _to_json(value: object) -> str:
+    """JSON for the flat records below (str, int, float, bool, None, lists of str)."""
+    if isinstance(value, str):
+        return '"' + value.translate(_ESCAPES) + '"'
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_to_json(item) for item in value) + "]"
+    raise TypeError(type(value).__name__)
+
+
+def _send(channel: int, **record: object) -> None:
+    """One JSON line on the result channel (all-or-nothing for lines under PIPE_BUF)."""
+    line = "{" + ", ".join(f'"{key}": {_to_json(value)}' for key, value in record.items()) + "}"
+    try:  # noqa: SIM105 (contextlib would cost startup time)
+        os.write(channel, (line + "\n").encode("utf-8", "replace"))
+    except OSError:
+        pass  # the evaluator went away; nothing left to tell
+
+
+def enter_namespaces(header: dict, protections: list[str]) -> dict[str, str]:
+    """New mount/net/ipc/uts namespaces for this process, a new pid namespace for its next
+    child, a read-only view of the host filesystem and a private tmpfs for the program.
+
+    Returns {sys.path entry: where it is re-exposed under STDLIB_MOUNTS}: the interpreter may
+    live under a directory the sandbox uid cannot enter (e.g. /root/.pyenv).
+    """
+    _check(
+        _libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS),
+        "unshare",
+    )
+    protections += ["net_namespace", "pid_namespace", "ipc_namespace", "mount_namespace"]
+    # Private propagation first, so nothing mounted here leaks back to the host.
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    syscall = SYS_MOUNT_SETATTR.get(os.uname().machine)
+    if syscall is not None:
+        attr = MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+        rc = _libc.syscall(syscall, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr),
+                           ctypes.sizeof(attr))  # fmt: skip
+        if rc == 0:
+            protections.append("read_only_root")
+    size = int(header["workdir_bytes"])
+    _mount("tmpfs", SANDBOX_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
+    os.mkdir(WORKDIR, 0o700)
+    uid, gid = header.get("uid"), header.get("gid")
+    if uid is not None:
+        os.chown(WORKDIR, uid, gid)
+    protections.append("private_tmpfs_workdir")
+    moved = {}
+    for index, directory in enumerate(p for p in sys.path if os.path.isdir(p)):
+        target = f"{STDLIB_MOUNTS}/{index}"
+        os.makedirs(target, 0o755)
+        _mount(directory, target, None, MS_BIND | MS_REC)
+        _mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        moved[directory] = target
+    return moved
+
+
+def use_moved_stdlib(moved: dict[str, str]) -> None:
+    """Point imports at the re-exposed standard library, including the search paths of
+    packages this bootstrap already imported (`encodings`, `collections`: their submodules are
+    found through `package.__path__`, not sys.path)."""
+
+    def remap(path: str) -> str:
+        for old, new in moved.items():
+            if path == old or path.startswith(old + "/"):
+                return new + path[len(old) :]
+        return path
+
+    sys.path[:] = list(moved.values())
+    for module in list(sys.modules.values()):
+        search = getattr(module, "__path__", None)
+        if isinstance(search, list):
+            search[:] = [remap(entry) for entry in search]
+    sys.path_importer_cache.clear()
+
+
+def apply_limits(header: dict) -> None:
+    cpu = int(header["cpu_seconds"])
+    limits = {
+        resource.RLIMIT_CPU: (cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL one second on
+        resource.RLIMIT_AS: (header["memory_bytes"],) * 2,
+        resource.RLIMIT_NPROC: (header["max_processes"],) * 2,
+        resource.RLIMIT_FSIZE: (header["max_file_bytes"],) * 2,
+        resource.RLIMIT_NOFILE: (header["max_open_files"],) * 2,
+        resource.RLIMIT_CORE: (0, 0),
+    }
+    for kind, (soft, hard) in limits.items():
+        resource.setrlimit(kind, (int(soft), int(hard)))
+
+
+def run_program(header: dict, source: str, channel: int, alive: int, moved: dict[str, str]) -> None:
+    """In the forked child: finish isolating, drop privileges, run the program, report."""
+    try:
+        if header["isolation"] == "namespaces":
+            become_namespace_init(alive)  # returns only in a new child, the program process
+        else:
+            _exit_with_supervisor(alive)
+        workdir = enter_program_process(header, moved)
+    except (OSError, ValueError) as err:
+        _send(channel, event="setup_error", reason=str(err)[:REASON_CHARS])
+        os._exit(2)
+    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
+    sys.argv = ["<sandbox>"]
+    builtins.exit = builtins.quit = _quit  # `site` adds these; -S skipped it
+    globals_ = {"__name__": "__main__", "__builtins__": builtins}
+    try:
+        code = compile(source, "<sandbox>", "exec")
+        exec(code, globals_)
+    except BaseException as err:  # SystemExit and KeyboardInterrupt are failures too
+        reason = f"{type(err).__name__}: {err}"[:REASON_CHARS]
+        _send(channel, event="program", status="failed", reason=reason)
+        os._exit(1)
+    _send(channel, event="program", status="passed")
+    os._exit(0)
+
+
+def _quit(code: object = None) -> None:
+    raise SystemExit(code)
+
+
+def _exit_with_supervisor(alive: int) -> None:
+    """Die with the supervisor: set the parent-death signal, then check that the supervisor did
+    not exit before it was set (its end of `alive` is closed then). Credential changes clear
+    the signal, so the program process sets it again after dropping privileges."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    readable, _, _ = select.select([alive], [], [], 0)
+    if readable and not os.read(alive, 1):
+        os._exit(125)
+    os.close(alive)
+
+
+def become_namespace_init(alive: int) -> None:
+    """This process is pid 1 of the new pid namespace. It stays a small trusted reaper and runs
+    the program as pid 2: pid 1 ignores signals it sent itself, which would let a program
+    survive its own kill(). When the program ends, pid 1 exits with its status and the kernel
+    kills whatever else is left in the namespace."""
+    try:  # noqa: SIM105 (a /proc that shows only this namespace's processes)
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError:
+        pass
+    _exit_with_supervisor(alive)
+    program = os.fork()
+    if program == 0:
+        return
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(125)
+        if pid == program:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(code if code >= 0 else 128 - code)  # the shell's convention for signals
+
+
+def enter_program_process(header: dict, moved: dict[str, str]) -> str:
+    """Limits, privilege drop, parent-death signal. Returns the work directory."""
+    namespaces = header["isolation"] == "namespaces"
+    workdir = WORKDIR if namespaces else header["workdir"]
+    os.chdir(workdir)
+    os.umask(0o077)
+    apply_limits(header)
+    uid, gid = header.get("uid"), header.get("gid")
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if namespaces:
+        use_moved_stdlib(moved)
+    return workdir
+
+
+def supervise(pid: int, wall_seconds: float, channel: int, namespace_init: bool) -> None:
+    """Wait for the program with the wall-clock limit; kill it (and its namespace) on expiry."""
+    timed_out = False
+    try:
+        pidfd = os.pidfd_open(pid)
+        ready, _, _ = select.select([pidfd], [], [], wall_seconds)
+        os.close(pidfd)
+        if not ready:
+            timed_out = True
+            os.kill(pid, signal.SIGKILL)
+    except (AttributeError, OSError):  # no pidfd (old kernel): poll instead
+        import time
+
+        deadline = time.monotonic() + wall_seconds
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                timed_out = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(0.005)
+    _, status, usage = os.wait4(pid, 0)  # usage includes the processes it reaped
+    code = os.waitstatus_to_exitcode(status)
+    if namespace_init and 128 < code <= 128 + 64:
+        code = 128 - code  # pid 1 reported "killed by signal N" as 128 + N
+    _send(
+        channel, event="exit", exit_code=code, timed_out=timed_out,
+        cpu_seconds=round(usage.ru_utime + usage.ru_stime, 4), max_rss_kb=usage.ru_maxrss,
+    )  # fmt: skip
+
+
+def main() -> None:
+    channel = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    stdin = sys.stdin.buffer
+    header = marshal.loads(stdin.read(int.from_bytes(stdin.read(4), "little")))
+    source = stdin.read().decode("utf-8", "replace")
+    # The program gets no stdin and its output goes nowhere: the result channel is separate.
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    protections = ["rlimits", "scrubbed_environment", "new_session"]
+    moved: dict[str, str] = {}
+    try:
+        if header["isolation"] == "namespaces":
+            moved = enter_namespaces(header, protections)
+        if header.get("uid") is not None:
+            protections.append("unprivileged_uid")
+        protections.append("no_new_privs")
+    except OSError as err:
+        _send(channel, event="setup_error", reason=str(err)[:REASON_CHARS])
+        os._exit(2)
+    _send(channel, event="setup", protections=protections)
+    alive_read, alive_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(alive_write)
+            run_program(header, source, channel, alive_read, moved)
+        finally:
+            os._exit(126)  # run_program never returns; this only catches a broken bootstrap
+    os.close(alive_read)
+    supervise(pid, float(header["wall_seconds"]), channel, header["isolation"] == "namespaces")
+
+
+if __name__ == "__main__":
+    main()

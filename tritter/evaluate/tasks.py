@@ -1,0 +1,75 @@
+"""Code-generation tasks: how each benchmark becomes a prompt and a runnable test program.
+
+The model sees `prompt(problem)` and produces a completion (cut at the first stop sequence);
+`program(problem, completion)` is what the sandbox runs: it raises (fails) unless the completion
+is correct. `reference(problem)` is the completion that reproduces the benchmark's own solution,
+used by the known-answer checks of the harness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tritter import storage
+from tritter.benchmarks import MBPP_TEST_IDS, Problem, load_humaneval, load_mbpp
+from tritter.errors import TritterError
+
+# Codex paper / bigcode-evaluation-harness conventions: stop where a new top-level statement
+# begins, since a base model keeps writing after the function it was asked for.
+HUMANEVAL_STOP = ("\nclass ", "\ndef ", "\n#", "\n@", "\nif __name__", "\nprint(", "\n```")
+# MBPP completions write the whole function, so "\ndef" cannot stop them (helpers are allowed).
+MBPP_STOP = ("\nclass ", "\nassert ", '\n"""', "\nprint(", "\nif __name__", "\n```")
+
+
+@dataclass(frozen=True)
+class CodeTask:
+    name: str
+    problems: list[Problem]
+    stop: tuple[str, ...]
+
+    def prompt(self, problem: Problem) -> str:
+        if self.name == "humaneval":
+            return problem.prompt
+        # Zero-shot MBPP as in bigcode-evaluation-harness: the description and one test as a
+        # docstring, then the model writes the function.
+        example = problem.tests[0] if problem.tests else ""
+        return f'"""\n{problem.description.strip()}\n{example}\n"""\n'
+
+    def program(self, problem: Problem, completion: str) -> str:
+        """The full test program for one completion."""
+        return f"{self.prompt(problem)}{completion}\n\n{problem.test}"
+
+    def reference(self, problem: Problem) -> str:
+        """The completion that turns the prompt into the benchmark's reference solution."""
+        return problem.solution
+
+
+def load_task(name: str, path: str | None = None, limit: int | None = None) -> CodeTask:
+    """A code task with its problems (the MBPP test split, task_ids 11–510, for scores)."""
+    with _local(path) as local:
+        if name == "humaneval":
+            problems = load_humaneval(local)
+            stop = HUMANEVAL_STOP
+        elif name == "mbpp":
+            problems = load_mbpp(local, task_ids=MBPP_TEST_IDS)
+            stop = MBPP_STOP
+        else:
+            raise TritterError(f"unknown code task '{name}'")
+    if not problems:
+        raise TritterError(f"{path or name}: benchmark file holds no {name} problems")
+    return CodeTask(name, problems[:limit] if limit else problems, stop)
+
+
+@contextlib.contextmanager
+def _local(uri: str | None) -> Iterator[Path | None]:
+    """A local path for a benchmark file given as a URI (downloaded to a temp file from S3)."""
+    if uri is None:
+        yield None
+        return
+    if not storage.exists(uri):
+        raise TritterError(f"{uri}: benchmark file not found")
+    with storage.local_copy(uri) as path:
+        yield path
