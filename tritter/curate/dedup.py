@@ -13,7 +13,8 @@ verified pairs are edges; connected components are clusters; each cluster keeps 
 member, the rest are `near_duplicate`s.
 
 "Best" is deterministic: a known permissive license over an unknown one, then higher quality
-score, then more stars, then the smaller id hash.
+score, then more stars, then the smaller hash of (path, content) — which does not depend on
+where the corpus is stored.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class DocTable:
     lic_rank: np.ndarray  # uint8: 1 known license, 0 unknown
     quality: np.ndarray  # float64
     stars: np.ndarray  # int64 (-1 unknown)
-    idhash: np.ndarray  # uint64
+    idhash: np.ndarray  # uint64 tie-break: hash of (path, content sha256)
 
     def preference_order(self) -> np.ndarray:
         """Indices sorted best-first (np.lexsort sorts by the last key first)."""

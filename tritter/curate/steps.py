@@ -511,15 +511,20 @@ def _flush(work: _ShardWork, batch: list[_Candidate]) -> None:
             [-1 if c.row["stars"] is None else c.row["stars"] for c in survivors], dtype=np.int64
         )
     )
-    work.arrays["idhash"].append(
-        np.array([int(c.row["id"][:16], 16) for c in survivors], dtype=np.uint64)
-    )
+    work.arrays["idhash"].append(np.array([_tie_break(c.row) for c in survivors], np.uint64))
     work.ids.extend(c.row["id"] for c in survivors)
     columns = {name: [c.row[name] for c in survivors] for name in output.WORK_SCHEMA.names}
     work.sink.write(columns)
     for candidate in survivors:
         for flaw in candidate.flaws:
             work.negatives[flaw] += 1
+
+
+def _tie_break(row: dict[str, Any]) -> int:
+    """The last dedup preference key: a hash of the document's path and content, so the same
+    corpus makes the same choices wherever it is stored (the id also hashes the source URI)."""
+    digest = hashlib.blake2b(f"{row['path']}\0{row['sha256']}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "little")
 
 
 def _concat(chunks: list[np.ndarray], dtype: Any, shape: tuple[int, ...] = ()) -> np.ndarray:
