@@ -1,0 +1,118 @@
+"""A run folder written to the shared run-folder contract, for report tests.
+
+Training, tokenizer and pack manifests here follow the contract documents; the end-to-end test
+(`test_report_end_to_end.py`) uses a run the real stages produced."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import yaml
+
+from tritter import manifest, storage
+
+
+def _manifest(folder: str, stage: str, counts: dict, config: dict, extra: dict | None = None):
+    manifest.write_manifest(
+        folder,
+        manifest.Manifest(stage=stage, fingerprint=f"fp-{stage}", inputs={}, config=config,
+                          counts=counts, extra=extra or {}),
+    )  # fmt: skip
+
+
+def write_sample_run(root: str, steps: int = 400, with_eval: bool = True) -> str:
+    _manifest(
+        storage.join(root, "curated"), "curate",
+        {"input_documents": 12000, "kept_documents": 9000, "kept_bytes": 48_000_000,
+         "dropped_documents": 3000, "shards": 4,
+         "dropped": {"license": 1400, "near_duplicate": 800, "secret": 35, "too_long": 765},
+         "languages": {"python": 5000, "rust": 3000, "markdown": 1000},
+         "subsets": {"python": 5000, "rust": 3000, "docs": 1000},
+         "licenses": {"mit": 6000, "apache-2.0": 3000},
+         "dedup": {"exact_removed": 300, "near_removed": 500, "threshold": 0.7}},
+        {"dedup_threshold": 0.7},
+    )  # fmt: skip
+    _manifest(storage.join(root, "tokenizer"), "tokenizer",
+              {"vocab_size": 8192, "bytes_per_token": 3.71, "documents": 9000},
+              {"vocab_size": 8192, "model_type": "unigram"})  # fmt: skip
+    _manifest(storage.join(root, "tokens"), "pack",
+              {"tokens": 12_000_000, "shards": 6,
+               "subset_tokens": {"python": 6_100_000, "rust": 3_900_000, "docs": 2_000_000}},
+              {"mix": {"python": 0.4, "rust": 0.25, "docs": 0.1}, "seq_len": 1024})  # fmt: skip
+    checkpoints = storage.join(root, "checkpoints")
+    storage.write_text(
+        storage.join(checkpoints, "config.yaml"),
+        yaml.safe_dump({"model": {"preset": "tiny", "hidden_size": 256, "num_layers": 4},
+                        "optim": {"lr": 1.5e-3, "weight_decay": 0.1}, "seq_len": 1024,
+                        "global_batch_tokens": 32768}),
+    )  # fmt: skip
+    lines, start = [], 1_700_000_000.0
+    for step in range(1, steps + 1):
+        # S-shaped ternary loss curve with noise, warm-up then decay of the LR.
+        loss = 2.2 + 6.8 / (1 + math.exp((step - steps * 0.3) / (steps * 0.08)))
+        loss += 0.08 * math.sin(step * 1.7)
+        lr = 1.5e-3 * min(1.0, step / 40) * (1 - 0.9 * step / steps)
+        lines.append({"kind": "train", "step": step, "time": start + step * 2.0, "loss": loss,
+                      "lr": lr, "tokens": step * 32768, "tokens_per_second": 16000 + 300 *
+                      math.sin(step), "mfu": 0.31 + 0.01 * math.cos(step), "grad_norm": 0.9,
+                      "step_seconds": 2.0, "data_wait_ratio": 0.01})  # fmt: skip
+        if step % 100 == 0:
+            lines.append(
+                {
+                    "kind": "val",
+                    "step": step,
+                    "time": start + step * 2.0 + 1,
+                    "val_loss": loss + 0.05,
+                    "val_bpb": (loss + 0.05) / math.log(2) / 3.7,
+                    "per_subset": {
+                        "python": {"loss": loss, "bpb": loss / 2.6},
+                        "rust": {"loss": loss + 0.2, "bpb": loss / 2.3},
+                    },
+                }
+            )
+            lines.append(
+                {
+                    "kind": "checkpoint",
+                    "step": step,
+                    "time": start + step * 2.0 + 2,
+                    "save_seconds": 3.2,
+                    "blocking_seconds": 0.4,
+                    "uri": storage.join(checkpoints, f"step-{step:08d}"),
+                }
+            )
+            folder = storage.join(checkpoints, f"step-{step:08d}")
+            storage.write_bytes(storage.join(folder, "__0_0.distcp"), b"weights")
+            storage.write_text(storage.join(folder, "_COMMITTED"), json.dumps(
+                {"step": step, "world_size": 2, "time": start + step * 2.0 + 2,
+                 "files": ["__0_0.distcp"]}))  # fmt: skip
+    # One step folder without its marker: an interrupted save.
+    storage.write_bytes(storage.join(checkpoints, f"step-{steps + 50:08d}", "__0_0.distcp"), b"x")
+    storage.write_text(
+        storage.join(checkpoints, "metrics.jsonl"),
+        "".join(json.dumps(line) + "\n" for line in lines) + '{"kind": "tra',
+    )
+    storage.write_text(storage.join(checkpoints, "final", "config.json"), "{}")
+    if with_eval:
+        results = {
+            "checkpoint": {"uri": checkpoints, "step": steps, "parameters": 3_400_000},
+            "tasks": {
+                "perplexity": {"subsets": {
+                    "python": {"loss": 1.02, "perplexity": 2.77, "bpb": 0.41, "tokens": 4096,
+                               "bytes": 14000},
+                    "rust": {"loss": 1.5, "perplexity": 4.48, "bpb": 0.6, "tokens": 4096,
+                             "bytes": 13000}},
+                    "overall": {"loss": 1.26, "perplexity": 3.5, "bpb": 0.5, "tokens": 8192,
+                                "bytes": 27000}},
+                "humaneval": {"problems": 164, "samples_per_problem": 1, "pass@1": 0.0244,
+                              "decoding": {"temperature": 0.0},
+                              "generation": {"tokens_per_second": 812.0}},
+                "mbpp": {"problems": 500, "samples_per_problem": 1, "pass@1": 0.61,
+                         "decoding": {"temperature": 0.0},
+                         "generation": {"tokens_per_second": 790.0}},
+            },
+            "sandbox": {"isolation": "namespaces", "protections": ["net_namespace", "rlimits"]},
+        }  # fmt: skip
+        storage.write_text(storage.join(root, "eval", "results.json"), json.dumps(results))
+        _manifest(storage.join(root, "eval"), "evaluate", {"tasks": 3}, {})
+    return root

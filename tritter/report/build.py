@@ -1,0 +1,535 @@
+"""Turn a collected run into the report: first plain data (report.json), then sections of
+tables and images that the Markdown and HTML renderers share."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from tritter.report.collect import RunData
+from tritter.report.targets import SEED_TARGETS, Target
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclass
+class Section:
+    title: str
+    anchor: str
+    text: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    images: list[tuple[str, str]] = field(default_factory=list)  # (file name, caption)
+    details: tuple[str, str] | None = None  # (summary, preformatted text)
+
+
+@dataclass
+class Card:
+    label: str
+    value: str
+    status: str = ""  # "good", "bad" or "" (neutral)
+
+
+@dataclass
+class Report:
+    title: str
+    subtitle: str
+    cards: list[Card]
+    sections: list[Section]
+    data: dict[str, Any]
+
+
+# -- number formatting ------------------------------------------------------------------------
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+            return f"{value:.3e}"
+        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.1f}"
+    return str(value)
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def si(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    for threshold, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= threshold:
+            return f"{value / threshold:.3g} {suffix}{unit}"
+    return f"{value:.3g} {unit}".strip()
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+
+def _training_summary(run: RunData) -> dict[str, Any]:
+    train = run.records("train")
+    if not train:
+        return {}
+    last = train[-1]
+    # Skip the first 10 % of steps for rates: compilation and warm-up distort them.
+    steady = train[len(train) // 10 :] or train
+
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in steady if isinstance(r.get(key), (int, float))]
+        return statistics.fmean(values) if values else None
+
+    return {
+        "steps": last.get("step"),
+        "tokens": last.get("tokens"),
+        "final_loss": last.get("loss"),
+        "min_loss": min(
+            (r["loss"] for r in train if isinstance(r.get("loss"), (int, float))), default=None
+        ),
+        "final_lr": last.get("lr"),
+        "tokens_per_second": mean("tokens_per_second"),
+        "mfu": mean("mfu"),
+        "step_seconds": mean("step_seconds"),
+        "data_wait_ratio": mean("data_wait_ratio"),
+        "grad_norm": last.get("grad_norm"),
+        "wall_seconds": (train[-1]["time"] - train[0]["time"])
+        if isinstance(train[0].get("time"), (int, float))
+        and isinstance(train[-1].get("time"), (int, float))
+        else None,
+    }
+
+
+def _validation_summary(run: RunData) -> dict[str, Any]:
+    val = run.records("val")
+    if not val:
+        return {}
+    last = val[-1]
+    return {
+        "step": last.get("step"),
+        "val_loss": last.get("val_loss"),
+        "val_bpb": last.get("val_bpb"),
+        "per_subset": last.get("per_subset") or {},
+        "best_val_bpb": min(
+            (r["val_bpb"] for r in val if isinstance(r.get("val_bpb"), (int, float))), default=None
+        ),
+    }
+
+
+def _target_value(target: Target, evaluation: dict[str, Any]) -> float | None:
+    tasks = evaluation.get("tasks", {}) if evaluation else {}
+    group, _, metric = target.key.partition(":")
+    if group == "perplexity":
+        subset = (tasks.get("perplexity", {}).get("subsets", {}) or {}).get(metric, {})
+        value = subset.get("perplexity")
+    else:
+        value = tasks.get(group, {}).get(metric)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _targets(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
+    rows = []
+    for target in SEED_TARGETS:
+        value = _target_value(target, evaluation or {})
+        rows.append({
+            "metric": target.label,
+            "key": target.key,
+            "target": target.describe(),
+            "value": value,
+            "met": None if value is None else target.met(value),
+        })  # fmt: skip
+    return rows
+
+
+def _checkpoints(run: RunData) -> list[dict[str, Any]]:
+    saves = {r["step"]: r for r in run.records("checkpoint")}
+    rows = []
+    for checkpoint in run.checkpoints:
+        save = saves.get(checkpoint.step, {})
+        marker = checkpoint.marker
+        when = marker.get("time")
+        rows.append({
+            "step": checkpoint.step,
+            "uri": checkpoint.uri,
+            "committed": checkpoint.committed,
+            "time": _when(when) if isinstance(when, (int, float)) else when,
+            "world_size": marker.get("world_size"),
+            "save_seconds": save.get("save_seconds"),
+            "blocking_seconds": save.get("blocking_seconds"),
+        })  # fmt: skip
+    return rows
+
+
+def _when(timestamp: float) -> str:
+    return _dt.datetime.fromtimestamp(timestamp, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def report_data(run: RunData, plots: dict[str, str]) -> dict[str, Any]:
+    """Everything report.json holds."""
+    manifests = {
+        name: {
+            "stage": m.stage, "created": m.created, "code_version": m.code_version,
+            "counts": m.counts, "config": m.config, "inputs": m.inputs, "extra": m.extra,
+            "files": len(m.files), "bytes": sum(f.size for f in m.files),
+        }
+        for name, m in run.manifests.items()
+    }  # fmt: skip
+    return {
+        "run": run.root,
+        "generated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "stages": {
+            folder: ("complete" if folder in run.manifests else "incomplete")
+            for folder in run.present
+        },
+        "manifests": manifests,
+        "train_config": run.train_config,
+        "training": _training_summary(run),
+        "validation": _validation_summary(run),
+        "evaluation": run.eval_results,
+        "targets": _targets(run.eval_results),
+        "checkpoints": _checkpoints(run),
+        "final_export": run.final_export,
+        "plots": plots,
+        "warnings": run.warnings,
+    }
+
+
+# -- sections -----------------------------------------------------------------------------------
+
+
+def _kv_table(pairs: list[tuple[str, Any]], caption: str = "") -> Table:
+    return Table(["", "value"], [[key, fmt(value)] for key, value in pairs], caption)
+
+
+def _flat(mapping: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            out.extend(_flat(value, f"{prefix}{key}."))
+        elif isinstance(value, list):
+            out.append((f"{prefix}{key}", ", ".join(map(str, value)) if value else "—"))
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
+def _shares_table(counts: dict[str, Any], total: float | None, label: str, unit: str) -> Table:
+    numeric = {k: v for k, v in counts.items() if isinstance(v, (int, float))}
+    denominator = total or sum(numeric.values()) or 1
+    rows = [
+        [name, fmt(value), pct(value / denominator)]
+        for name, value in sorted(numeric.items(), key=lambda kv: -kv[1])
+    ]
+    return Table([label, unit, "share"], rows)
+
+
+def _data_section(data: dict[str, Any]) -> Section | None:
+    manifests = data["manifests"]
+    section = Section("Data", "data")
+    curated = manifests.get("curated")
+    if curated:
+        counts = curated["counts"]
+        total = counts.get("input_documents")
+        section.tables.append(
+            _kv_table(
+                [
+                    ("input documents", counts.get("input_documents")),
+                    ("kept documents", counts.get("kept_documents")),
+                    ("kept bytes", counts.get("kept_bytes")),
+                    ("dropped documents", counts.get("dropped_documents")),
+                    ("shards", counts.get("shards")),
+                ],
+                "Curation (curated/_manifest.json)",
+            )
+        )
+        if counts.get("dropped"):
+            table = _shares_table(counts["dropped"], total, "dropped because", "documents")
+            table.caption = "Dropped by reason (share of input documents)"
+            section.tables.append(table)
+        for key, label in (("subsets", "subset"), ("languages", "language"),
+                           ("licenses", "license"), ("labels", "quality label")):  # fmt: skip
+            if isinstance(counts.get(key), dict) and counts[key]:
+                table = _shares_table(counts[key], None, label, "documents")
+                table.caption = f"Kept documents by {label}"
+                section.tables.append(table)
+        if isinstance(counts.get("dedup"), dict):
+            section.tables.append(_kv_table(list(counts["dedup"].items()), "Deduplication"))
+    tokens = manifests.get("tokens")
+    if tokens:
+        section.tables.extend(_mixture_tables(tokens))
+    for name in ("raw", "filtered"):
+        if name in manifests:
+            section.tables.append(
+                _kv_table(_flat(manifests[name]["counts"]), f"{name}/_manifest.json counts")
+            )
+    if not section.tables:
+        return None
+    return section
+
+
+def _mixture_tables(tokens: dict[str, Any]) -> list[Table]:
+    """Realized mixture from the pack manifest: tokens per subset against the requested mix."""
+    counts, config = tokens.get("counts", {}), tokens.get("config", {})
+    realized = None
+    for key in ("subset_tokens", "tokens_per_subset", "subsets"):
+        value = counts.get(key)
+        if isinstance(value, dict) and value:
+            realized = {
+                name: (v.get("tokens") if isinstance(v, dict) else v) for name, v in value.items()
+            }
+            break
+    wanted = config.get("mix") if isinstance(config.get("mix"), dict) else {}
+    tables = []
+    if realized:
+        total = sum(v for v in realized.values() if isinstance(v, (int, float))) or 1
+        wanted_total = sum(wanted.values()) or 1
+        rows = [
+            [
+                name,
+                fmt(value),
+                pct(value / total) if isinstance(value, (int, float)) else "—",
+                pct(wanted[name] / wanted_total) if name in wanted else "—",
+            ]
+            for name, value in sorted(realized.items(), key=lambda kv: -(kv[1] or 0))
+        ]
+        tables.append(Table(["subset", "tokens", "realized", "requested"], rows,
+                            "Mixture realized (tokens/_manifest.json)"))  # fmt: skip
+    scalars = [(k, v) for k, v in _flat(counts) if not k.startswith(("subset", "tokens_per"))]
+    if scalars:
+        tables.append(_kv_table(scalars[:30], "Packed token shards"))
+    return tables
+
+
+def _tokenizer_section(data: dict[str, Any]) -> Section | None:
+    tokenizer = data["manifests"].get("tokenizer")
+    if not tokenizer:
+        return None
+    merged: dict[str, Any] = {}  # counts win over config when both name a key (vocab_size)
+    for key, value in [
+        *((k, v) for k, v in _flat(tokenizer["config"]) if "input" not in k),
+        *_flat(tokenizer["counts"]),
+        *((k, v) for k, v in _flat(tokenizer["extra"]) if not isinstance(v, str) or len(v) < 80),
+    ]:
+        merged[key] = value
+    pairs = list(merged.items())
+    section = Section("Tokenizer", "tokenizer")
+    compression = [
+        (k, v) for k, v in pairs if "byte" in k or "compression" in k or "per_token" in k
+    ]
+    if compression:
+        section.tables.append(_kv_table(compression, "Compression"))
+    section.tables.append(_kv_table([p for p in pairs if p not in compression][:40], "Settings"))
+    return section
+
+
+def _config_section(data: dict[str, Any]) -> Section | None:
+    config = data["train_config"]
+    if not config:
+        return None
+    section = Section("Configuration", "config")
+    model = config.get("model")
+    if isinstance(model, dict):
+        section.tables.append(_kv_table(_flat(model), "Model"))
+    elif model is not None:
+        section.text.append(f"Model: {model}")
+    headline = [
+        (k, v)
+        for k, v in _flat({k: v for k, v in config.items() if k != "model"})
+        if not isinstance(v, str) or len(v) < 100
+    ]
+    section.tables.append(_kv_table(headline[:40], "Training (checkpoints/config.yaml)"))
+    section.details = ("Full config.yaml", yaml.safe_dump(config, sort_keys=False))
+    return section
+
+
+def _training_section(data: dict[str, Any], plots: dict[str, str]) -> Section | None:
+    training, validation = data["training"], data["validation"]
+    if not training and not validation:
+        return None
+    section = Section("Training", "training")
+    if training:
+        section.tables.append(
+            _kv_table(
+                [
+                    ("steps", training.get("steps")),
+                    ("tokens", training.get("tokens")),
+                    ("final train loss", training.get("final_loss")),
+                    ("lowest train loss", training.get("min_loss")),
+                    ("final learning rate", training.get("final_lr")),
+                    ("tokens / second (mean)", training.get("tokens_per_second")),
+                    (
+                        "MFU (mean)",
+                        pct(training.get("mfu")) if training.get("mfu") is not None else None,
+                    ),
+                    ("step time (s, mean)", training.get("step_seconds")),
+                    ("data wait ratio (mean)", training.get("data_wait_ratio")),
+                    ("wall time (s)", training.get("wall_seconds")),
+                ],
+                "Training (metrics.jsonl; rates skip the first 10% of steps)",
+            )
+        )
+    if validation:
+        rows = [["all", fmt(validation.get("val_loss")), fmt(validation.get("val_bpb"))]]
+        for name, values in sorted(validation["per_subset"].items()):
+            if isinstance(values, dict):
+                rows.append([name, fmt(values.get("loss")), fmt(values.get("bpb"))])
+        section.tables.append(
+            Table(
+                ["subset", "loss (nats/token)", "bits per byte"],
+                rows,
+                f"Validation at step {fmt(validation.get('step'))}",
+            )
+        )
+    section.images = [(name, caption) for name, caption in plots.items()]
+    return section
+
+
+def _evaluation_section(data: dict[str, Any]) -> Section:
+    section = Section("Evaluation", "evaluation")
+    rows = []
+    for target in data["targets"]:
+        met = target["met"]
+        shown = target["value"]
+        value = (
+            "not evaluated"
+            if shown is None
+            else (pct(shown) if target["metric"].endswith("pass@1") else fmt(shown))
+        )
+        status = "—" if met is None else ("met" if met else "not met")
+        rows.append([target["metric"], target["target"], value, status])
+    section.tables.append(Table(["metric", "seed target", "value", "status"], rows,
+                                "Against the seed targets (seed 000)"))  # fmt: skip
+    evaluation = data["evaluation"]
+    if not evaluation:
+        section.text.append("No eval/results.json yet: run `tritter evaluate`.")
+        return section
+    tasks = evaluation.get("tasks", {})
+    perplexity = tasks.get("perplexity")
+    if perplexity:
+        rows = [
+            [name, fmt(v.get("loss")), fmt(v.get("perplexity")), fmt(v.get("bpb")),
+             fmt(v.get("tokens")), fmt(v.get("bytes"))]
+            for name, v in sorted((perplexity.get("subsets") or {}).items())
+        ]  # fmt: skip
+        overall = perplexity.get("overall") or {}
+        if overall:
+            rows.append(["all", fmt(overall.get("loss")), fmt(overall.get("perplexity")),
+                         fmt(overall.get("bpb")), fmt(overall.get("tokens")),
+                         fmt(overall.get("bytes"))])  # fmt: skip
+        section.tables.append(
+            Table(
+                ["subset", "loss", "perplexity", "bits per byte", "tokens", "bytes"],
+                rows,
+                "Held-out perplexity (bits per byte is tokenizer-independent)",
+            )
+        )
+    code_rows = []
+    for name in ("humaneval", "mbpp"):
+        task = tasks.get(name)
+        if not task:
+            continue
+        ks = sorted(int(key[5:]) for key in task if key.startswith("pass@"))
+        decoding = task.get("decoding", {})
+        generation = task.get("generation", {})
+        code_rows.append([
+            name, fmt(task.get("problems")), fmt(task.get("samples_per_problem")),
+            ", ".join(f"pass@{k} {pct(task[f'pass@{k}'])}" for k in ks),
+            "greedy" if not decoding.get("temperature") else
+            f"T={decoding.get('temperature')}, top-p={decoding.get('top_p')}",
+            si(generation.get("tokens_per_second"), "tok/s"),
+        ])  # fmt: skip
+    if code_rows:
+        section.tables.append(
+            Table(
+                ["task", "problems", "samples", "scores", "decoding", "generation"],
+                code_rows,
+                "Code generation (every completion run in the sandbox)",
+            )
+        )
+    sandbox = evaluation.get("sandbox") or {}
+    if sandbox:
+        section.text.append(
+            f"Sandbox isolation: {sandbox.get('isolation')} "
+            f"({', '.join(sandbox.get('protections', []))})."
+        )
+    checkpoint = evaluation.get("checkpoint") or {}
+    if checkpoint:
+        section.text.append(
+            f"Evaluated checkpoint: {checkpoint.get('uri')} (step {fmt(checkpoint.get('step'))}, "
+            f"{si(checkpoint.get('parameters'))} parameters)."
+        )
+    return section
+
+
+def _checkpoint_section(data: dict[str, Any]) -> Section | None:
+    rows = [
+        [fmt(c["step"]), "yes" if c["committed"] else "incomplete", fmt(c["time"]),
+         fmt(c["world_size"]), fmt(c["save_seconds"]), fmt(c["blocking_seconds"])]
+        for c in data["checkpoints"]
+    ]  # fmt: skip
+    if not rows:
+        return None
+    section = Section("Checkpoints", "checkpoints")
+    section.tables.append(
+        Table(["step", "committed", "saved", "world size", "save s", "blocking s"], rows)
+    )
+    section.text.append(
+        "Final Hugging Face export (checkpoints/final/): "
+        + ("present." if data["final_export"] else "not written yet.")
+    )
+    return section
+
+
+def _cards(data: dict[str, Any]) -> list[Card]:
+    training, validation = data["training"], data["validation"]
+    cards = [
+        Card("steps", fmt(training.get("steps"))),
+        Card("tokens trained", si(training.get("tokens"))),
+        Card("final train loss", fmt(training.get("final_loss"))),
+        Card("validation bpb", fmt(validation.get("val_bpb"))),
+        Card("tokens / s", si(training.get("tokens_per_second"))),
+        Card("MFU", pct(training.get("mfu"))),
+    ]
+    for target in data["targets"]:
+        if target["key"] in ("humaneval:pass@1", "mbpp:pass@1"):
+            met = target["met"]
+            cards.append(Card(target["metric"], pct(target["value"]),
+                              "" if met is None else ("good" if met else "bad")))  # fmt: skip
+    return cards
+
+
+def build(run: RunData, plots: dict[str, str]) -> Report:
+    data = report_data(run, plots)
+    stages = ", ".join(f"{name} ({state})" for name, state in data["stages"].items())
+    sections = [
+        _evaluation_section(data),
+        _training_section(data, plots),
+        _data_section(data),
+        _tokenizer_section(data),
+        _config_section(data),
+        _checkpoint_section(data),
+    ]
+    if run.warnings:
+        sections.append(Section("Warnings", "warnings", text=list(run.warnings)))
+    return Report(
+        title="Tritter run report",
+        subtitle=f"{run.root} · generated {data['generated']} · stages: {stages}",
+        cards=_cards(data),
+        sections=[s for s in sections if s is not None],
+        data=data,
+    )

@@ -1,0 +1,32 @@
+"""The targets the design seeds set (seed 000: "Metrics and Evaluation"), checked by the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str  # where the value lives: "<task>:<metric>" or "perplexity:<subset>"
+    label: str
+    comparison: str  # ">" or "<"
+    threshold: float
+    percent: bool = False  # shown as a percentage
+
+    def met(self, value: float) -> bool:
+        return value > self.threshold if self.comparison == ">" else value < self.threshold
+
+    def describe(self) -> str:
+        shown = f"{self.threshold:.0%}" if self.percent else f"{self.threshold:g}"
+        return f"{self.comparison} {shown}"
+
+
+SEED_TARGETS = (
+    Target("humaneval:pass@1", "HumanEval pass@1", ">", 0.50, percent=True),
+    Target("mbpp:pass@1", "MBPP pass@1", ">", 0.60, percent=True),
+    Target("multipl-e-rust:pass@1", "MultiPL-E Rust pass@1", ">", 0.40, percent=True),
+    Target("ds-1000:pass@1", "DS-1000 pass@1", ">", 0.30, percent=True),
+    Target("perplexity:python", "Python perplexity", "<", 3.0),
+    Target("perplexity:rust", "Rust perplexity", "<", 4.0),
+    Target("perplexity:docs", "Technical docs perplexity", "<", 5.0),
+)
