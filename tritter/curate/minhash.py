@@ -59,7 +59,7 @@ class _Powers:
     def ensure(self, n: int) -> None:
         if self.forward.size >= n:
             return
-        size = max(n, 2 * self.forward.size, 1 << 16)
+        size = max(n, 2 * self.forward.size, 1 << 22)  # 4 Mi: one batch, no regrowth
         with np.errstate(over="ignore"):
             self.forward = np.ones(size, dtype=np.uint64)  # P^0, P^1, …
             self.forward[1:] = np.cumprod(np.full(size - 1, _P, dtype=np.uint64))
@@ -120,28 +120,34 @@ def word_hashes(texts: list[bytes]) -> WordHashes:
 def ngram_hashes(words: WordHashes, n: int, short: bool = True) -> WordHashes:
     """Hashes of the word n-grams of each document (order-sensitive, never crossing documents).
 
+    Every window of n consecutive words in the whole batch is combined with n contiguous
+    multiply-adds (no gathers), then the windows that lie inside one document are selected.
     With `short`, a document with fewer than n words (but at least one) gets a single n-gram
     of all its words, so that it still has a signature.
     """
     counts = np.diff(words.offsets)
-    grams_per_doc = np.maximum(counts - (n - 1), 0)
-    if short:
-        grams_per_doc = np.where((counts > 0) & (counts < n), 1, grams_per_doc)
-    total = int(grams_per_doc.sum())
+    full = counts >= n
+    grams_per_doc = np.where(full, counts - (n - 1), 0)
+    partial = (counts > 0) & ~full if short else np.zeros_like(full)
+    grams_per_doc = grams_per_doc + partial
     out_offsets = np.concatenate(([0], np.cumsum(grams_per_doc))).astype(np.int64)
-    if total == 0:
-        return WordHashes(np.zeros(0, np.uint64), out_offsets)
-    # Start index (into words.hashes) of every n-gram.
-    doc_of_gram = np.repeat(np.arange(counts.size), grams_per_doc)
-    starts = (np.arange(total) - out_offsets[doc_of_gram]) + words.offsets[doc_of_gram]
-    ends = words.offsets[doc_of_gram + 1]
+    total = int(out_offsets[-1])
     result = np.zeros(total, dtype=np.uint64)
+    hashes = words.hashes
     with np.errstate(over="ignore"):
-        for k in range(n):
-            index = starts + k
-            valid = index < ends  # only false for the short-document n-gram
-            take = np.where(valid, index, 0)
-            result += np.where(valid, words.hashes[take], 0) * _GRAM_MULTIPLIERS[k % 64]
+        if full.any():
+            windows = hashes.size - n + 1
+            combined = hashes[:windows] * _GRAM_MULTIPLIERS[0]
+            for k in range(1, n):
+                combined += hashes[k : k + windows] * _GRAM_MULTIPLIERS[k % 64]
+            per_doc = np.where(full, grams_per_doc, 0)
+            first = np.repeat(words.offsets[:-1] - out_offsets[:-1], per_doc)
+            slots = np.repeat(full, grams_per_doc)  # output slots that hold full windows
+            positions = np.flatnonzero(slots)
+            result[positions] = combined[first + positions]
+        for doc in np.flatnonzero(partial).tolist():  # rare: documents shorter than n words
+            part = hashes[words.offsets[doc] : words.offsets[doc + 1]]
+            result[out_offsets[doc]] = (part * _GRAM_MULTIPLIERS[: part.size]).sum()
         splitmix(result)
     return WordHashes(result, out_offsets)
 

@@ -35,7 +35,16 @@ class ParquetSink:
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, columns: dict[str, list[Any]]) -> None:
-        table = pa.Table.from_pydict(columns, schema=self.schema)
+        """Append rows. A string column may be given as UTF-8 `bytes`: converting bytes is ~8x
+        faster than converting Python `str` objects (the cast still validates the UTF-8)."""
+        arrays = []
+        for field in self.schema:
+            values = columns[field.name]
+            if values and isinstance(values[0], bytes) and pa.types.is_large_string(field.type):
+                arrays.append(pa.array(values, type=pa.large_binary()).cast(field.type))
+            else:
+                arrays.append(pa.array(values, type=field.type))
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
         if table.num_rows == 0:
             return
         if self._writer is None:
