@@ -1,0 +1,41 @@
+"""`tritter evaluate`: held-out perplexity/bits per byte and sandboxed HumanEval/MBPP."""
+
+from __future__ import annotations
+
+import argparse
+
+from tritter.config import add_arguments, build_config
+from tritter.evaluate.config import TASKS, EvaluateConfig
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="perplexity / bits per byte and HumanEval / MBPP pass@k for a checkpoint",
+        description="Evaluate a checkpoint (a pretrain checkpoints folder, one step folder or a "
+        "Hugging Face BitNet directory): held-out loss, perplexity and tokenizer-independent "
+        "bits per byte per subset, and HumanEval (164) / MBPP (test split, 500) pass@k with "
+        "every completion run in a sandbox. Writes results.json, samples-<task>.jsonl and "
+        f"_manifest.json to --output. Tasks: {', '.join(TASKS)}.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="YAML file with the options below")
+    add_arguments(parser, EvaluateConfig)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from tritter.evaluate import runner
+
+    config = build_config(EvaluateConfig, args, args.config)
+    results = runner.run(config)
+    for task, values in results["tasks"].items():
+        if task == "perplexity":
+            for subset, numbers in {**values["subsets"], "all": values["overall"]}.items():
+                if numbers:
+                    print(f"perplexity {subset}: loss {numbers['loss']:.4f} "
+                          f"ppl {numbers['perplexity']:.3f} bpb {numbers['bpb']:.4f}")  # fmt: skip
+        else:
+            scores = " ".join(f"{k} {v:.4f}" for k, v in values.items() if k.startswith("pass@"))
+            print(f"{task}: {values['problems']} problems, {scores}")
+    print(f"results: {config.output}")
+    return 0

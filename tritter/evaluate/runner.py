@@ -1,0 +1,207 @@
+"""`tritter evaluate`: perplexity / bits per byte and sandboxed code generation for a checkpoint.
+
+Order matters for users: everything cheap that can be wrong (task names, benchmark files,
+tokenizer, held-out data, output folder, the sandbox) is checked before the model loads, so a
+typo costs seconds, not a checkpoint download. Outputs (`results.json`, `samples-<task>.jsonl`)
+are written whole, then `_manifest.json` (stage `evaluate`) last; a relaunch with the same
+checkpoint, tokenizer, data and config finds the manifest and does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tritter import config as config_module
+from tritter import log, manifest, storage
+from tritter.errors import TritterError
+from tritter.evaluate import loading
+from tritter.evaluate.config import EvaluateConfig
+from tritter.evaluate.tasks import CodeTask, load_task
+
+STAGE = "evaluate"
+_log = log.get_logger("evaluate")
+
+
+def _fingerprint_inputs(config: EvaluateConfig, tokenizer: Any) -> dict[str, Any]:
+    inputs: dict[str, Any] = {
+        "checkpoint": storage.normalize(config.checkpoint),
+        "checkpoint_identity": loading.checkpoint_identity(config.checkpoint),
+        "tokenizer_sha256": tokenizer.sha256,
+    }
+    if "perplexity" in config.tasks:
+        data = manifest.require_manifest(config.data)
+        inputs["data"] = storage.normalize(config.data)
+        inputs["data_fingerprint"] = data.fingerprint
+    return inputs
+
+
+def _settings(config: EvaluateConfig) -> dict[str, Any]:
+    """The config that determines the results (not where they go or how fast)."""
+    settings = config_module.dump(config)
+    for key in ("output", "checkpoint", "tokenizer", "data", "run_name", "device"):
+        settings.pop(key, None)
+    settings["sandbox"].pop("workers", None)
+    settings["generation"].pop("batch_size", None)
+    settings["perplexity"].pop("batch_size", None)
+    return settings
+
+
+def run(config: EvaluateConfig) -> dict[str, Any]:
+    """Evaluate; returns results.json's content."""
+    started = time.time()
+    if "perplexity" in config.tasks and not config.data:
+        raise TritterError("the perplexity task needs --data (the packed token shards)")
+    files = {"humaneval": config.benchmarks.humaneval, "mbpp": config.benchmarks.mbpp}
+    code_tasks = {
+        name: load_task(name, files[name], config.limit) for name in config.tasks if name in files
+    }
+    tokenizer = loading.load_tokenizer(config.tokenizer)
+    inputs = _fingerprint_inputs(config, tokenizer)
+    settings = _settings(config)
+    fingerprint = manifest.fingerprint(STAGE, inputs, settings)
+    output = config.output
+    if manifest.is_complete(output, fingerprint):
+        log.event(_log, "evaluation already complete; nothing to do", output=output)
+        return json.loads(storage.read_text(storage.join(output, "results.json")))
+    storage.ensure_writable(output)
+    storage.delete(manifest.manifest_uri(output))  # a stale manifest must not vouch for new files
+
+    sandbox = None
+    if code_tasks:
+        from tritter.evaluate.sandbox import Sandbox
+
+        sandbox = Sandbox(config.sandbox)  # probes isolation now, before the model loads
+
+    import torch
+
+    device = loading.pick_device(config.device)
+    dtype = loading.pick_dtype(config.dtype, device)
+    torch.manual_seed(config.generation.seed)
+    model, info = loading.load_model(config.checkpoint, device, dtype)
+    loading.check_vocab(tokenizer, model, config.tokenizer, info)
+    max_positions = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
+    log.event(_log, "model loaded", parameters=info["parameters"], device=str(device),
+              dtype=str(dtype).removeprefix("torch."))  # fmt: skip
+
+    results: dict[str, Any] = {
+        "checkpoint": info,
+        "tokenizer": {
+            "uri": config.tokenizer,
+            "vocab_size": tokenizer.vocab_size,
+            "sha256": tokenizer.sha256,
+        },
+        "device": str(device),
+        "dtype": str(dtype).removeprefix("torch."),
+        "tasks": {},
+    }
+    written: list[manifest.FileEntry] = []
+    if "perplexity" in config.tasks:
+        results["tasks"]["perplexity"] = _perplexity(config, model, tokenizer, device,
+                                                     max_positions)  # fmt: skip
+    for name, task in code_tasks.items():
+        assert sandbox is not None
+        results["tasks"][name], entry = _code_task(
+            config, task, model, tokenizer, device, max_positions, sandbox
+        )
+        written.append(entry)
+    if sandbox is not None:
+        results["sandbox"] = sandbox.describe()
+    results["config"] = config_module.dump(config)
+    results["seconds"] = round(time.time() - started, 2)
+
+    results_uri = storage.join(output, "results.json")
+    storage.write_text(results_uri, loading.dumps(results))
+    written.append(manifest.file_entry(output, results_uri))
+    counts = {
+        name: {k: v for k, v in values.items() if k.startswith("pass@") or k == "problems"}
+        for name, values in results["tasks"].items()
+        if name != "perplexity"
+    }
+    manifest.write_manifest(
+        output,
+        manifest.Manifest(stage=STAGE, fingerprint=fingerprint, inputs=inputs, config=settings,
+                          counts=counts, files=written),
+    )  # fmt: skip
+
+    from tritter.evaluate.metrics import push_results
+
+    run_name = config.run_name or storage.basename(storage.normalize(output).rsplit("/", 1)[0])
+    push_results(results, run_name)
+    return results
+
+
+def _perplexity(
+    config: EvaluateConfig, model: Any, tokenizer: Any, device: Any, max_positions: int
+) -> dict[str, Any]:
+    import torch
+
+    from tritter.evaluate.perplexity import evaluate_subsets
+    from tritter.loader import TokenLoader, list_subsets
+
+    assert config.data is not None
+    available = list_subsets(config.data)
+    wanted = config.perplexity.subsets or available
+    unknown = sorted(set(wanted) - set(available))
+    if unknown:
+        raise TritterError(
+            f"{config.data}: no held-out subset '{unknown[0]}' (has: {', '.join(available)})"
+        )
+    seq_len = config.perplexity.seq_len or max_positions
+    loaders = {
+        name: TokenLoader(config.data, split="val", subset=name, seq_len=seq_len,
+                          micro_batch_size=config.perplexity.batch_size, loop=False)
+        for name in wanted
+    }  # fmt: skip
+    token_bytes = torch.as_tensor(tokenizer.token_byte_lengths(), dtype=torch.long)
+    result = evaluate_subsets(model, loaders, token_bytes, device, config.perplexity.max_batches)
+    result["seq_len"] = seq_len
+    return result
+
+
+def _code_task(
+    config: EvaluateConfig,
+    task: CodeTask,
+    model: Any,
+    tokenizer: Any,
+    device: Any,
+    max_positions: int,
+    sandbox: Any,
+) -> tuple[dict[str, Any], manifest.FileEntry]:
+    from tritter.evaluate.execution import check_completions, score
+    from tritter.evaluate.generation import Decoding, Generator
+
+    started = time.perf_counter()
+    settings = config.generation
+    decoding = Decoding(
+        temperature=settings.temperature, top_p=settings.top_p,
+        max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
+        seed=settings.seed, stop=tuple(settings.stop) if settings.stop is not None else task.stop,
+    )  # fmt: skip
+    generator = Generator(model, tokenizer, device, max_positions)
+    prompts = [task.prompt(problem) for problem in task.problems]
+    log.event(_log, "generating", task=task.name, problems=len(prompts),
+              samples=settings.num_samples)  # fmt: skip
+    completions, stats = generator.generate(prompts, decoding, settings.num_samples)
+    by_id = {p.task_id: texts for p, texts in zip(task.problems, completions, strict=True)}
+    checked = check_completions(task, by_id, sandbox)
+    metrics = score(checked, settings.pass_k)
+    metrics["decoding"] = {
+        "temperature": decoding.temperature, "top_p": decoding.top_p,
+        "max_new_tokens": decoding.max_new_tokens, "stop": list(decoding.stop),
+        "seed": decoding.seed,
+    }  # fmt: skip
+    metrics["generation"] = stats.to_dict()
+    metrics["sandbox_seconds_per_sample"] = round(
+        sum(r.seconds for r in checked) / max(len(checked), 1), 4
+    )
+    metrics["seconds"] = round(time.perf_counter() - started, 2)
+    if config.limit:
+        metrics["limited_to"] = config.limit
+    uri = storage.join(config.output, f"samples-{task.name}.jsonl")
+    lines = (json.dumps(result.to_record(), ensure_ascii=False) for result in checked)
+    storage.write_text(uri, "".join(line + "\n" for line in lines))
+    log.event(_log, "scored", task=task.name,
+              **{k: v for k, v in metrics.items() if k.startswith("pass@")})  # fmt: skip
+    return metrics, manifest.file_entry(storage.normalize(config.output), uri)
