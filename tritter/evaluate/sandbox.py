@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import marshal
 import os
 import queue
@@ -96,9 +97,8 @@ class Sandbox:
         for slot in range(self.config.workers):
             self._slots.put(slot)
         self.isolation, self.drop_uid, self.protections = self._probe()
-        level = "info" if self.isolation == "namespaces" else "warning"
         log.event(
-            _log, "sandbox ready", level=getattr(__import__("logging"), level.upper()),
+            _log, "sandbox ready",
             isolation=self.isolation, protections=",".join(self.protections),
             workers=self.config.workers,
         )  # fmt: skip
@@ -134,28 +134,43 @@ class Sandbox:
         return self.config.uid_base + slot if self.drop_uid else None
 
     def _probe(self) -> tuple[str, bool, list[str]]:
-        """Find the strongest isolation that runs a small stdlib program end to end."""
+        """Find the strongest isolation that runs a small stdlib program end to end.
+
+        As root, "auto" never settles for running generated code as root: without namespaces
+        it needs the unprivileged uid to work (its RLIMIT_NPROC is what stops a fork bomb;
+        root ignores it). Only an explicit `isolation: rlimits` allows root, with a warning.
+        """
         wanted = self.config.isolation
         candidates = ["namespaces", "rlimits"] if wanted == "auto" else [wanted]
         failures = []
         for isolation in candidates:
-            # Without a private mount namespace the sandbox uid may be unable to read the
-            # interpreter's files (e.g. a Python under /root), so also try keeping our uid.
-            uids = [self.config.uid_base, None] if self._root else [None]
+            uids: list[int | None] = [self.config.uid_base] if self._root else [None]
+            if self._root and isolation == "rlimits" and wanted == "rlimits":
+                uids.append(None)  # e.g. an interpreter under /root the uid cannot read
             for uid in uids:
                 execution, protections = self._launch(
                     _PROBE_PROGRAM, isolation, uid, raise_on_setup=False
                 )
                 if execution.passed:
-                    if wanted == "auto" and isolation != "namespaces":
+                    if isolation != "namespaces":
                         log.event(
-                            _log, "sandbox degraded: no namespaces available, so programs can "
-                            "reach the network and the evaluator's files", level=30,
-                            reasons="; ".join(failures),
+                            _log, "sandbox degraded: no namespaces, so programs can reach the "
+                            "network and write where their uid may", level=logging.WARNING,
+                            reasons="; ".join(failures) or "isolation=rlimits requested",
                         )  # fmt: skip
+                    if self._root and uid is None:
+                        log.event(_log, "sandbox runs generated code AS ROOT (limits only)",
+                                  level=logging.WARNING)  # fmt: skip
                     return isolation, uid is not None, protections
-                failures.append(f"{isolation}: {execution.reason}")
-        raise TritterError(f"sandbox unavailable ({'; '.join(failures)})")
+                failures.append(f"{isolation}{'' if uid is None else ' as uid ' + str(uid)}: "
+                                f"{execution.reason}")  # fmt: skip
+        hint = (
+            " (as root without namespaces, set --sandbox.isolation rlimits to accept "
+            "running generated code as root)"
+            if self._root and wanted == "auto"
+            else ""
+        )
+        raise TritterError(f"sandbox unavailable ({'; '.join(failures)}){hint}")
 
     def _launch(
         self, source: str, isolation: str, uid: int | None, raise_on_setup: bool = True
