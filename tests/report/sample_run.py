@@ -33,9 +33,24 @@ def write_sample_run(root: str, steps: int = 400, with_eval: bool = True) -> str
          "dedup": {"exact_removed": 300, "near_removed": 500, "threshold": 0.7}},
         {"dedup_threshold": 0.7},
     )  # fmt: skip
+    # The layout `tritter tokenizer train` writes (tritter/tokenizer/train.py).
     _manifest(storage.join(root, "tokenizer"), "tokenizer",
-              {"vocab_size": 8192, "bytes_per_token": 3.71, "documents": 9000},
-              {"vocab_size": 8192, "model_type": "unigram"})  # fmt: skip
+              {"vocab_size": 8192,
+               "sample": {"documents": 9000, "bytes": 40_000_000,
+                          "mixture_realized": {"python": 0.55, "rust": 0.33, "docs": 0.12}},
+               "compression": {
+                   "python": {"documents": 50, "chars": 200_000, "bytes": 201_000,
+                              "tokens": 54_000, "chars_per_token": 3.7037,
+                              "bytes_per_token": 3.7222},
+                   "rust": {"documents": 30, "chars": 90_000, "bytes": 90_500,
+                            "tokens": 26_000, "chars_per_token": 3.4615,
+                            "bytes_per_token": 3.4808},
+                   "all": {"documents": 80, "chars": 290_000, "bytes": 291_500,
+                           "tokens": 80_000, "chars_per_token": 3.625,
+                           "bytes_per_token": 3.6438}},
+               "seconds": {"sample": 1.0, "train": 12.5, "total": 14.0}},
+              {"vocab_size": 8192, "model_type": "unigram"},
+              {"sha256": "ab" * 32, "vocab_size": 8192})  # fmt: skip
     _manifest(storage.join(root, "tokens"), "pack",
               {"tokens": 12_000_000, "shards": 6,
                "subset_tokens": {"python": 6_100_000, "rust": 3_900_000, "docs": 2_000_000}},

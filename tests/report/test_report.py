@@ -50,6 +50,7 @@ def test_report_from_a_full_run(tmp_path, tritter_cli):
     assert "![Training and validation loss](loss.png)" in markdown
     assert "| license | 1,400 | 11.7% |" in markdown  # dropped by reason, share of input
     assert "| python | 6,100,000 | 50.8% | 53.3% |" in markdown  # mixture realized vs requested
+    assert "| rust | 3.462 | 3.481 | 26,000 | 90,500 | 30 |" in markdown  # tokenizer compression
 
     written = manifest.require_manifest(str(out), "report")
     manifest.verify_files(str(out), written, check_hash=True)

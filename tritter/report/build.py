@@ -316,24 +316,49 @@ def _mixture_tables(tokens: dict[str, Any]) -> list[Table]:
 
 
 def _tokenizer_section(data: dict[str, Any]) -> Section | None:
+    """Compression on held-out text per subset (tokenizer/_manifest.json `counts.compression`),
+    then the headline settings."""
     tokenizer = data["manifests"].get("tokenizer")
     if not tokenizer:
         return None
-    merged: dict[str, Any] = {}  # counts win over config when both name a key (vocab_size)
-    for key, value in [
-        *((k, v) for k, v in _flat(tokenizer["config"]) if "input" not in k),
-        *_flat(tokenizer["counts"]),
-        *((k, v) for k, v in _flat(tokenizer["extra"]) if not isinstance(v, str) or len(v) < 80),
-    ]:
-        merged[key] = value
-    pairs = list(merged.items())
+    counts, extra, config = tokenizer["counts"], tokenizer["extra"], tokenizer["config"]
     section = Section("Tokenizer", "tokenizer")
-    compression = [
-        (k, v) for k, v in pairs if "byte" in k or "compression" in k or "per_token" in k
-    ]
-    if compression:
-        section.tables.append(_kv_table(compression, "Compression"))
-    section.tables.append(_kv_table([p for p in pairs if p not in compression][:40], "Settings"))
+    compression = counts.get("compression")
+    if isinstance(compression, dict) and compression:
+        rows = [
+            [name, fmt(row.get("chars_per_token")), fmt(row.get("bytes_per_token")),
+             fmt(row.get("tokens")), fmt(row.get("bytes")), fmt(row.get("documents"))]
+            for name, row in sorted(compression.items(), key=lambda kv: (kv[0] == "all", kv[0]))
+            if isinstance(row, dict)
+        ]  # fmt: skip
+        section.tables.append(
+            Table(
+                ["held-out", "chars/token", "bytes/token", "tokens", "bytes", "documents"],
+                rows,
+                "Compression on held-out documents",
+            )
+        )
+    sample = counts.get("sample") if isinstance(counts.get("sample"), dict) else {}
+    settings = [
+        ("vocab size", counts.get("vocab_size", extra.get("vocab_size", config.get("vocab_size")))),
+        ("sha256", str(extra.get("sha256", ""))[:16] + "…" if extra.get("sha256") else None),
+        ("model type", config.get("model_type")),
+        ("training documents", sample.get("documents")),
+        ("training bytes", sample.get("bytes")),
+        ("training seconds", (counts.get("seconds") or {}).get("train")
+         if isinstance(counts.get("seconds"), dict) else None),
+    ]  # fmt: skip
+    shown = [(k, v) for k, v in settings if v is not None]
+    if not compression:  # an unfamiliar manifest: show what it holds
+        shown += [(k, v) for k, v in _flat(counts) if k != "vocab_size"][:30]
+    section.tables.append(_kv_table(shown, "Settings (tokenizer/_manifest.json)"))
+    realized = sample.get("mixture_realized")
+    if isinstance(realized, dict) and realized:
+        rows = [[name, pct(float(share))] for name, share in
+                sorted(realized.items(), key=lambda kv: -float(kv[1]))]  # fmt: skip
+        section.tables.append(
+            Table(["subset", "share of bytes"], rows, "Tokenizer training sample by subset")
+        )
     return section
 
 
