@@ -109,7 +109,7 @@ def test_band_choice_matches_the_lsh_error_integral():
     from datasketch.lsh import _optimal_param
 
     for threshold in (0.7, 0.8, 0.9):
-        assert minhash.choose_bands(threshold, 128) == _optimal_param(threshold, 128, 0.05, 0.95)
+        assert minhash.choose_bands(threshold, 128) == _optimal_param(threshold, 128, 0.01, 0.99)
 
 
 def table(exact, lic, quality, stars, ids=None):
@@ -180,3 +180,21 @@ def test_partial_overlap_below_the_threshold_is_kept(benchmark_index):
     fragment = " ".join(words[: len(words) // 4])  # a quarter of the prompt: not a copy
     assert contaminated(benchmark_index, [fragment + "\n" + "x = 1\n" * 5]) == [None]
     assert benchmark_index.skipped > 0  # snippets shorter than n words are not indexed
+
+
+def test_shingle_sets_give_exact_jaccard_of_the_word_5_gram_sets():
+    texts = [p.read_bytes() for p in SOURCES[:6]]
+    rng = random.Random(3)
+    texts += [edited(texts[0], rng, 4), edited(texts[1], rng, 12)]
+    shingles = minhash.ngram_hashes(minhash.word_hashes(texts), 5)
+    keep = np.ones(len(texts), dtype=bool)
+    keep[2] = False  # dropped documents get no set
+    values, offsets = minhash.shingle_sets(shingles, keep)
+    kept = np.flatnonzero(keep).tolist()
+    assert offsets.size == len(kept) + 1
+    sets = {doc: values[offsets[i] : offsets[i + 1]] for i, doc in enumerate(kept)}
+    for doc, array in sets.items():
+        assert np.unique(array).size == len(shingle_set(texts[doc]))
+    for a, b in ((0, 6), (1, 7), (0, 1), (3, 4)):
+        expected = jaccard(shingle_set(texts[a]), shingle_set(texts[b]))
+        assert minhash.exact_jaccard(sets[a], sets[b]) == pytest.approx(expected, abs=1e-9)

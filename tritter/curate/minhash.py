@@ -231,12 +231,40 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
+def shingle_sets(shingles: WordHashes, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each kept document's shingles (top 32 bits of each hash), concatenated, with offsets:
+    what exact-Jaccard verification of candidate pairs reads.
+
+    Stored unsorted and with repeats: making the sets distinct costs a sort, which is only paid
+    at verification time for the few documents that are candidates. Truncating to 32 bits
+    merges two shingles of a pair with probability ~|A||B|/2^32, far below the precision
+    being measured.
+    """
+    counts = np.diff(shingles.offsets)
+    kept_counts = counts[keep]
+    offsets = np.concatenate(([0], np.cumsum(kept_counts))).astype(np.int64)
+    if kept_counts.sum() == 0:
+        return np.zeros(0, np.uint32), offsets
+    selected = np.repeat(keep, counts)
+    values = (shingles.hashes[selected] >> np.uint64(32)).astype(np.uint32)
+    return values, offsets
+
+
+def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard similarity of the sets of values in two arrays."""
+    a, b = np.unique(a), np.unique(b)
+    if a.size == 0 and b.size == 0:
+        return 1.0
+    common = np.intersect1d(a, b, assume_unique=True).size
+    return common / (a.size + b.size - common)
+
+
 def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
     """Fraction of equal signature values, row by row (the MinHash Jaccard estimate)."""
     return (sig_a == sig_b).mean(axis=-1)
 
 
-def choose_bands(threshold: float, num_perm: int, fn_weight: float = 0.95) -> tuple[int, int]:
+def choose_bands(threshold: float, num_perm: int, fn_weight: float = 0.99) -> tuple[int, int]:
     """(bands, rows) minimizing the weighted LSH error around `threshold`.
 
     The probability that two documents of Jaccard s share a band is 1 − (1 − s^r)^b. Candidate
