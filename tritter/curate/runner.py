@@ -118,7 +118,10 @@ def summary_table(summary: dict[str, Any], config: CurateConfig) -> str:
     for reason, value in counts.get("dropped", {}).items():
         lines.append(_row(reason, value, indent=4))
     negatives = counts.get("negatives", {})
-    lines.append(_row("negatives per flaw", sum(negatives.values())))
+    lines.append(
+        _row("negative documents", counts.get("labels", {}).get("negative", 0),
+             "per flaw (a document can have several):")
+    )  # fmt: skip
     for flaw, value in sorted(negatives.items(), key=lambda kv: -kv[1]):
         lines.append(_row(flaw, value, indent=4))
     lines += [
