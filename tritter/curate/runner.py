@@ -67,6 +67,7 @@ def run(config: CurateConfig) -> dict[str, Any]:
             "workers": 0,
         }
     workers = min(config.workers or cpu_count(), max(info["shards"], 1))
+    steps.warm_up(config)
     pool: ProcessPoolExecutor | None = None
     if workers > 1:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"

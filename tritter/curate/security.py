@@ -39,8 +39,9 @@ ANY_CODE = frozenset(
 @dataclass(frozen=True)
 class Flaw:
     """One rule. `pattern` is matched against the lower-cased text at every occurrence of a
-    trigger (which is where a match starts): `str.find` locates the few candidate spots, so
-    the regex never scans whole documents."""
+    trigger (which is where a match starts): `str.find` locates the candidate spots at ~1 GB/s,
+    so the full pattern, which may open with a lookbehind or an alternation (~30 MB/s when
+    scanning), only runs at those few spots."""
 
     name: str
     triggers: tuple[str, ...]

@@ -245,6 +245,18 @@ def clear_outputs(out: str) -> None:
 # 2. process-shard
 
 
+def warm_up(config: CurateConfig) -> None:
+    """Load what every process-shard call needs once, before a process pool forks, so the
+    workers inherit it: pyarrow's lazy pandas shim (~0.3 s on the first array), the benchmark
+    n-gram index (~0.3 s) and the MinHash permutations."""
+    import pyarrow as pa
+
+    pa.array([0])
+    if config.decontaminate:
+        _benchmark_index(config.decontam_ngram)
+    _permutations(config.num_perm, config.minhash_seed)
+
+
 @functools.cache
 def _benchmark_index(ngram: int) -> Any:
     from tritter.curate.decontam import BenchmarkIndex
