@@ -44,9 +44,8 @@ def pack_shard(output: str, index: int) -> dict[str, Any]:
     from tritter.pack.shard import pack_shard as pack_one
 
     result = pack_one(output, int(index))
-    return {
-        k: result.get(k) for k in ("index", "split", "subset", "tokens", "documents", "skipped")
-    }
+    keys = ("index", "split", "subset", "tokens", "documents")
+    return {**{k: result.get(k) for k in keys}, "skipped": bool(result.get("skipped"))}
 
 
 def finalize(output: str) -> dict[str, Any]:

@@ -91,7 +91,9 @@ def corpus_documents() -> list[dict]:
         )
     )
     docs.append(document("\n".join(HOSTILE_TEXTS[:11]), "python", "python", "hostile.py"))
-    return docs
+    # Curation removes exact duplicates (the stdlib has a few identical files): so do we.
+    unique = {doc["sha256"]: doc for doc in reversed(docs)}
+    return [doc for doc in docs if unique[doc["sha256"]] is doc]
 
 
 def ensure_curated(folder: Path) -> Path:

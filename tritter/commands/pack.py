@@ -82,7 +82,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.index is None:
         raise TritterError("--step shard needs --index")
     result = shard.pack_shard(output, args.index)
-    print(json.dumps({k: result.get(k) for k in ("index", "tokens", "documents", "skipped")}))
+    keys = ("index", "tokens", "documents")
+    print(json.dumps({**{k: result.get(k) for k in keys}, "skipped": bool(result.get("skipped"))}))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,7 +32,15 @@ def run(config: PackConfig, check_hash: bool = False) -> manifest.Manifest:
     else:
         # spawn: workers start clean (no inherited S3 clients, threads or SentencePiece state).
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # Spawned workers start without the CLI's log handler: give them the parent's level so
+        # per-shard events are not silently dropped.
+        level = logging.getLevelName(logging.getLogger("tritter").getEffectiveLevel())
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=log.configure,
+            initargs=(level,),
+        ) as pool:
             futures = [pool.submit(pack_shard, config.output, index) for index in pending]
             try:
                 for future in progress.track(
