@@ -207,11 +207,12 @@ class Tritter(nn.Module):
 
         return load_hf(directory, **kwargs)
 
-    def save_hf(self, directory: str) -> None:
-        """Write a directory `transformers` loads as `BitNetForCausalLM`."""
+    def save_hf(self, directory: str, packed: bool = False) -> None:
+        """Write a directory `transformers` loads as `BitNetForCausalLM` (packed: 2-bit weights
+        in the offline format, for inference)."""
         from tritter.model.hf import save_hf
 
-        save_hf(self, directory)
+        save_hf(self, directory, packed=packed)
 
 
 def count_parameters(config: ModelConfig) -> dict[str, int]:

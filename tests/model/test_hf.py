@@ -1,0 +1,218 @@
+"""Hugging Face BitNet interop: logits parity with transformers, round trips, bad directories."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from tritter.errors import TritterError
+from tritter.model import Tritter, build_model, weight_quant_reference
+from tritter.model.packing import pack_model, pack_ternary, unpack_into, unpack_ternary
+
+transformers = pytest.importorskip("transformers")
+pytest.importorskip("accelerate")
+
+ONLINE = {"quant_method": "bitnet", "linear_class": "autobitlinear", "quantization_mode": "online"}
+
+SHAPES = [
+    # GQA 2:1, untied head
+    dict(vocab_size=50, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False),
+    # multi-query (1 KV head), tied head, odd vocab and FFN width, head dim 8
+    dict(vocab_size=37, hidden_size=24, intermediate_size=41, num_hidden_layers=2,
+         num_attention_heads=3, num_key_value_heads=1, tie_word_embeddings=True),
+    # plain MHA, three layers, another RoPE base
+    dict(vocab_size=61, hidden_size=48, intermediate_size=72, num_hidden_layers=3,
+         num_attention_heads=6, num_key_value_heads=6, tie_word_embeddings=False,
+         rope_theta=10000.0),
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def eager_reference():
+    """transformers' BitNet quantizers are wrapped in torch.compile; compiling them on the CPU
+    costs ~40 s per shape. Running the same functions eagerly keeps the reference numerics."""
+    import torch._dynamo
+
+    with torch._dynamo.config.patch(disable=True):
+        yield
+
+
+def hf_model(shape: dict, directory, quantized: bool = True, seed: int = 0):
+    """A random BitNetForCausalLM saved to `directory`, reloaded as transformers runs it."""
+    from transformers import BitNetConfig, BitNetForCausalLM
+
+    fields = dict(shape)
+    theta = fields.pop("rope_theta", 500000.0)
+    config = BitNetConfig(
+        **fields, max_position_embeddings=64, bos_token_id=None, eos_token_id=None,
+        rope_parameters={"rope_type": "default", "rope_theta": theta},
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = BitNetForCausalLM(config)
+    with torch.no_grad():  # norms away from 1 so their weights are exercised too
+        for name, parameter in model.named_parameters():
+            if "norm" in name:
+                parameter.uniform_(0.5, 1.5)
+    if quantized:
+        model.config.quantization_config = dict(ONLINE)
+    model.save_pretrained(directory)
+    return BitNetForCausalLM.from_pretrained(directory).eval()
+
+
+def random_ids(vocab: int, batch: int = 2, length: int = 13) -> torch.Tensor:
+    return torch.randint(0, vocab, (batch, length), generator=torch.Generator().manual_seed(3))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["gqa-untied", "mqa-tied-odd", "mha-3layers"])
+def test_logits_match_transformers(shape, tmp_path):
+    reference = hf_model(shape, tmp_path)
+    assert type(reference.model.layers[0].self_attn.q_proj).__name__ == "AutoBitLinear"
+    ours = Tritter.from_hf(str(tmp_path)).eval()
+    assert ours.config.quantization == "ternary"
+    assert ours.config.tie_word_embeddings == shape["tie_word_embeddings"]
+    ids = random_ids(shape["vocab_size"])
+    with torch.no_grad():
+        expected = reference(ids).logits
+        got = ours(ids)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-4)
+
+
+def test_dense_checkpoint_loads_as_a_dense_model(tmp_path):
+    reference = hf_model(SHAPES[0], tmp_path, quantized=False)
+    ours = Tritter.from_hf(str(tmp_path)).eval()
+    assert ours.config.quantization == "dense"
+    ids = random_ids(SHAPES[0]["vocab_size"])
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids), reference(ids).logits, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_export_reimport_is_bit_exact_and_transformers_agrees(tmp_path, tied):
+    from transformers import BitNetForCausalLM
+
+    model = build_model(
+        "tiny", vocab_size=53, hidden_size=32, intermediate_size=40, num_hidden_layers=2,
+        tie_word_embeddings=tied,
+    ).eval()  # fmt: skip
+    model.save_hf(str(tmp_path))
+    again = Tritter.from_hf(str(tmp_path))
+    assert again.config == model.config
+    original, reloaded = model.state_dict(), again.state_dict()
+    assert original.keys() == reloaded.keys()
+    for name, tensor in original.items():
+        assert torch.equal(tensor, reloaded[name]), name
+    assert ("lm_head.weight" in load_file(str(tmp_path / "model.safetensors"))) is not tied
+    reference = BitNetForCausalLM.from_pretrained(str(tmp_path)).eval()
+    ids = random_ids(53)
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids), reference(ids).logits, rtol=0, atol=1e-4)
+
+
+def test_packed_weights_unpack_to_the_ternarized_originals():
+    torch.manual_seed(0)
+    for shape in [(8, 5), (13, 7), (1, 3), (64, 33)]:
+        weight = torch.randn(shape) * 0.05
+        packed, scale = pack_ternary(weight)
+        assert packed.dtype == torch.uint8
+        assert packed.shape == (-(-shape[0] // 4), shape[1])  # 2 bits per weight
+        assert scale.numel() == 1
+        unpacked = unpack_ternary(packed, scale, shape[0], torch.float32)
+        assert torch.equal(unpacked, weight_quant_reference(weight)), shape
+
+
+def test_model_pack_unpack_round_trip():
+    model = build_model("tiny", vocab_size=40, hidden_size=32, intermediate_size=44)
+    packed = pack_model(model)
+    assert packed["layers.0.self_attn.q_proj.weight"].dtype == torch.uint8
+    assert packed["embed_tokens.weight"].dtype == torch.float32
+    fresh = unpack_into(build_model(model.config), packed)
+    for name, module in model.named_modules():
+        if getattr(module, "quantize", False):
+            expected = weight_quant_reference(module.weight)
+            assert torch.equal(fresh.get_submodule(name).weight, expected), name
+    assert torch.equal(fresh.embed_tokens.weight, model.embed_tokens.weight)
+
+
+def test_packed_export_runs_in_transformers_like_the_trained_model(tmp_path):
+    from transformers import BitNetForCausalLM
+
+    model = build_model("tiny", vocab_size=48, hidden_size=32, intermediate_size=40).eval()
+    model.save_hf(str(tmp_path), packed=True)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["quantization_config"]["quantization_mode"] == "offline"
+    reference = BitNetForCausalLM.from_pretrained(str(tmp_path)).eval()
+    ids = random_ids(48)
+    with torch.no_grad():
+        torch.testing.assert_close(reference(ids).logits, model(ids), rtol=0, atol=1e-4)
+
+
+# --- bad directories: one-line errors naming the problem -------------------------------------
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = build_model("tiny", vocab_size=30, hidden_size=32, intermediate_size=40)
+    model.save_hf(str(tmp_path))
+    return tmp_path
+
+
+def edit_config(directory, **changes):
+    path = directory / "config.json"
+    config = json.loads(path.read_text())
+    config.update(changes)
+    path.write_text(json.dumps(config))
+
+
+def edit_tensors(directory, edit):
+    path = str(directory / "model.safetensors")
+    tensors = load_file(path)
+    edit(tensors)
+    save_file(tensors, path)
+
+
+def expect_error(directory, pattern):
+    with pytest.raises(TritterError, match=pattern) as caught:
+        Tritter.from_hf(str(directory))
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_tensor(saved):
+    edit_tensors(saved, lambda t: t.pop("model.layers.1.mlp.up_proj.weight"))
+    expect_error(saved, "missing tensor 'model.layers.1.mlp.up_proj.weight'")
+
+
+def test_unexpected_tensor(saved):
+    edit_tensors(saved, lambda t: t.update({"model.layers.0.extra.weight": torch.zeros(2)}))
+    expect_error(saved, "unexpected tensor 'model.layers.0.extra.weight'")
+
+
+def test_wrong_shape(saved):
+    edit_tensors(saved, lambda t: t.update({"model.norm.weight": torch.ones(31)}))
+    expect_error(saved, r"tensor 'model.norm.weight' has shape \(31,\), expected \(32,\)")
+
+
+def test_unsupported_quantization_mode(saved):
+    edit_config(saved, quantization_config={**ONLINE, "quantization_mode": "offline"})
+    expect_error(saved, "unsupported quantization_config.quantization_mode 'offline'")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"sliding_window": 128}, "sliding_window"),
+        ({"hidden_act": "silu"}, "hidden_act"),
+        ({"attention_bias": True}, "attention_bias"),
+        ({"head_dim": 16}, "head_dim"),
+        ({"rope_parameters": {"rope_type": "yarn", "rope_theta": 1e4}}, "rope_type"),
+        ({"num_key_value_heads": 3}, "num_key_value_heads"),
+    ],
+)
+def test_unsupported_config_field(saved, changes, field):
+    edit_config(saved, **changes)
+    expect_error(saved, field)
+
+
+def test_not_a_model_directory(tmp_path):
+    expect_error(tmp_path, "config.json: not found")

@@ -1,0 +1,295 @@
+"""Hugging Face `BitNetForCausalLM` directories: load into Tritter, save from Tritter.
+
+The directory layout is `config.json` + `model.safetensors` (or sharded safetensors with
+`model.safetensors.index.json`). Tensor names are Tritter's parameter names with a `model.`
+prefix, except `lm_head.weight` (absent when the head is tied).
+
+Loading checks everything before building anything: every config field is either mapped onto
+`ModelConfig`, known metadata, or pinned to the one value Tritter implements (e.g.
+`hidden_act: relu2`); anything else is an error naming the field. Tensor names and shapes are
+compared with the model's before a single weight is assigned, so a bad directory never yields a
+half-loaded model. A directory with the "online" BitNet quantization config loads as a ternary
+model; one without a quantization config is a dense model, as `transformers` would run it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tritter import storage
+from tritter.config import format_validation_error
+from tritter.errors import TritterError
+from tritter.model.config import ModelConfig
+
+# config.json fields copied onto ModelConfig as they are.
+MAPPED = (
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "max_position_embeddings",
+    "rms_norm_eps",
+    "tie_word_embeddings",
+    "initializer_range",
+)
+# Metadata that does not change the forward pass.
+IGNORED = {
+    "architectures",
+    "auto_map",
+    "model_type",
+    "dtype",
+    "torch_dtype",
+    "transformers_version",
+    "bos_token_id",
+    "eos_token_id",
+    "pad_token_id",
+    "use_cache",
+    "_name_or_path",
+    "return_dict",
+    "output_attentions",
+    "output_hidden_states",
+}
+# Fields Tritter implements for exactly one value (None = the field may also be absent/null).
+PINNED: dict[str, tuple[Any, ...]] = {
+    "hidden_act": ("relu2",),
+    "attention_bias": (False,),
+    "mlp_bias": (False,),
+    "attention_dropout": (0, 0.0),
+    "rope_scaling": (None,),
+    "pretraining_tp": (1,),
+}
+ONLINE_QUANTIZATION = {
+    "quant_method": "bitnet",
+    "linear_class": "autobitlinear",
+    "quantization_mode": "online",
+}
+
+
+def config_from_hf(data: dict[str, Any], source: str = "config.json") -> ModelConfig:
+    """Translate a BitNet config.json mapping into a ModelConfig, refusing what we cannot run."""
+    if data.get("model_type", "bitnet") != "bitnet":
+        raise TritterError(f"{source}: model_type '{data['model_type']}' is not 'bitnet'")
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in MAPPED:
+            if value is not None:
+                fields[key] = value
+        elif key in IGNORED:
+            continue
+        elif key in PINNED:
+            if value not in PINNED[key]:
+                raise TritterError(
+                    f"{source}: unsupported config field '{key}' = {value!r} "
+                    f"(Tritter implements {PINNED[key][0]!r})"
+                )
+        elif key == "rope_theta":
+            fields["rope_theta"] = value
+        elif key == "rope_parameters":
+            fields.update(_rope(value, source))
+        elif key == "head_dim":
+            _check_head_dim(data, value, source)
+        elif key == "quantization_config":
+            fields["quantization"] = _quantization(value, source)
+        else:
+            raise TritterError(f"{source}: unsupported config field '{key}'")
+    fields.setdefault("quantization", "dense")
+    fields.setdefault("num_key_value_heads", fields.get("num_attention_heads"))
+    try:
+        return ModelConfig.model_validate(fields)
+    except Exception as err:  # pydantic's ValidationError, reworded to name the field
+        if hasattr(err, "errors"):
+            raise TritterError(format_validation_error(err, source)) from err
+        raise
+
+
+def _rope(value: Any, source: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TritterError(f"{source}: config field 'rope_parameters' must be a mapping")
+    rope_type = value.get("rope_type", "default")
+    if rope_type != "default":
+        raise TritterError(
+            f"{source}: unsupported config field 'rope_parameters.rope_type' = {rope_type!r}"
+        )
+    extra = sorted(set(value) - {"rope_type", "rope_theta"})
+    if extra:
+        raise TritterError(f"{source}: unsupported config field 'rope_parameters.{extra[0]}'")
+    return {"rope_theta": value["rope_theta"]} if "rope_theta" in value else {}
+
+
+def _check_head_dim(data: dict[str, Any], value: Any, source: str) -> None:
+    hidden, heads = data.get("hidden_size"), data.get("num_attention_heads")
+    if value is not None and hidden and heads and value != hidden // heads:
+        raise TritterError(
+            f"{source}: unsupported config field 'head_dim' = {value} "
+            f"(Tritter uses hidden_size / num_attention_heads = {hidden // heads})"
+        )
+
+
+def _quantization(value: Any, source: str) -> str:
+    if value is None:
+        return "dense"
+    if not isinstance(value, dict):
+        raise TritterError(f"{source}: config field 'quantization_config' must be a mapping")
+    for key, expected in ONLINE_QUANTIZATION.items():
+        if value.get(key, "bitlinear" if key == "linear_class" else None) != expected:
+            raise TritterError(
+                f"{source}: unsupported quantization_config.{key} {value.get(key)!r} "
+                f"(Tritter loads {key} {expected!r})"
+            )
+    if value.get("use_rms_norm"):
+        raise TritterError(f"{source}: unsupported quantization_config.use_rms_norm true")
+    skipped = value.get("modules_to_not_convert") or []
+    if any(name != "lm_head" for name in skipped):
+        raise TritterError(
+            f"{source}: unsupported quantization_config.modules_to_not_convert {skipped!r}"
+        )
+    allowed = {*ONLINE_QUANTIZATION, "use_rms_norm", "rms_norm_eps", "modules_to_not_convert"}
+    extra = sorted(set(value) - allowed)
+    if extra:
+        raise TritterError(f"{source}: unsupported config field 'quantization_config.{extra[0]}'")
+    return "ternary"
+
+
+def config_to_hf(config: ModelConfig, dtype: torch.dtype) -> dict[str, Any]:
+    """config.json contents that `transformers` reads back as the same model."""
+    data: dict[str, Any] = {
+        "architectures": ["BitNetForCausalLM"],
+        "model_type": "bitnet",
+        "hidden_act": "relu2",
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        **{key: getattr(config, key) for key in MAPPED},
+        "rope_parameters": {"rope_type": "default", "rope_theta": config.rope_theta},
+        "dtype": str(dtype).removeprefix("torch."),
+    }
+    if config.quantization == "ternary":
+        data["quantization_config"] = dict(ONLINE_QUANTIZATION)
+    return data
+
+
+def hf_tensor_name(name: str) -> str:
+    return name if name.startswith("lm_head.") else f"model.{name}"
+
+
+def _read_tensors(directory: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    index = directory / "model.safetensors.index.json"
+    if index.exists():
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+        except (ValueError, KeyError) as err:
+            raise TritterError(f"{index}: not a safetensors index ({err})") from err
+        files = sorted(set(weight_map.values()))
+    elif (directory / "model.safetensors").exists():
+        files = ["model.safetensors"]
+    else:
+        raise TritterError(f"{directory}: no model.safetensors (or index) in the directory")
+    tensors: dict[str, torch.Tensor] = {}
+    for name in files:
+        path = directory / name
+        if not path.exists():
+            raise TritterError(f"{path}: weight file listed in the index is missing")
+        try:
+            tensors.update(load_file(str(path)))
+        except (SafetensorError, OSError) as err:
+            raise TritterError(f"{path}: unreadable safetensors file ({err})") from err
+    return tensors
+
+
+def load_hf(directory: str, dtype: torch.dtype = torch.float32) -> Any:
+    """A Tritter model from a BitNetForCausalLM directory (local or s3://), weights in `dtype`."""
+    if storage.is_s3(directory):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="tritter-hf-") as tmp:
+            prefix = directory.rstrip("/")
+            for item in storage.list_objects(prefix + "/"):
+                storage.download_file(item.uri, Path(tmp) / item.uri[len(prefix) + 1 :])
+            return load_hf(tmp, dtype)
+    from tritter.model.transformer import Tritter
+
+    root = Path(storage.local_path(directory))
+    config_path = root / "config.json"
+    if not config_path.exists():
+        raise TritterError(f"{config_path}: not found (not a Hugging Face model directory)")
+    try:
+        data = json.loads(config_path.read_text())
+    except ValueError as err:
+        raise TritterError(f"{config_path}: invalid JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise TritterError(f"{config_path}: must hold a JSON object")
+    config = config_from_hf(data, str(config_path))
+
+    # The empty model on the meta device gives the expected names and shapes for free.
+    with torch.device("meta"):
+        model = Tritter(config)
+    expected = {hf_tensor_name(n): p for n, p in model.state_dict(keep_vars=True).items()}
+    tensors = _read_tensors(root)
+    for name, parameter in expected.items():
+        if name not in tensors:
+            raise TritterError(f"{root}: missing tensor '{name}'")
+        if tuple(tensors[name].shape) != tuple(parameter.shape):
+            raise TritterError(
+                f"{root}: tensor '{name}' has shape {tuple(tensors[name].shape)}, "
+                f"expected {tuple(parameter.shape)}"
+            )
+        if not tensors[name].is_floating_point():
+            raise TritterError(f"{root}: tensor '{name}' has dtype {tensors[name].dtype}")
+    unexpected = sorted(set(tensors) - set(expected))
+    if unexpected:
+        raise TritterError(f"{root}: unexpected tensor '{unexpected[0]}'")
+
+    state = {
+        name: tensors[hf_tensor_name(name)].to(dtype) for name in model.state_dict(keep_vars=True)
+    }
+    model.load_state_dict(state, strict=True, assign=True)
+    return model
+
+
+def save_hf(model: Any, directory: str, packed: bool = False) -> None:
+    """Write config.json + model.safetensors for `transformers` (config.json written last).
+
+    packed=True writes the 2-bit offline format (`linear_class: bitlinear`, `quantization_mode:
+    offline`, see tritter/model/packing.py): ~8× smaller ternary weights for inference, loadable
+    by `transformers` but not trainable (and not re-importable: Tritter trains online).
+    """
+    from safetensors.torch import save_file
+
+    from tritter.model.packing import pack_model
+
+    if packed:
+        if model.config.quantization != "ternary":
+            raise TritterError("save_hf(packed=True) needs a ternary model, not a dense one")
+        for name, module in model.named_modules():
+            out = getattr(module, "out_features", 0)
+            if getattr(module, "quantize", False) and out % 4:
+                raise TritterError(
+                    f"packed export needs out_features divisible by 4; '{name}' has {out}"
+                )
+        state = pack_model(model)
+    else:
+        state = model.state_dict()
+    tensors = {hf_tensor_name(n): t.detach().contiguous().cpu() for n, t in state.items()}
+    dtype = model.embed_tokens.weight.dtype
+    with storage.atomic_output(storage.join(directory, "model.safetensors")) as path:
+        save_file(tensors, str(path), metadata={"format": "pt"})
+    config = config_to_hf(model.config, dtype)
+    if packed:
+        config["quantization_config"] = {
+            "quant_method": "bitnet",
+            "linear_class": "bitlinear",
+            "quantization_mode": "offline",
+        }
+    storage.write_text(
+        storage.join(directory, "config.json"), json.dumps(config, indent=2, sort_keys=True) + "\n"
+    )
