@@ -1,0 +1,316 @@
+"""Sharded, reshardable training checkpoints with torch.distributed.checkpoint (DCP).
+
+Layout of one step folder (`<output>/step-%08d/`):
+
+* DCP files of `{"model": ..., "optim": ...}` (`__<rank>_<n>.distcp` per rank, `.metadata`),
+  saved through `get_state_dict`, so DDP and FSDP2 runs write the same logical tensors and any
+  rank count (or sharding) can load them;
+* `trainer_state.pt` (rank 0): step, tokens seen, loader position, skip/spike state, every
+  rank's RNG states, tokenizer sha256; `model.json` (the ModelConfig); `config.yaml`;
+* `_COMMITTED`, written last (see `tritter.train.store`).
+
+Saving: every rank writes DCP into a local folder (the step folder itself for local output, a
+per-rank staging folder for s3://). That part blocks training. Uploading each rank's own files,
+the barrier and the commit marker then run in a background thread, overlapping the next steps.
+Loading downloads the step folder once per rank (s3://) and reads it with DCP.
+
+`load_model(uri)` is what evaluation imports: a checkpoints root (newest committed step), a step
+folder, or a Hugging Face directory, local or s3://.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_state_dict,
+    set_state_dict,
+)
+
+from tritter import log, storage
+from tritter.errors import TritterError
+from tritter.train.distributed import DistContext
+from tritter.train.store import COMMIT_MARKER, Checkpoint, CheckpointStore, step_folder
+
+_log = log.get_logger("train.checkpoint")
+
+TRAINER_STATE = "trainer_state.pt"
+MODEL_CONFIG = "model.json"
+CONFIG_FILE = "config.yaml"
+FINAL_FOLDER = "final"
+FINAL_INFO = "tritter.json"
+
+
+def staging_root(run_key: str) -> Path:
+    base = os.environ.get("TRITTER_CACHE_DIR") or tempfile.gettempdir()
+    return Path(base) / f"tritter-ckpt-{os.getuid()}" / run_key
+
+
+class Checkpointer:
+    """Save and restore for one run; at most one background commit in flight."""
+
+    def __init__(
+        self,
+        store: CheckpointStore,
+        ctx: DistContext,
+        keep_last: int,
+        run_key: str,
+        fault: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.store, self.ctx, self.keep_last = store, ctx, keep_last
+        self.remote = storage.is_s3(store.root)
+        self.staging = staging_root(run_key) / f"rank{ctx.rank}"
+        self.fault = fault or (lambda phase, step: None)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.last_seconds = 0.0
+
+    # -- saving ----------------------------------------------------------------------------------
+
+    def _local_dir(self, step: int) -> Path:
+        if self.remote:
+            return self.staging / step_folder(step)
+        return storage.local_path(self.store.step_uri(step))
+
+    def save(
+        self,
+        step: int,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        trainer_state: dict[str, Any],
+        side_files: dict[str, bytes],
+        on_done: Callable[[dict[str, Any]], None] | None = None,
+    ) -> float:
+        """Write the checkpoint of `step`; returns the seconds training was blocked."""
+        started = time.perf_counter()
+        self.wait()
+        local = self._local_dir(step)
+        # A folder left by an interrupted save of this same step must not mix with this one.
+        if self.ctx.is_main:
+            self.store.remove(step)
+        if local.exists() and (self.remote or self.ctx.is_main):
+            shutil.rmtree(local)
+        self.ctx.barrier()
+        local.mkdir(parents=True, exist_ok=True)
+        model_sd, optim_sd = get_state_dict(model, optimizer)
+        dcp.save(
+            {"model": model_sd, "optim": optim_sd},
+            storage_writer=dcp.FileSystemWriter(str(local), thread_count=2),
+        )
+        if self.ctx.is_main:
+            buffer_path = local / TRAINER_STATE
+            torch.save(trainer_state, buffer_path)
+            for name, data in side_files.items():
+                (local / name).write_bytes(data)
+        blocking = time.perf_counter() - started
+        self._thread = threading.Thread(
+            target=self._finish, args=(step, local, started, blocking, on_done),
+            name=f"tritter-commit-{step}", daemon=True,
+        )  # fmt: skip
+        self._thread.start()
+        return blocking
+
+    def _finish(
+        self,
+        step: int,
+        local: Path,
+        started: float,
+        blocking: float,
+        on_done: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        try:
+            if self.remote:
+                target = self.store.step_uri(step)
+                for path in sorted(local.rglob("*")):
+                    if path.is_file():
+                        relative = path.relative_to(local).as_posix()
+                        storage.upload_file(path, storage.join(target, relative))
+            self.fault("commit", step)
+            if self.ctx.world_size > 1:
+                dist.barrier(group=self.ctx.side_group)
+            if self.ctx.is_main:
+                self.store.commit(step, self.ctx.world_size)
+                removed = self.store.prune(self.keep_last)
+                seconds = time.perf_counter() - started
+                self.last_seconds = seconds
+                info = {
+                    "step": step,
+                    "save_seconds": round(seconds, 4),
+                    "blocking_seconds": round(blocking, 4),
+                    "uri": self.store.step_uri(step),
+                    "pruned": removed,
+                }
+                log.event(_log, "checkpoint committed", **info)
+                if on_done:
+                    on_done(info)
+            if self.remote:
+                shutil.rmtree(local, ignore_errors=True)
+        except BaseException as err:  # surfaced on the main thread by wait()
+            self._error = err
+
+    def wait(self) -> None:
+        """Block until the background commit is done; re-raise its failure."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            if isinstance(error, TritterError):
+                raise error
+            raise TritterError(f"checkpoint commit failed: {error}") from error
+
+    # -- restoring -------------------------------------------------------------------------------
+
+    def restore(
+        self, checkpoint: Checkpoint, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+    ) -> dict[str, Any]:
+        """Load model + optimizer (resharded to this run) and return the trainer state."""
+        folder = fetch(checkpoint, self.staging / f"restore-{step_folder(checkpoint.step)}")
+        model_sd, optim_sd = get_state_dict(model, optimizer)
+        state = {"model": model_sd, "optim": optim_sd}
+        try:
+            dcp.load(state, storage_reader=dcp.FileSystemReader(str(folder)))
+        except Exception as err:
+            raise TritterError(f"{checkpoint.uri}: corrupt checkpoint ({err})") from err
+        set_state_dict(
+            model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"]
+        )
+        trainer_state = read_trainer_state(folder, checkpoint.uri)
+        if self.remote:
+            shutil.rmtree(folder, ignore_errors=True)
+        return trainer_state
+
+
+def fetch(checkpoint: Checkpoint, destination: Path) -> Path:
+    """A local folder holding the committed files of `checkpoint` (downloads for s3://)."""
+    if not storage.is_s3(checkpoint.uri):
+        return storage.local_path(checkpoint.uri)
+    sizes = checkpoint.marker.get("sizes", {})
+    for name in checkpoint.marker["files"]:
+        path = destination / name
+        if path.exists() and path.stat().st_size == sizes.get(name, -1):
+            continue
+        storage.download_file(storage.join(checkpoint.uri, name), path)
+    return destination
+
+
+def read_trainer_state(folder: Path, uri: str) -> dict[str, Any]:
+    try:
+        state = torch.load(folder / TRAINER_STATE, weights_only=True)
+    except FileNotFoundError as err:
+        raise TritterError(f"{uri}: corrupt checkpoint: {TRAINER_STATE} is missing") from err
+    except Exception as err:
+        raise TritterError(
+            f"{uri}: corrupt checkpoint: unreadable {TRAINER_STATE} ({err})"
+        ) from err
+    if not isinstance(state, dict) or "step" not in state:
+        raise TritterError(f"{uri}: corrupt checkpoint: {TRAINER_STATE} has no step")
+    return state
+
+
+def check_readable(checkpoint: Checkpoint) -> dict[str, Any]:
+    """Cheap pre-flight check of the checkpoint a run will resume from: its DCP metadata and
+    trainer state parse. Returns the trainer state."""
+    with tempfile.TemporaryDirectory(prefix="tritter-check-") as tmp:
+        folder = Path(tmp)
+        for name in (".metadata", TRAINER_STATE):
+            if name not in checkpoint.marker["files"]:
+                raise TritterError(f"{checkpoint.uri}: corrupt checkpoint: {name} is not committed")
+            if storage.is_s3(checkpoint.uri):
+                storage.download_file(storage.join(checkpoint.uri, name), folder / name)
+            else:
+                shutil.copyfile(storage.local_path(checkpoint.uri) / name, folder / name)
+        try:
+            dcp.FileSystemReader(str(folder)).read_metadata()
+        except Exception as err:
+            raise TritterError(
+                f"{checkpoint.uri}: corrupt checkpoint: unreadable .metadata ({err})"
+            ) from err
+        return read_trainer_state(folder, checkpoint.uri)
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading weights for evaluation and export
+
+
+def _read_json(uri: str) -> dict[str, Any]:
+    try:
+        return json.loads(storage.read_text(uri))
+    except FileNotFoundError as err:
+        raise TritterError(f"{uri}: not found") from err
+    except ValueError as err:
+        raise TritterError(f"{uri}: invalid JSON ({err})") from err
+
+
+def _resolve_step(uri: str) -> Checkpoint:
+    """A step folder (has its own marker) or a checkpoints root (newest committed step)."""
+    base = storage.normalize(uri)
+    name = storage.basename(base)
+    if name.startswith("step-") and storage.exists(storage.join(base, COMMIT_MARKER)):
+        parent = base[: -len(name)].rstrip("/\\") or "/"
+        store = CheckpointStore(parent)
+        step = int(name[len("step-") :])
+        files = store._folders().get(step, {})
+        return Checkpoint(step, base, store._read_marker(step, files))
+    latest = CheckpointStore(base).latest()
+    if latest is None:
+        raise TritterError(
+            f"{uri}: no complete checkpoint (no config.json and no step folder with "
+            f"{COMMIT_MARKER})"
+        )
+    return latest
+
+
+def load_model(uri: str) -> tuple[Any, dict[str, Any]]:
+    """(Tritter in fp32 on CPU, info) for a checkpoints root, a step folder or an HF directory.
+
+    info: kind ("huggingface" | "pretrain"), step, tokenizer_sha256 (when known), uri.
+    """
+    from tritter.model import ModelConfig, Tritter
+
+    base = storage.normalize(uri)
+    if storage.exists(storage.join(base, "config.json")):
+        info: dict[str, Any] = {"kind": "huggingface", "uri": base, "step": None}
+        if storage.exists(storage.join(base, FINAL_INFO)):
+            extra = _read_json(storage.join(base, FINAL_INFO))
+            info.update(step=extra.get("step"), tokenizer_sha256=extra.get("tokenizer_sha256"))
+        if storage.is_s3(base):
+            with tempfile.TemporaryDirectory(prefix="tritter-hf-") as tmp:
+                for item in storage.list_objects(base):
+                    name = item.uri[len(base) + 1 :]
+                    storage.download_file(item.uri, Path(tmp) / name)
+                return Tritter.from_hf(tmp), info
+        return Tritter.from_hf(str(storage.local_path(base))), info
+    checkpoint = _resolve_step(base)
+    model_config = ModelConfig.model_validate(
+        _read_json(storage.join(checkpoint.uri, MODEL_CONFIG))
+    )
+    model = Tritter(model_config)
+    with tempfile.TemporaryDirectory(prefix="tritter-load-") as tmp:
+        folder = fetch(checkpoint, Path(tmp))
+        state = {"model": get_model_state_dict(model, options=StateDictOptions())}
+        try:
+            dcp.load(state, storage_reader=dcp.FileSystemReader(str(folder)), no_dist=True)
+        except Exception as err:
+            raise TritterError(f"{checkpoint.uri}: corrupt checkpoint ({err})") from err
+        model.load_state_dict(state["model"])
+        trainer_state = read_trainer_state(folder, checkpoint.uri)
+    return model, {
+        "kind": "pretrain",
+        "uri": checkpoint.uri,
+        "step": checkpoint.step,
+        "tokenizer_sha256": trainer_state.get("tokenizer_sha256"),
+    }

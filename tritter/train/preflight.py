@@ -1,0 +1,120 @@
+"""Everything that can be wrong with a training launch, checked before any step runs.
+
+The launcher calls `check` once before starting ranks (so a bad input is one
+`tritter: error: …` line, not a failure in every rank), and every rank calls it again when it
+starts (cheap; it also gives each rank the resolved model config).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tritter import storage
+from tritter.errors import TritterError
+from tritter.train.config import TrainConfig, accumulation_steps, total_steps
+from tritter.train.store import Checkpoint, CheckpointStore
+
+GIB = 1024**3
+# fp32 weights + fp32 gradients + AdamW's two fp32 moments.
+STATE_BYTES_PER_PARAMETER = 16
+
+
+@dataclass
+class Preflight:
+    model_config: Any  # tritter.model.ModelConfig
+    tokenizer: Any  # tritter.tokenizer.Tokenizer
+    latest: Checkpoint | None
+    resume_state: dict[str, Any] | None
+    accumulation: int
+    total_steps: int
+    memory_gib: float
+
+
+def model_config_for(config: TrainConfig, tokenizer_vocab: int) -> Any:
+    from tritter.model import PRESETS, resolve_config
+
+    if config.model not in PRESETS:
+        raise TritterError(
+            f"invalid config field 'model' (--model): unknown preset '{config.model}' "
+            f"(known: {', '.join(PRESETS)})"
+        )
+    preset = PRESETS[config.model]
+    vocab = config.vocab_size
+    if vocab is None:
+        vocab = tokenizer_vocab if config.model == "tiny" else preset.vocab_size
+        if vocab != tokenizer_vocab:
+            raise TritterError(
+                f"{config.tokenizer}: vocab mismatch: tokenizer has {tokenizer_vocab} tokens, "
+                f"model preset '{config.model}' has {vocab} (pass --vocab-size to override)"
+            )
+    elif vocab < tokenizer_vocab:
+        raise TritterError(
+            f"{config.tokenizer}: vocab mismatch: tokenizer has {tokenizer_vocab} tokens, "
+            f"--vocab-size is {vocab}"
+        )
+    overrides: dict[str, Any] = {"vocab_size": vocab, "quantization": config.quantization}
+    if config.seq_len > preset.max_position_embeddings:
+        overrides["max_position_embeddings"] = config.seq_len
+    return resolve_config(preset, **overrides)
+
+
+def estimate_memory_gib(model_config: Any, config: TrainConfig, world_size: int) -> float:
+    """Rough per-rank peak: parameter/gradient/optimizer state (sharded under FSDP) plus
+    activations of one micro batch (bf16 on GPU; ~34·h bytes per token per layer as in
+    Korthikanti et al., one layer's worth with activation checkpointing) plus the logits."""
+    from tritter.model import count_parameters
+
+    params = count_parameters(model_config)["total"]
+    state = params * STATE_BYTES_PER_PARAMETER
+    if config.sharding == "fsdp":
+        state /= world_size
+    tokens = config.micro_batch_size * config.seq_len
+    layers = 1 if config.activation_checkpointing else model_config.num_hidden_layers
+    activations = tokens * model_config.hidden_size * 34 * layers
+    logits = tokens * model_config.vocab_size * 4 * 2
+    return (state + activations + logits) / GIB
+
+
+def check(config: TrainConfig, world_size: int, write_probe: bool = True) -> Preflight:
+    from tritter.loader import check_tokenizer
+    from tritter.loader.stream import read_pack_manifest
+    from tritter.tokenizer import Tokenizer
+
+    for name, uri in (("data", config.data), ("tokenizer", config.tokenizer)):
+        if not storage.is_s3(uri) and not storage.local_path(uri).exists():
+            raise TritterError(f"{uri}: --{name} not found")
+    read_pack_manifest(storage.normalize(config.data))
+    tokenizer = Tokenizer.load(config.tokenizer)
+    check_tokenizer(config.data, tokenizer)
+    model_config = model_config_for(config, tokenizer.vocab_size)
+    accumulation = accumulation_steps(config, world_size)
+    steps = total_steps(config, world_size)
+    memory = estimate_memory_gib(model_config, config, world_size)
+    if config.memory_gb is not None and memory > config.memory_gb:
+        raise TritterError(
+            f"model preset '{config.model}' needs ~{memory:.1f} GiB per rank (weights, "
+            f"gradients, AdamW state, activations), more than --memory-gb {config.memory_gb:g}; "
+            "use --sharding fsdp, more ranks, --activation-checkpointing or a smaller model"
+        )
+    if write_probe:
+        storage.ensure_writable(config.output)
+    latest = CheckpointStore(config.output).latest()
+    resume_state = None
+    if latest is not None:
+        from tritter.train.checkpoint import check_readable
+
+        resume_state = check_readable(latest)
+        saved_sha = resume_state.get("tokenizer_sha256")
+        if saved_sha and saved_sha != tokenizer.sha256:
+            raise TritterError(
+                f"{latest.uri}: checkpoint was trained with tokenizer {saved_sha[:12]}, "
+                f"--tokenizer is {tokenizer.sha256[:12]}"
+            )
+        saved_vocab = resume_state.get("vocab_size")
+        if saved_vocab is not None and saved_vocab != model_config.vocab_size:
+            raise TritterError(
+                f"{latest.uri}: checkpoint has vocab {saved_vocab}, this run's model "
+                f"{model_config.vocab_size}"
+            )
+    return Preflight(model_config, tokenizer, latest, resume_state, accumulation, steps, memory)

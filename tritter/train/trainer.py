@@ -1,0 +1,519 @@
+"""The training loop of one rank (run under torchrun, or in-process for a single rank).
+
+Per optimizer step: read `accumulation` micro batches, count the real (non-ignored) target
+tokens over all ranks, and backpropagate each micro batch's summed loss scaled by
+world_size / real_tokens. DDP/FSDP average gradients over ranks, so the update is exactly the
+gradient of the mean loss over every real token of the global batch, whatever the split into
+ranks and micro batches. Then clip, check (non-finite/spike policy), set the scheduled LR and
+weight decay, and step AdamW. Everything a step depends on (weights, AdamW moments, loader
+position, step counter, RNG) is in the checkpoint, which is why a relaunch reproduces the
+losses of an uninterrupted run bit for bit on CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import yaml
+
+from tritter import config as config_io
+from tritter import log, storage
+from tritter.errors import TritterError
+from tritter.train import schedule
+from tritter.train.checkpoint import (
+    CONFIG_FILE,
+    FINAL_FOLDER,
+    FINAL_INFO,
+    MODEL_CONFIG,
+    Checkpointer,
+    staging_root,
+)
+from tritter.train.config import TrainConfig
+from tritter.train.distributed import DistContext
+from tritter.train.faults import FaultInjector
+from tritter.train.metrics import MetricsLog, TrainGauges
+from tritter.train.optim import build_optimizer, set_hyperparameters
+from tritter.train.preflight import check
+from tritter.train.store import CheckpointStore
+
+_log = log.get_logger("train")
+IGNORE_INDEX = -100
+
+# Dense bf16 peak FLOP/s by GPU name (the figure MFU is quoted against).
+GPU_PEAK_FLOPS = {
+    "H200": 989e12,
+    "H100": 989e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "L4": 121e12,
+    "A10": 125e12,
+}
+# Nominal fp32 FLOP/s per CPU thread (AVX2/AVX-512 FMA at ~2-3 GHz): a rough MFU denominator.
+CPU_PEAK_FLOPS_PER_THREAD = 50e9
+
+
+def peak_flops(config: TrainConfig, device: torch.device) -> float:
+    if config.peak_flops:
+        return config.peak_flops
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, value in GPU_PEAK_FLOPS.items():
+            if key in name:
+                return value
+        return 100e12
+    return CPU_PEAK_FLOPS_PER_THREAD * torch.get_num_threads()
+
+
+def run_name(config: TrainConfig) -> str:
+    if config.run_name:
+        return config.run_name
+    output = storage.normalize(config.output).rstrip("/\\")
+    parent = output[: -len(storage.basename(output))].rstrip("/\\")
+    return storage.basename(parent) or storage.basename(output) or "run"
+
+
+def autocast_factory(config: TrainConfig, device: torch.device) -> Callable[[], Any]:
+    precision = config.precision
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" else "fp32"
+    if precision == "fp32":
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def wrap_model(model: torch.nn.Module, config: TrainConfig, ctx: DistContext) -> torch.nn.Module:
+    """DDP (replicated) or FSDP2 (each decoder block, then the root, fully sharded)."""
+    if config.sharding == "fsdp":
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+        mesh = init_device_mesh(ctx.device.type, (ctx.world_size,))
+        policy = None
+        if autocast_factory(config, ctx.device) is not contextlib.nullcontext:
+            policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+        kwargs: dict[str, Any] = {"mesh": mesh}
+        if policy is not None:
+            kwargs["mp_policy"] = policy
+        for block in model.layers:
+            fully_shard(block, **kwargs)
+        fully_shard(model, **kwargs)
+        return model
+    if ctx.world_size == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(
+        model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None
+    )
+
+
+def gradient_sync(model: torch.nn.Module, enabled: bool) -> contextlib.AbstractContextManager:
+    """Skip the gradient reduction on all but the last micro batch of a step."""
+    if hasattr(model, "set_requires_gradient_sync"):  # FSDP2
+        model.set_requires_gradient_sync(enabled)
+        return contextlib.nullcontext()
+    if not enabled and hasattr(model, "no_sync"):  # DDP
+        return model.no_sync()
+    return contextlib.nullcontext()
+
+
+def local_tensor(value: torch.Tensor) -> torch.Tensor:
+    return value.to_local() if hasattr(value, "to_local") else value
+
+
+def full_value(value: torch.Tensor) -> float:
+    return float(value.full_tensor() if hasattr(value, "full_tensor") else value)
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, ctx: DistContext) -> None:
+        self.config, self.ctx = config, ctx
+        self.fault = FaultInjector(ctx.rank)
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        from tritter.loader import TokenLoader, list_subsets
+        from tritter.model import apply_activation_checkpointing, build_model
+
+        config, ctx = self.config, self.ctx
+        pre = check(config, ctx.world_size, write_probe=ctx.is_main)
+        self.pre = pre
+        self.model_config = pre.model_config
+        self.accumulation, self.total = pre.accumulation, pre.total_steps
+        self.global_tokens = (
+            self.accumulation * ctx.world_size * config.micro_batch_size * config.seq_len
+        )
+        torch.manual_seed(config.seed)  # identical initial weights on every rank
+        model = build_model(self.model_config)
+        if config.activation_checkpointing:
+            apply_activation_checkpointing(model)
+        model.to(ctx.device)
+        if config.compile:
+            for block in model.layers:
+                block.compile()
+        self.model = model
+        self.wrapped = wrap_model(model, config, ctx)
+        self.optimizer = build_optimizer(model, config.optim, ctx.device)
+        self.autocast = autocast_factory(config, ctx.device)
+        self.loader = TokenLoader(
+            config.data, split="train", seq_len=config.seq_len,
+            micro_batch_size=config.micro_batch_size, rank=ctx.rank,
+            world_size=ctx.world_size, seed=config.seed,
+            with_document_ids=config.document_masking,
+        )  # fmt: skip
+        self.store = CheckpointStore(config.output)
+        run_key = hashlib.sha256(self.store.root.encode()).hexdigest()[:16]
+        self.checkpointer = Checkpointer(
+            self.store, ctx, config.checkpoint.keep_last, run_key, fault=self.fault
+        )
+        self.run = run_name(config)
+        self.gauges = TrainGauges(self.run, ctx.rank)
+        self.metrics_log = (
+            MetricsLog(config.output, staging_root(run_key) / "metrics") if ctx.is_main else None
+        )
+        subsets = list_subsets(config.data, "val")
+        self.validator = None
+        if subsets:
+            from tritter.train.validation import Validator
+
+            token_bytes = torch.as_tensor(pre.tokenizer.token_byte_lengths(), dtype=torch.long)
+            self.validator = Validator(
+                config.data, subsets, ctx, config.seq_len, config.micro_batch_size, config.seed,
+                config.val_batches, token_bytes, self.autocast,
+            )  # fmt: skip
+        self.flops_per_token = float(self.model.flops_per_token(config.seq_len))
+        self.peak = peak_flops(config, ctx.device)
+        self.step, self.tokens = 0, 0
+        self.loss_ema: float | None = None
+        self.consecutive_skips, self.skipped_total = 0, 0
+
+    def resume(self) -> None:
+        latest = self.store.latest()
+        if latest is None:
+            return
+        state = self.checkpointer.restore(latest, self.wrapped, self.optimizer)
+        self.loader.load_state_dict(state["loader"])
+        self.step, self.tokens = int(state["step"]), int(state["tokens"])
+        self.loss_ema = state.get("loss_ema")
+        self.consecutive_skips = int(state.get("consecutive_skips", 0))
+        self.skipped_total = int(state.get("skipped_total", 0))
+        rng = state.get("rng") or []
+        if self.ctx.rank < len(rng):
+            torch.set_rng_state(rng[self.ctx.rank])
+        cuda_rng = state.get("cuda_rng") or []
+        if self.ctx.device.type == "cuda" and self.ctx.rank < len(cuda_rng):
+            torch.cuda.set_rng_state(cuda_rng[self.ctx.rank], self.ctx.device)
+        log.event(
+            _log, "resumed from checkpoint", step=self.step, uri=latest.uri,
+            saved_world_size=latest.world_size, world_size=self.ctx.world_size,
+        )  # fmt: skip
+
+    # -- one step --------------------------------------------------------------------------------
+
+    def _next_batches(self, batches: Iterator) -> tuple[list[tuple[torch.Tensor, ...]], float]:
+        started = time.perf_counter()
+        out = [next(batches) for _ in range(self.accumulation)]
+        return out, time.perf_counter() - started
+
+    def train_step(self, batches: Iterator) -> dict[str, Any]:
+        ctx, config = self.ctx, self.config
+        started = time.perf_counter()
+        micro, waited = self._next_batches(batches)
+        local_real = sum(int((b[1] != IGNORE_INDEX).sum()) for b in micro)
+        (real_tokens,) = ctx.all_reduce([float(local_real)])
+        scale = ctx.world_size / max(real_tokens, 1.0)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=ctx.device)
+        for index, batch in enumerate(micro):
+            inputs = batch[0].to(ctx.device, non_blocking=True)
+            targets = batch[1].to(ctx.device, non_blocking=True)
+            documents = batch[2].to(ctx.device) if config.document_masking else None
+            with gradient_sync(self.wrapped, index == len(micro) - 1):
+                with self.autocast():
+                    logits = self.wrapped(inputs, document_ids=documents)
+                summed = F.cross_entropy(
+                    logits.float().flatten(0, 1), targets.flatten(),
+                    ignore_index=IGNORE_INDEX, reduction="sum",
+                )  # fmt: skip
+                (summed * scale).backward()
+            loss_sum += summed.detach().double()
+        max_norm = config.optim.clip_grad_norm or math.inf
+        grad_norm = full_value(
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm, foreach=True)
+        )
+        (loss_total,) = ctx.all_reduce([float(loss_sum)])
+        loss = loss_total / max(real_tokens, 1.0)
+        lr = schedule.learning_rate(self.step, self.total, config.optim, config.schedule)
+        decay = schedule.weight_decay(self.step, self.total, config.optim, config.schedule)
+        skipped = self._policy(loss, grad_norm)
+        if not skipped:
+            set_hyperparameters(self.optimizer, lr, decay)
+            self.optimizer.step()
+            self.loss_ema = loss if self.loss_ema is None else 0.95 * self.loss_ema + 0.05 * loss
+        self.optimizer.zero_grad(set_to_none=True)
+        if ctx.device.type == "cuda":
+            torch.cuda.synchronize(ctx.device)
+        self.step += 1
+        self.tokens += self.global_tokens
+        seconds = time.perf_counter() - started
+        tokens_per_second = self.global_tokens / max(seconds, 1e-9)
+        return {
+            "kind": "train",
+            "step": self.step,
+            "time": time.time(),
+            "loss": loss,
+            "lr": lr,
+            "tokens": self.tokens,
+            "tokens_per_second": tokens_per_second,
+            "mfu": self.flops_per_token * tokens_per_second / (self.peak * ctx.world_size),
+            "grad_norm": grad_norm,
+            "step_seconds": seconds,
+            "data_wait_ratio": min(waited / max(seconds, 1e-9), 1.0),
+            "world_size": ctx.world_size,
+            "skipped": skipped,
+        }
+
+    def _policy(self, loss: float, grad_norm: float) -> bool:
+        """True when this update must be skipped; raises when the run must stop."""
+        config = self.config
+        problem = None
+        if not math.isfinite(loss) or not math.isfinite(grad_norm):
+            problem = f"non-finite loss {loss} or gradient norm {grad_norm}"
+        elif (
+            config.spike_factor > 0
+            and self.loss_ema is not None
+            and self.step >= 20
+            and loss > config.spike_factor * self.loss_ema
+        ):
+            problem = f"loss spike {loss:.4f} > {config.spike_factor:g} × running mean " \
+                      f"{self.loss_ema:.4f}"  # fmt: skip
+        if problem is None:
+            self.consecutive_skips = 0
+            return False
+        if config.nan_policy == "stop":
+            raise TritterError(
+                f"step {self.step + 1}: {problem}; stopping (--nan-policy stop). The newest "
+                "checkpoint holds the last good weights"
+            )
+        self.consecutive_skips += 1
+        self.skipped_total += 1
+        self.gauges.skipped.inc()
+        log.event(_log, "update skipped", level=30, step=self.step + 1, reason=problem)
+        if self.consecutive_skips > config.max_skipped_steps:
+            raise TritterError(
+                f"step {self.step + 1}: {self.consecutive_skips} consecutive updates skipped "
+                f"({problem}); stopping (--max-skipped-steps {config.max_skipped_steps})"
+            )
+        return True
+
+    # -- records ------------------------------------------------------------------------------
+
+    def record_train(self, record: dict[str, Any], started: float, first_step: int) -> None:
+        gauges = self.gauges
+        gauges.loss.set(record["loss"])
+        gauges.tokens_per_second.set(record["tokens_per_second"])
+        gauges.mfu.set(record["mfu"])
+        gauges.grad_norm.set(record["grad_norm"])
+        gauges.learning_rate.set(record["lr"])
+        gauges.step.set(record["step"])
+        gauges.step_seconds.set(record["step_seconds"])
+        gauges.data_wait.set(record["data_wait_ratio"])
+        gauges.tokens.inc(self.global_tokens)
+        if self.ctx.device.type == "cuda":
+            gauges.gpu_allocated.set(torch.cuda.max_memory_allocated(self.ctx.device))
+            gauges.gpu_reserved.set(torch.cuda.memory_reserved(self.ctx.device))
+        if self.metrics_log is not None:
+            self.metrics_log.write(record)
+        step = record["step"]
+        if self.ctx.is_main and (step % self.config.log_every == 0 or step == self.total):
+            done = step - first_step
+            elapsed = time.perf_counter() - started
+            eta = (self.total - step) * elapsed / max(done, 1)
+            log.event(
+                _log,
+                f"step {step}/{self.total} loss {record['loss']:.4f} lr {record['lr']:.2e} "
+                f"{record['tokens_per_second']:,.0f} tok/s mfu {record['mfu']:.1%} "
+                f"eta {_duration(eta)}",
+                step=step, loss=round(record["loss"], 6), grad_norm=round(record["grad_norm"], 4),
+                tokens=record["tokens"], eta_s=round(eta, 1),
+            )  # fmt: skip
+
+    def validate(self) -> None:
+        if self.validator is None:
+            return
+        result = self.validator.run(self.wrapped)
+        record = {"kind": "val", "step": self.step, "time": time.time(), **result}
+        if result["val_loss"] is not None:
+            self.gauges.val_loss.set(result["val_loss"])
+            self.gauges.val_bpb.set(result["val_bpb"])
+        if self.metrics_log is not None:
+            self.metrics_log.write(record)
+        if self.ctx.is_main:
+            log.event(_log, "validation", step=self.step, val_loss=result["val_loss"],
+                      val_bpb=result["val_bpb"])  # fmt: skip
+
+    def _trainer_state(self) -> dict[str, Any]:
+        rng = self.ctx.all_gather_object(torch.get_rng_state())
+        cuda_rng = (
+            self.ctx.all_gather_object(torch.cuda.get_rng_state(self.ctx.device).cpu())
+            if self.ctx.device.type == "cuda"
+            else []
+        )
+        return {
+            "step": self.step,
+            "tokens": self.tokens,
+            "loader": self.loader.state_dict(),
+            "loss_ema": self.loss_ema,
+            "consecutive_skips": self.consecutive_skips,
+            "skipped_total": self.skipped_total,
+            "rng": rng,
+            "cuda_rng": cuda_rng,
+            "world_size": self.ctx.world_size,
+            "tokenizer_sha256": self.pre.tokenizer.sha256,
+            "vocab_size": self.model_config.vocab_size,
+            "seed": self.config.seed,
+        }
+
+    def save_checkpoint(self) -> None:
+        finite = all(
+            bool(torch.isfinite(local_tensor(p.detach())).all()) for p in self.model.parameters()
+        )
+        (bad,) = self.ctx.all_reduce([0.0 if finite else 1.0], "max")
+        if bad:
+            raise TritterError(
+                f"step {self.step}: the weights hold NaN/inf; refusing to save a checkpoint "
+                f"(the newest one under {self.config.output} is the last good state)"
+            )
+        state = self._trainer_state()
+        side = {
+            MODEL_CONFIG: json.dumps(self.model_config.model_dump(mode="json"), indent=1).encode(),
+            CONFIG_FILE: yaml.safe_dump(config_io.dump(self.config), sort_keys=False).encode(),
+        }
+        self.checkpointer.save(
+            self.step, self.wrapped, self.optimizer, state, side, on_done=self._checkpoint_done
+        )
+
+    def _checkpoint_done(self, info: dict[str, Any]) -> None:
+        """Runs on rank 0's commit thread once the marker is written."""
+        self.gauges.checkpoint_seconds.set(info["save_seconds"])
+        self.gauges.checkpoint_blocking.set(info["blocking_seconds"])
+        if self.metrics_log is not None:
+            self.metrics_log.write({
+                "kind": "checkpoint", "step": info["step"], "time": time.time(),
+                "save_seconds": info["save_seconds"],
+                "blocking_seconds": info["blocking_seconds"], "uri": info["uri"],
+            })  # fmt: skip
+            self.metrics_log.upload(force=True)
+
+    def export_final(self) -> None:
+        """final/: the Hugging Face directory (save_hf) and tritter.json (written last)."""
+        import tempfile
+        from pathlib import Path
+
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_model_state_dict,
+        )
+
+        from tritter.model import Tritter
+
+        full = get_model_state_dict(
+            self.wrapped, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+        )
+        if self.ctx.is_main:
+            export = Tritter(self.model_config)
+            export.load_state_dict(full)
+            target = storage.join(self.config.output, FINAL_FOLDER)
+            with tempfile.TemporaryDirectory(prefix="tritter-final-") as tmp:
+                export.save_hf(tmp)
+                for path in sorted(Path(tmp).rglob("*")):
+                    if path.is_file():
+                        storage.upload_file(
+                            path, storage.join(target, path.relative_to(tmp).as_posix())
+                        )
+            info = {
+                "step": self.step,
+                "tokens": self.tokens,
+                "tokenizer_sha256": self.pre.tokenizer.sha256,
+                "tokenizer": self.config.tokenizer,
+                "model": self.config.model,
+                "run": self.run,
+            }
+            storage.write_text(storage.join(target, FINAL_INFO), json.dumps(info, indent=1) + "\n")
+            log.event(_log, "final model written", uri=target, step=self.step)
+        self.ctx.barrier()
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def fit(self) -> dict[str, Any]:
+        config, ctx = self.config, self.ctx
+        self.setup()
+        if ctx.is_node_main and config.metrics_port:
+            self.gauges.serve(config.metrics_port)
+        self.resume()
+        if self.tokens:
+            self.gauges.tokens.inc(self.tokens)
+        self.gauges.step.set(self.step)
+        if ctx.is_main:
+            assert self.metrics_log is not None
+            config_io.save(config, storage.join(config.output, CONFIG_FILE))
+            self.metrics_log.start(self.step)
+            log.event(
+                _log, "training", run=self.run, model=config.model,
+                parameters=sum(p.numel() for p in self.model_config_params()),
+                world_size=ctx.world_size, accumulation=self.accumulation,
+                global_batch_tokens=self.global_tokens, steps=self.total, start_step=self.step,
+                device=str(ctx.device), sharding=config.sharding,
+            )  # fmt: skip
+        batches = iter(
+            self.loader.data_loader(num_workers=config.num_workers)
+            if config.num_workers
+            else self.loader
+        )
+        first_step, started = self.step, time.perf_counter()
+        last: dict[str, Any] = {}
+        try:
+            while self.step < self.total:
+                last = self.train_step(batches)
+                self.record_train(last, started, first_step)
+                self.fault("step", self.step)
+                at_end = self.step == self.total
+                if (config.val_every and self.step % config.val_every == 0) or at_end:
+                    self.validate()
+                if self.step % config.checkpoint.every == 0 or at_end:
+                    self.save_checkpoint()
+            self.checkpointer.wait()
+            self.export_final()
+        finally:
+            if self.metrics_log is not None:
+                self.metrics_log.close()
+        if ctx.is_node_main and config.metrics_port and config.hold_metrics_seconds:
+            log.event(_log, "holding the metrics endpoint", seconds=config.hold_metrics_seconds)
+            time.sleep(config.hold_metrics_seconds)
+        return {"step": self.step, "tokens": self.tokens, "last": last}
+
+    def model_config_params(self) -> Iterator[torch.nn.Parameter]:
+        return self.model.parameters()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Train as this process's rank (initialises and tears down the process group)."""
+    ctx = DistContext.init(config.device)
+    try:
+        return Trainer(config, ctx).fit()
+    finally:
+        ctx.close()

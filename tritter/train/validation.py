@@ -1,0 +1,93 @@
+"""Validation loss and bits per byte on the held-out split, per subset, during training.
+
+Uses the evaluation stage's `Totals` so the numbers mean exactly what `tritter evaluate`
+reports: bpb = Σ loss / (ln 2 · Σ bytes of the target tokens), special tokens excluded from bpb.
+Every rank scores its share of the first `val_batches` global batches of each subset (the
+loaders pad the last batch so all ranks run the same number of forwards, which FSDP needs) and
+the sums are reduced over ranks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from tritter.evaluate.perplexity import IGNORE_INDEX, Totals
+from tritter.train.distributed import DistContext
+
+
+class Validator:
+    def __init__(
+        self,
+        data: str,
+        subsets: list[str],
+        ctx: DistContext,
+        seq_len: int,
+        micro_batch_size: int,
+        seed: int,
+        batches: int,
+        token_bytes: torch.Tensor,
+        autocast: Callable[[], contextlib.AbstractContextManager],
+    ) -> None:
+        from tritter.loader import TokenLoader
+
+        self.ctx, self.batches, self.autocast = ctx, batches, autocast
+        self.token_bytes = token_bytes.to(ctx.device)
+        self.loaders = {
+            name: TokenLoader(
+                data,
+                split="val",
+                subset=name,
+                seq_len=seq_len,
+                micro_batch_size=micro_batch_size,
+                rank=ctx.rank,
+                world_size=ctx.world_size,
+                seed=seed,
+                loop=False,
+            )
+            for name in subsets
+        }
+
+    @torch.no_grad()
+    def run(self, model: torch.nn.Module) -> dict[str, Any]:
+        was_training = model.training
+        model.eval()
+        overall = Totals()
+        per_subset: dict[str, dict[str, float]] = {}
+        for name, loader in self.loaders.items():
+            loader.load_state_dict({**loader.state_dict(), "position": 0})
+            count = min(self.batches, loader.batches_per_pass())
+            local = Totals()
+            for index, (inputs, targets) in enumerate(loader):
+                if index >= count:
+                    break
+                inputs = inputs.to(self.ctx.device)
+                targets = targets.to(self.ctx.device)
+                with self.autocast():
+                    logits = model(inputs)
+                losses = F.cross_entropy(
+                    logits.float().flatten(0, 1), targets.flatten(),
+                    ignore_index=IGNORE_INDEX, reduction="none",
+                ).view_as(targets)  # fmt: skip
+                scored = targets != IGNORE_INDEX
+                nbytes = torch.where(scored, self.token_bytes[targets.clamp(min=0)], 0)
+                local.loss_nats += float(losses[scored].double().sum())
+                local.tokens += int(scored.sum())
+                local.byte_loss_nats += float(losses[nbytes > 0].double().sum())
+                local.bytes += int(nbytes.sum())
+                local.batches += 1
+            loss, tokens, byte_loss, nbytes_total = self.ctx.all_reduce(
+                [local.loss_nats, local.tokens, local.byte_loss_nats, local.bytes]
+            )
+            totals = Totals(loss, int(tokens), byte_loss, int(nbytes_total), local.batches)
+            if totals.tokens:
+                summary = totals.summary()
+                per_subset[name] = {"loss": summary["loss"], "bpb": summary["bpb"]}
+                overall.add(totals)
+        model.train(was_training)
+        summary = overall.summary() if overall.tokens else {"loss": None, "bpb": None}
+        return {"val_loss": summary["loss"], "val_bpb": summary["bpb"], "per_subset": per_subset}
