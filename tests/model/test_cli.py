@@ -1,0 +1,50 @@
+"""`tritter model info` through the real CLI."""
+
+import json
+
+from tritter.model import build_model
+
+
+def test_info_2b4t_text(tritter_cli):
+    result = tritter_cli("model", "info", "2b4t")
+    assert result.returncode == 0, result.stderr
+    assert "2,412,820,480 total" in result.stdout
+    assert "ternary      2,084,044,800" in result.stdout
+    assert "embedding    328,335,360" in result.stdout
+    assert "FLOPs/token" in result.stdout and "training" in result.stdout
+
+
+def test_info_json_matches_the_built_model(tritter_cli):
+    result = tritter_cli(
+        "model", "info", "tiny", "--vocab-size", "300", "--seq-len", "128", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    model = build_model("tiny", vocab_size=300)
+    total = sum(p.numel() for p in model.parameters())
+    assert info["parameters"]["total"] == total
+    assert info["parameters"]["ternary"] == model.num_parameters()["ternary"]
+    assert info["flops_per_token"]["training"] == model.flops_per_token(128)
+    assert info["memory_bytes"]["weights_bf16"] == 2 * total
+    assert info["memory_bytes"]["training_state"] == 16 * total
+    assert info["memory_bytes"]["weights_packed_ternary"] < info["memory_bytes"]["weights_bf16"]
+
+
+def test_info_of_a_hugging_face_directory(tritter_cli, tmp_path):
+    build_model("tiny", vocab_size=64, quantization="dense").save_hf(str(tmp_path))
+    result = tritter_cli("model", "info", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["config"]["quantization"] == "dense"
+    assert info["parameters"]["ternary"] == 0
+
+
+def test_info_errors_are_one_line(tritter_cli, tmp_path):
+    result = tritter_cli("model", "info", "huge")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("tritter: error: 'huge' is neither a preset")
+    result = tritter_cli("model", "info", "tiny", "--vocab-size", "0")
+    assert result.returncode == 1
+    assert "'vocab_size'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    result = tritter_cli("model", "info", str(tmp_path))
+    assert result.returncode == 1 and "config.json: not found" in result.stderr
