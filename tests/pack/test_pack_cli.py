@@ -158,7 +158,7 @@ def test_step_fan_out_resumes_and_matches_one_shot_pack(artifacts, tmp_path):
     marker = json.loads((output / "_work" / "shards" / "00000.json").read_text())
     packed = output / marker["tokens_path"]
     stamp = packed.stat().st_mtime_ns
-    rest = run_tritter(*base)
+    rest = run_tritter(*base, "--workers", "1")
     assert rest.returncode == 0, rest.stderr
     assert not (output / "_work").exists()  # finalize drops the work folder
     assert rest.stderr.count("shard packed") == shards - 1

@@ -1,4 +1,4 @@
-"""The shared curated folder, CLI-trained tokenizer and pack (built once per session)."""
+"""The shared curated folder and CLI-trained tokenizer (built once per session)."""
 
 from __future__ import annotations
 
@@ -9,4 +9,4 @@ from tests.tokenizer.support import Artifacts, build
 
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory) -> Artifacts:
-    return build(tmp_path_factory.getbasetemp() / "tokpack")
+    return build(tmp_path_factory.getbasetemp() / "tokpack", pack=False)

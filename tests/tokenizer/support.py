@@ -8,8 +8,11 @@ only the first request does the work.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import struct
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,7 +114,9 @@ def train_args(curated: Path | str, output: Path | str, *extra: str) -> list[str
 
 
 def ensure_tokenizer(curated: Path, folder: Path) -> Path:
-    """Train with the real CLI (a no-op when the folder is already complete)."""
+    """Train with the real CLI (once: relaunching is tested on its own)."""
+    if (folder / "_manifest.json").exists():
+        return folder
     done = run_tritter(*train_args(curated, folder))
     assert done.returncode == 0, done.stderr
     return folder
@@ -126,22 +131,42 @@ def pack_args(curated: Path | str, tokenizer: Path | str, output: Path | str, *e
 
 
 def ensure_tokens(curated: Path, tokenizer: Path, folder: Path) -> Path:
+    if (folder / "_manifest.json").exists():
+        return folder
     done = run_tritter(*pack_args(curated, tokenizer, folder))
     assert done.returncode == 0, done.stderr
     return folder
 
 
-def build(base: Path) -> Artifacts:
-    """Curated folder, tokenizer and tokens under `base` (built on first use)."""
+def build(base: Path, pack: bool = True) -> Artifacts:
+    """Curated folder, tokenizer and (with `pack`) tokens under `base`, built on first use."""
     base.mkdir(parents=True, exist_ok=True)
     curated = ensure_curated(base / "curated")
     tokenizer = ensure_tokenizer(curated, base / "tokenizer")
-    tokens = ensure_tokens(curated, tokenizer, base / "tokens")
+    tokens = ensure_tokens(curated, tokenizer, base / "tokens") if pack else base / "tokens"
     return Artifacts(curated, tokenizer, tokens)
 
 
 def read_manifest(folder: Path) -> dict:
     return json.loads((folder / "_manifest.json").read_text())
+
+
+def run_in_process(*args: object) -> subprocess.CompletedProcess:
+    """`tritter.cli.main(args)` in this process, output captured like `run_tritter`.
+
+    The same code path as the `tritter` command without a new interpreter (each of which pays
+    the CLI's import time): used for the many bad-input cases.
+    """
+    from tritter.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = [str(a) for a in args]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse usage errors
+            code = int(exit_.code or 0)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def one_line_error(done) -> str:

@@ -6,7 +6,7 @@ import hashlib
 
 from tests.conftest import run_tritter
 from tests.support.curated import write_curated
-from tests.tokenizer.support import one_line_error, read_manifest, train_args
+from tests.tokenizer.support import one_line_error, read_manifest, run_in_process, train_args
 
 
 def _sha(folder) -> str:
@@ -21,7 +21,7 @@ def test_same_seed_same_model_other_seed_other_sample(artifacts, tmp_path):
         artifacts.tokenizer / "tokenizer.vocab"
     ).read_bytes()
 
-    other = run_tritter(*train_args(artifacts.curated, tmp_path / "seed7", "--seed", "7"))
+    other = run_in_process(*train_args(artifacts.curated, tmp_path / "seed7", "--seed", "7"))
     assert other.returncode == 0, other.stderr
     first = read_manifest(artifacts.tokenizer)["counts"]
     second = read_manifest(tmp_path / "seed7")["counts"]
@@ -40,7 +40,7 @@ def test_missing_input(tmp_path):
 
 def test_empty_curated_input(tmp_path):
     write_curated(str(tmp_path / "curated"), [], shards=1)
-    line = one_line_error(run_tritter(*train_args(tmp_path / "curated", tmp_path / "out")))
+    line = one_line_error(run_in_process(*train_args(tmp_path / "curated", tmp_path / "out")))
     assert "empty curated input" in line and "curated" in line
 
 
@@ -51,13 +51,13 @@ def test_bad_mix_names_the_field(artifacts, tmp_path):
         ("python", "subset=weight"),
         ("python=-1", ">= 0"),
     ):
-        done = run_tritter(*train_args(artifacts.curated, tmp_path / "o", "--mix", mix))
+        done = run_in_process(*train_args(artifacts.curated, tmp_path / "o", "--mix", mix))
         line = one_line_error(done)
         assert "mix" in line and expected in line, (mix, line)
 
 
 def test_mixture_without_any_present_subset(artifacts, tmp_path):
-    done = run_tritter(*train_args(artifacts.curated, tmp_path / "o", "--mix", "go=1"))
+    done = run_in_process(*train_args(artifacts.curated, tmp_path / "o", "--mix", "go=1"))
     line = one_line_error(done)
     assert "go" in line and "python" in line  # names what was asked and what exists
 
@@ -65,6 +65,6 @@ def test_mixture_without_any_present_subset(artifacts, tmp_path):
 def test_vocabulary_too_large_for_sample(artifacts, tmp_path):
     args = train_args(artifacts.curated, tmp_path / "o", "--sample-bytes", "20000")
     args[args.index("--vocab-size") + 1] = "60000"
-    line = one_line_error(run_tritter(*args))
+    line = one_line_error(run_in_process(*args))
     assert "Vocabulary size" in line and "--sample-bytes" in line
     assert not (tmp_path / "o" / "_manifest.json").exists()
