@@ -17,9 +17,13 @@ FSDP sharding and optimizers see an ordinary Linear. On CUDA the Triton kernels 
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from tritter.errors import TritterError
 
 
 def weight_quant_reference(weight: torch.Tensor) -> torch.Tensor:
@@ -76,7 +80,9 @@ class BitLinear(nn.Linear):
 
     `kernel` chooses the implementation of the quantized path: "auto" uses the Triton kernels on
     CUDA tensors and the PyTorch reference elsewhere; "reference" and "triton" force one (tests
-    force "triton" on the CPU under TRITON_INTERPRET=1).
+    force "triton" on the CPU under TRITON_INTERPRET=1). The environment variable
+    TRITTER_BITLINEAR_KERNEL sets the default for every layer (e.g. "reference" to rule the
+    kernels out when debugging a GPU run).
     """
 
     def __init__(
@@ -90,13 +96,17 @@ class BitLinear(nn.Linear):
     ) -> None:
         super().__init__(in_features, out_features, bias=False, device=device, dtype=dtype)
         self.quantize = quantize
-        self.kernel = "auto"
+        self.kernel = os.environ.get("TRITTER_BITLINEAR_KERNEL", "auto")
+        if self.kernel not in ("auto", "reference", "triton"):
+            raise TritterError(
+                f"TRITTER_BITLINEAR_KERNEL must be auto, reference or triton, not '{self.kernel}'"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.quantize:
             return F.linear(x, self.weight)
         if self.kernel == "triton" or (self.kernel == "auto" and x.is_cuda and _triton_ready()):
-            from tritter.kernels import bitlinear as triton_bitlinear
+            from tritter.kernels.bitlinear import bitlinear as triton_bitlinear
 
             return triton_bitlinear(x, self.weight)
         return bitlinear_reference(x, self.weight)
@@ -114,7 +124,7 @@ def _triton_ready() -> bool:
     global _TRITON_READY
     if _TRITON_READY is None:
         try:
-            from tritter.kernels import bitlinear  # noqa: F401
+            from tritter.kernels.bitlinear import bitlinear  # noqa: F401
 
             _TRITON_READY = True
         except ImportError:
