@@ -1,0 +1,153 @@
+"""Lightweight KFP components, one per pipeline step.
+
+The first step checks every pipeline parameter and returns them as one settings JSON that all
+later steps receive. Each body is a single call into `tritter.deploy.steps`: KFP copies the
+function's source into the compiled pipeline, so bodies stay one line and the logic lives in
+tested library code. The stage image already holds the project, so nothing is pip-installed
+at run time (`install_kfp_package=False`).
+"""
+
+from kfp import dsl
+
+from tritter.deploy.images import image
+
+DATA_IMAGE = image("data")
+TRAIN_IMAGE = image("train")
+EVAL_IMAGE = image("eval")
+
+
+def _component(base_image: str):  # noqa: ANN202 - returns KFP's decorator
+    return dsl.component(base_image=base_image, install_kfp_package=False)
+
+
+@_component(DATA_IMAGE)
+def check_parameters(
+    source: str,
+    run_root: str,
+    languages: str,
+    mixture: str,
+    vocab_size: int,
+    tokenizer_sample_bytes: int,
+    seq_len: int,
+    token_budget: int,
+    model: str,
+    nodes: int,
+    gpus_per_node: int,
+    max_steps: int,
+    micro_batch_size: int,
+    global_batch_tokens: int,
+    checkpoint_every: int,
+    seed: int,
+    eval_tasks: str,
+    eval_limit: int,
+    eval_max_new_tokens: int,
+    s3_endpoint: str,
+    pushgateway_url: str,
+    s3_secret: str,
+    train_image: str,
+    namespace: str,
+    launcher: str,
+    train_timeout_hours: float,
+) -> str:
+    values = dict(locals())
+    from tritter.deploy import steps
+
+    return steps.check_parameters(**values)
+
+
+@_component(DATA_IMAGE)
+def curate_plan(settings: str) -> list:
+    from tritter.deploy import steps
+
+    return steps.curate_plan(settings)
+
+
+@_component(DATA_IMAGE)
+def curate_process(unit: str) -> int:
+    from tritter.deploy import steps
+
+    return steps.curate_process(unit)
+
+
+@_component(DATA_IMAGE)
+def curate_groups(settings: str, processed: list) -> list:
+    from tritter.deploy import steps
+
+    return steps.curate_groups(settings, processed)
+
+
+@_component(DATA_IMAGE)
+def curate_index(unit: str) -> int:
+    from tritter.deploy import steps
+
+    return steps.curate_index(unit)
+
+
+@_component(DATA_IMAGE)
+def curate_apply_units(settings: str, indexed: list) -> list:
+    from tritter.deploy import steps
+
+    return steps.curate_apply_units(settings, indexed)
+
+
+@_component(DATA_IMAGE)
+def curate_apply(unit: str) -> int:
+    from tritter.deploy import steps
+
+    return steps.curate_apply(unit)
+
+
+@_component(DATA_IMAGE)
+def curate_finalize(settings: str, applied: list) -> str:
+    from tritter.deploy import steps
+
+    return steps.curate_finalize(settings, applied)
+
+
+@_component(DATA_IMAGE)
+def tokenizer_train(settings: str, curated: str) -> str:
+    from tritter.deploy import steps
+
+    return steps.tokenizer_train(settings, curated)
+
+
+@_component(DATA_IMAGE)
+def pack_plan(settings: str, curated: str, tokenizer: str) -> list:
+    from tritter.deploy import steps
+
+    return steps.pack_plan(settings, curated, tokenizer)
+
+
+@_component(DATA_IMAGE)
+def pack_shard(unit: str) -> int:
+    from tritter.deploy import steps
+
+    return steps.pack_shard(unit)
+
+
+@_component(DATA_IMAGE)
+def pack_finalize(settings: str, packed: list) -> str:
+    from tritter.deploy import steps
+
+    return steps.pack_finalize(settings, packed)
+
+
+@_component(TRAIN_IMAGE)
+def pretrain(settings: str, data: str, tokenizer: str) -> str:
+    from tritter.deploy import steps
+
+    return steps.pretrain(settings, data, tokenizer)
+
+
+@_component(EVAL_IMAGE)
+def evaluate(settings: str, checkpoints: str, tokenizer: str, data: str) -> str:
+    from tritter.deploy import steps
+
+    return steps.evaluate(settings, checkpoints, tokenizer, data)
+
+
+@_component(EVAL_IMAGE)
+def report(settings: str, evaluated: str) -> str:
+    from tritter.deploy import steps
+
+    return steps.report(settings, evaluated)

@@ -1,0 +1,128 @@
+"""Start the training job and wait for it: a PyTorchJob in a cluster, `tritter pretrain` locally.
+
+In a cluster the pretrain step creates the PyTorchJob built by `pytorchjob.build_job`, logs each
+status change, fails when the job fails (with the tail of the master's log), gives up at the
+step's timeout, and deletes the job however the wait ends. Without a cluster (no in-cluster
+service account, or `launcher=local`) it runs `tritter pretrain --nproc N` as a child process,
+so `tritter run` trains with exactly the command the pods run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tritter import log
+from tritter.deploy.pytorchjob import JobSpec, build_job
+from tritter.errors import TritterError
+
+_log = log.get_logger("deploy.launch")
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def in_cluster() -> bool:
+    """True inside a Kubernetes pod (service-account token mounted and API host set)."""
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and (SERVICE_ACCOUNT_DIR / "token").exists()
+    )
+
+
+def choose_launcher(launcher: str) -> str:
+    if launcher == "auto":
+        return "kubernetes" if in_cluster() else "local"
+    return launcher
+
+
+def own_namespace() -> str:
+    path = SERVICE_ACCOUNT_DIR / "namespace"
+    return path.read_text().strip() if path.exists() else "default"
+
+
+def run_local(spec: JobSpec, timeout_seconds: float) -> None:
+    """`tritter pretrain` in a child process with this interpreter; raises on failure."""
+    command = [sys.executable, "-m", "tritter.cli", *spec.command()[1:]]
+    env = {**os.environ, **spec.extra_env}
+    if spec.s3_endpoint:
+        env["AWS_ENDPOINT_URL_S3"] = spec.s3_endpoint
+    log.event(_log, "starting local training", command=" ".join(command))
+    try:
+        result = subprocess.run(command, env=env, timeout=timeout_seconds, check=False)
+    except subprocess.TimeoutExpired as err:
+        raise TritterError(
+            f"training did not finish within train_timeout_hours ({timeout_seconds / 3600:g} h)"
+        ) from err
+    if result.returncode != 0:
+        raise TritterError(f"tritter pretrain exited with status {result.returncode}")
+
+
+def _conditions(job: Any) -> list[Any]:
+    status = job.status if job is not None else None
+    return list(status.conditions or []) if status is not None else []
+
+
+def run_kubernetes(spec: JobSpec, timeout_seconds: float, poll_seconds: float = 15.0) -> None:
+    """Create the PyTorchJob, follow it to Succeeded/Failed, always delete it afterwards."""
+    from kubeflow.training import TrainingClient
+
+    namespace = spec.namespace or own_namespace()
+    body = build_job(JobSpec(**{**spec.__dict__, "namespace": namespace}))
+    try:
+        training = TrainingClient(namespace=namespace)
+    except Exception as err:  # kubernetes config errors have many types
+        raise TritterError(f"cannot reach the Kubernetes API: {err}") from err
+    try:
+        training.custom_api.create_namespaced_custom_object(
+            "kubeflow.org", "v1", namespace, "pytorchjobs", body
+        )
+    except Exception as err:
+        raise TritterError(f"creating PyTorchJob {namespace}/{spec.name} failed: {err}") from err
+    log.event(_log, "PyTorchJob created", name=spec.name, namespace=namespace, nodes=spec.nodes)
+    deadline = time.monotonic() + timeout_seconds
+    last = None
+    try:
+        while True:
+            job = training.get_job(name=spec.name, namespace=namespace)
+            conditions = _conditions(job)
+            if conditions and conditions[-1].type != last:
+                last = conditions[-1].type
+                log.event(
+                    _log,
+                    "PyTorchJob status",
+                    name=spec.name,
+                    condition=last,
+                    reason=conditions[-1].reason,
+                    message=conditions[-1].message,
+                )
+            kinds = {c.type for c in conditions if c.status == "True"}
+            if "Succeeded" in kinds:
+                return
+            if "Failed" in kinds:
+                raise TritterError(
+                    f"PyTorchJob {namespace}/{spec.name} failed: {conditions[-1].message}; "
+                    f"master log tail: {_log_tail(training, spec.name, namespace)}"
+                )
+            if time.monotonic() > deadline:
+                raise TritterError(
+                    f"PyTorchJob {namespace}/{spec.name} did not finish within "
+                    f"train_timeout_hours ({timeout_seconds / 3600:g} h)"
+                )
+            time.sleep(poll_seconds)
+    finally:
+        try:
+            training.delete_job(name=spec.name, namespace=namespace)
+            log.event(_log, "PyTorchJob deleted", name=spec.name)
+        except RuntimeError as err:
+            log.event(_log, "PyTorchJob cleanup failed", name=spec.name, error=str(err))
+
+
+def _log_tail(training: Any, name: str, namespace: str, lines: int = 20) -> str:
+    try:
+        logs, _ = training.get_job_logs(name=name, namespace=namespace, is_master=True)
+    except Exception as err:  # a missing pod must not hide the job failure itself
+        return f"(no log: {err})"
+    text = "\n".join(logs.values())
+    return " | ".join(text.strip().splitlines()[-lines:])

@@ -1,0 +1,187 @@
+"""`PipelineParams`: the parameters of the `tritter-pretrain` pipeline, with bounds.
+
+This one model is the source of the pipeline's parameter descriptions (the KFP dashboard shows
+them), the `tritter run` flags, and the check every step makes before it does any work: a value
+out of range fails the step with one line naming the parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+
+from tritter.config import Config
+from tritter.deploy.images import image
+from tritter.errors import TritterError
+
+# The model presets of `tritter.model.PRESETS` (a test keeps the two lists equal). Listed here
+# so that checking parameters does not import torch.
+MODEL_PRESETS = ("tiny", "125m", "700m", "1.3b", "3b", "7b", "2b4t", "blueprint")
+EVAL_TASKS = ("perplexity", "humaneval", "mbpp")
+
+
+class PipelineParams(Config):
+    source: str = Field(
+        "python-stdlib",
+        min_length=1,
+        description="source code to train on: a directory or s3:// prefix of source files, "
+        "JSONL/Parquet documents, hf://DATASET[:CONFIG][:SPLIT], or 'python-stdlib'",
+    )
+    run_root: str = Field(
+        "",
+        description="run folder (s3://bucket/prefix or a local path) that receives curated/ "
+        "tokenizer/ tokens/ checkpoints/ eval/ report/",
+    )
+    languages: str = Field(
+        "", description="comma-separated languages to keep (empty: every supported language)"
+    )
+    mixture: str = Field(
+        "",
+        description="token share per subset, e.g. python=0.4,rust=0.25,curated_repos=0.2,"
+        "docs=0.1,conversations=0.05 (empty: the default mixture)",
+    )
+    vocab_size: int = Field(65536, ge=512, le=65536, description="tokenizer vocabulary size")
+    tokenizer_sample_bytes: int = Field(
+        100_000_000,
+        ge=10_000,
+        le=100_000_000_000,
+        description="bytes of curated text the tokenizer trains on",
+    )
+    seq_len: int = Field(2048, ge=8, le=1_048_576, description="training sequence length")
+    token_budget: int = Field(
+        0,
+        ge=0,
+        le=10**15,
+        description="training tokens to pack (0: as many as the data holds)",
+    )
+    model: str = Field("700m", description="model preset: " + ", ".join(MODEL_PRESETS))
+    nodes: int = Field(1, ge=1, le=1024, description="training nodes (PyTorchJob replicas)")
+    gpus_per_node: int = Field(
+        8, ge=0, le=16, description="GPUs per training node (0: CPU training, one process)"
+    )
+    max_steps: int = Field(10_000, ge=1, le=10**9, description="optimizer steps to train")
+    micro_batch_size: int = Field(
+        8, ge=1, le=4096, description="sequences per GPU per forward pass"
+    )
+    global_batch_tokens: int = Field(
+        0,
+        ge=0,
+        le=10**9,
+        description="tokens per optimizer step over all GPUs, a multiple of GPUs x micro batch "
+        "x seq_len (0: one micro batch per GPU; the BitNet recipe uses ~1M)",
+    )
+    checkpoint_every: int = Field(
+        500, ge=1, le=10**9, description="save a checkpoint every this many steps"
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed for packing and training")
+    eval_tasks: str = Field(
+        ",".join(EVAL_TASKS),
+        description="comma-separated evaluation tasks: " + ", ".join(EVAL_TASKS),
+    )
+    eval_limit: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="evaluate only the first N problems of each code task (0: all)",
+    )
+    s3_endpoint: str = Field(
+        "", description="S3 endpoint URL (empty: AWS, or AWS_ENDPOINT_URL_S3 from the Secret)"
+    )
+    eval_max_new_tokens: int = Field(
+        512, ge=1, le=32768, description="generation budget per code-task sample (tokens)"
+    )
+    pushgateway_url: str = Field(
+        "", description="Prometheus Pushgateway URL for the short steps' counters (empty: off)"
+    )
+    s3_secret: str = Field(
+        "tritter-s3",
+        description="Kubernetes Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    )
+    train_image: str = Field(
+        image("train"), min_length=1, description="container image of the training pods"
+    )
+    namespace: str = Field(
+        "", description="namespace of the PyTorchJob (empty: the pipeline's own namespace)"
+    )
+    launcher: Literal["auto", "kubernetes", "local"] = Field(
+        "auto",
+        description="how pretraining starts: kubernetes (a PyTorchJob), local (tritter "
+        "pretrain in the step itself) or auto (kubernetes inside a cluster)",
+    )
+    train_timeout_hours: float = Field(
+        168.0, gt=0, le=24 * 90, description="fail the training step after this many hours"
+    )
+
+    @field_validator("run_root")
+    @classmethod
+    def _run_root_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a run folder is required (e.g. s3://bucket/runs/first)")
+        return value.strip().rstrip("/")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in MODEL_PRESETS:
+            raise ValueError(f"unknown preset (known: {', '.join(MODEL_PRESETS)})")
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: str) -> str:
+        from tritter.curate import languages
+
+        for name in split_list(value):
+            if languages.normalize_language(name) is None:
+                raise ValueError(f"unknown language '{name}'")
+        return value
+
+    @field_validator("mixture")
+    @classmethod
+    def _valid_mixture(cls, value: str) -> str:
+        from tritter.pack.mixture import parse_mixture
+
+        if value.strip():
+            parse_mixture(value)
+        return value
+
+    @field_validator("eval_tasks")
+    @classmethod
+    def _known_tasks(cls, value: str) -> str:
+        tasks = split_list(value)
+        if not tasks:
+            raise ValueError("at least one task is needed")
+        for task in tasks:
+            if task not in EVAL_TASKS:
+                raise ValueError(f"unknown task '{task}' (known: {', '.join(EVAL_TASKS)})")
+        return value
+
+
+def split_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def check(**values: Any) -> PipelineParams:
+    """Validate the parameters a step received; one `TritterError` line naming the first bad
+    parameter. Parameters the step did not receive take their defaults."""
+    try:
+        return PipelineParams.model_validate(values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "parameters"
+        got = (
+            f" (got {first['input']!r})" if "input" in first and first["type"] != "missing" else ""
+        )
+        raise TritterError(
+            f"pipeline parameter '{name}': {first['msg'].removeprefix('Value error, ')}{got}"
+        ) from err
+
+
+def describe() -> str:
+    """The pipeline docstring: one `name: description` line per parameter (KFP reads it)."""
+    lines = ["Curate code, train a tokenizer, pack tokens, pretrain a ternary model, evaluate.", ""]
+    lines.append("Args:")
+    for name, info in PipelineParams.model_fields.items():
+        lines.append(f"    {name}: {info.description}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,207 @@
+"""Build the training PyTorchJob (Kubeflow Training Operator v1) as a plain object.
+
+`build_job(spec)` is a pure function of `JobSpec`: no cluster, no environment. The pretrain step
+hands its result to `tritter.deploy.launch`, the tests validate it against the CRD schema, and
+`k8s/` holds an example rendered from it.
+
+Layout: one Master and `nodes - 1` Workers, each running `tritter pretrain ... --nproc N` in a
+container named `pytorch` (the operator finds it by that name and injects MASTER_ADDR,
+PET_NNODES, PET_NODE_RANK, …, which `tritter pretrain` reads). The metrics port is named
+`metrics` so the chart's PodMonitor scrapes every training pod.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeflow.training import models
+from kubernetes import client
+
+from tritter.errors import TritterError
+
+CONTAINER = "pytorch"  # the operator requires this container name
+USER_ID = 1000  # the images' non-root user
+COMPONENT_LABEL = "app.kubernetes.io/component"
+TRAIN_COMPONENT = "pretrain"
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything the training job depends on (plain values, so it is easy to test)."""
+
+    name: str
+    image: str
+    data: str
+    tokenizer: str
+    output: str
+    model: str
+    nodes: int = 1
+    gpus_per_node: int = 8
+    max_steps: int = 1000
+    checkpoint_every: int = 500
+    seq_len: int = 2048
+    micro_batch_size: int = 8
+    global_batch_tokens: int = 0  # 0: the trainer's default (one micro batch per rank)
+    seed: int = 0
+    metrics_port: int = 9400
+    namespace: str | None = None
+    s3_secret: str | None = "tritter-s3"
+    s3_endpoint: str = ""
+    cpu: str = "16"
+    memory: str = "200Gi"
+    shm_size: str = "16Gi"
+    backoff_limit: int = 3
+    ttl_seconds_after_finished: int = 3600
+    active_deadline_seconds: int | None = None
+    service_account: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def command(self) -> list[str]:
+        """The container command: the same `tritter pretrain` a user runs locally."""
+        command = [
+            "tritter",
+            "pretrain",
+            "--data", self.data,
+            "--tokenizer", self.tokenizer,
+            "--output", self.output,
+            "--model", self.model,
+            "--nproc", str(max(self.gpus_per_node, 1)),
+            "--max-steps", str(self.max_steps),
+            "--checkpoint.every", str(self.checkpoint_every),
+            "--seq-len", str(self.seq_len),
+            "--micro-batch-size", str(self.micro_batch_size),
+            "--metrics-port", str(self.metrics_port),
+            "--seed", str(self.seed),
+        ]  # fmt: skip
+        if self.global_batch_tokens:
+            command += ["--global-batch-tokens", str(self.global_batch_tokens)]
+        return command
+
+
+def job_name(run_root: str, suffix: str = "") -> str:
+    """A valid, stable object name for a run: `tritter-<last path parts>[-suffix]`."""
+    words = re.sub(r"[^a-z0-9]+", "-", run_root.lower().split("://")[-1]).strip("-")
+    base = f"tritter-{words}"[: 52 - len(suffix)].rstrip("-")
+    return f"{base}-{suffix}".rstrip("-") if suffix else base
+
+
+def _check(spec: JobSpec) -> None:
+    if not NAME_RE.match(spec.name):
+        raise TritterError(f"PyTorchJob name '{spec.name}': must be a DNS label (a-z, 0-9, -)")
+    if spec.nodes < 1:
+        raise TritterError(f"PyTorchJob nodes: must be at least 1 (got {spec.nodes})")
+    if spec.gpus_per_node < 0:
+        raise TritterError(f"PyTorchJob gpus_per_node: must be >= 0 (got {spec.gpus_per_node})")
+    if not 1 <= spec.metrics_port <= 65535:
+        raise TritterError(f"PyTorchJob metrics_port: out of range (got {spec.metrics_port})")
+
+
+def _container(spec: JobSpec) -> client.V1Container:
+    limits = {"cpu": spec.cpu, "memory": spec.memory}
+    if spec.gpus_per_node:
+        limits["nvidia.com/gpu"] = str(spec.gpus_per_node)
+    env = {
+        "TRITTER_LOG_FORMAT": "json",
+        # Writable caches on the emptyDir at /tmp: the root filesystem is read-only.
+        "HOME": "/tmp",
+        "TRITON_CACHE_DIR": "/tmp/triton",
+        "TORCHINDUCTOR_CACHE_DIR": "/tmp/inductor",
+        **({"AWS_ENDPOINT_URL_S3": spec.s3_endpoint} if spec.s3_endpoint else {}),
+        **spec.extra_env,
+    }
+    return client.V1Container(
+        name=CONTAINER,
+        image=spec.image,
+        image_pull_policy="IfNotPresent",
+        command=spec.command(),
+        env=[client.V1EnvVar(name=k, value=v) for k, v in sorted(env.items())],
+        env_from=(
+            [client.V1EnvFromSource(secret_ref=client.V1SecretEnvSource(name=spec.s3_secret))]
+            if spec.s3_secret
+            else None
+        ),
+        ports=[
+            client.V1ContainerPort(name="metrics", container_port=spec.metrics_port),
+        ],
+        resources=client.V1ResourceRequirements(limits=limits, requests=dict(limits)),
+        security_context=client.V1SecurityContext(
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            capabilities=client.V1Capabilities(drop=["ALL"]),
+        ),
+        volume_mounts=[
+            client.V1VolumeMount(name="tmp", mount_path="/tmp"),
+            # NCCL and DataLoader workers share memory through /dev/shm (64 MiB by default).
+            client.V1VolumeMount(name="shm", mount_path="/dev/shm"),
+        ],
+    )
+
+
+def _replica(
+    spec: JobSpec, replicas: int, labels: dict[str, str]
+) -> models.KubeflowOrgV1ReplicaSpec:
+    pod = client.V1PodSpec(
+        containers=[_container(spec)],
+        service_account_name=spec.service_account,
+        security_context=client.V1PodSecurityContext(
+            run_as_non_root=True,
+            run_as_user=USER_ID,
+            run_as_group=USER_ID,
+            fs_group=USER_ID,
+            seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
+        ),
+        volumes=[
+            client.V1Volume(name="tmp", empty_dir=client.V1EmptyDirVolumeSource()),
+            client.V1Volume(
+                name="shm",
+                empty_dir=client.V1EmptyDirVolumeSource(medium="Memory", size_limit=spec.shm_size),
+            ),
+        ],
+        tolerations=(
+            [client.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")]
+            if spec.gpus_per_node
+            else None
+        ),
+    )
+    return models.KubeflowOrgV1ReplicaSpec(
+        replicas=replicas,
+        restart_policy="OnFailure",
+        template=client.V1PodTemplateSpec(
+            metadata=client.V1ObjectMeta(labels=labels),
+            spec=pod,
+        ),
+    )
+
+
+def build_job(spec: JobSpec) -> dict[str, Any]:
+    """The PyTorchJob as a JSON-ready dict (what the API server receives)."""
+    _check(spec)
+    labels = {
+        "app.kubernetes.io/name": "tritter",
+        COMPONENT_LABEL: TRAIN_COMPONENT,
+        "tritter.dev/job": spec.name,
+        **spec.labels,
+    }
+    replica_specs = {"Master": _replica(spec, 1, labels)}
+    if spec.nodes > 1:
+        replica_specs["Worker"] = _replica(spec, spec.nodes - 1, labels)
+    job = models.KubeflowOrgV1PyTorchJob(
+        api_version="kubeflow.org/v1",
+        kind="PyTorchJob",
+        metadata=client.V1ObjectMeta(name=spec.name, namespace=spec.namespace, labels=labels),
+        spec=models.KubeflowOrgV1PyTorchJobSpec(
+            nproc_per_node=str(max(spec.gpus_per_node, 1)),
+            pytorch_replica_specs=replica_specs,
+            run_policy=models.KubeflowOrgV1RunPolicy(
+                backoff_limit=spec.backoff_limit,
+                ttl_seconds_after_finished=spec.ttl_seconds_after_finished,
+                active_deadline_seconds=spec.active_deadline_seconds,
+                clean_pod_policy="Running",
+            ),
+        ),
+    )
+    return client.ApiClient().sanitize_for_serialization(job)
