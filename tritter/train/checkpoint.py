@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -303,7 +304,9 @@ def load_model(uri: str) -> tuple[Any, dict[str, Any]]:
         folder = fetch(checkpoint, Path(tmp))
         state = {"model": get_model_state_dict(model, options=StateDictOptions())}
         try:
-            dcp.load(state, storage_reader=dcp.FileSystemReader(str(folder)), no_dist=True)
+            with warnings.catch_warnings():  # "assuming ... a single process": intended here
+                warnings.simplefilter("ignore", UserWarning)
+                dcp.load(state, storage_reader=dcp.FileSystemReader(str(folder)), no_dist=True)
         except Exception as err:
             raise TritterError(f"{checkpoint.uri}: corrupt checkpoint ({err})") from err
         model.load_state_dict(state["model"])
