@@ -122,6 +122,7 @@ class TokenStream:
         self._starts = np.array([s.start for s in self.shards], dtype=np.int64)
         self._check_sizes(split)
         self._lock = threading.Lock()
+        self._opening: dict[tuple[str, int], threading.Lock] = {}  # one lock per file to open
         self._tokens: dict[int, tuple[Any, int]] = {}  # shard → (memmap or None, data offset)
         self._docs: dict[int, np.ndarray] = {}
 
@@ -150,17 +151,28 @@ class TokenStream:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_tokens"], state["_docs"], state["_lock"] = {}, {}, None
+        state["_tokens"], state["_docs"], state["_lock"], state["_opening"] = {}, {}, None, {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
+    def _opening_lock(self, kind: str, index: int) -> threading.Lock:
+        """The lock that lets one thread open a file while the others wait for it (the S3
+        prefetch threads would otherwise all fetch the same header or index at once)."""
+        with self._lock:
+            return self._opening.setdefault((kind, index), threading.Lock())
+
     def _open_tokens(self, index: int) -> tuple[Any, int]:
         cached = self._tokens.get(index)
         if cached is not None:
             return cached
+        with self._opening_lock("tokens", index):
+            cached = self._tokens.get(index)
+            return cached if cached is not None else self._open_tokens_now(index)
+
+    def _open_tokens_now(self, index: int) -> tuple[Any, int]:
         shard = self.shards[index]
         if self.remote:
             head = storage.read_range(shard.tokens_uri, 0, min(MAX_HEADER_PROBE, shard.tokens_size))
@@ -186,6 +198,11 @@ class TokenStream:
         cached = self._docs.get(index)
         if cached is not None:
             return cached
+        with self._opening_lock("docs", index):
+            cached = self._docs.get(index)
+            return cached if cached is not None else self._open_docs_now(index)
+
+    def _open_docs_now(self, index: int) -> np.ndarray:
         shard = self.shards[index]
         if self.remote:
             path = self.cache_dir / f"{shard.docs_sha256}.docs.npy"
