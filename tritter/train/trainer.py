@@ -140,20 +140,19 @@ class Trainer:
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def setup(self) -> None:
-        from tritter.loader import TokenLoader, list_subsets
+    def prepare_model(self, model_config: Any, accumulation: int, total: int) -> None:
+        """Model (seeded, identical on every rank), wrapping, optimizer, precision and the
+        step counters: everything `train_step` needs (the benchmark uses just this)."""
         from tritter.model import apply_activation_checkpointing, build_model
 
         config, ctx = self.config, self.ctx
-        pre = check(config, ctx.world_size, write_probe=ctx.is_main)
-        self.pre = pre
-        self.model_config = pre.model_config
-        self.accumulation, self.total = pre.accumulation, pre.total_steps
+        self.model_config = model_config
+        self.accumulation, self.total = accumulation, total
         self.global_tokens = (
-            self.accumulation * ctx.world_size * config.micro_batch_size * config.seq_len
+            accumulation * ctx.world_size * config.micro_batch_size * config.seq_len
         )
         torch.manual_seed(config.seed)  # identical initial weights on every rank
-        model = build_model(self.model_config)
+        model = build_model(model_config)
         if config.activation_checkpointing:
             apply_activation_checkpointing(model)
         model.to(ctx.device)
@@ -164,6 +163,21 @@ class Trainer:
         self.wrapped = wrap_model(model, config, ctx)
         self.optimizer = build_optimizer(model, config.optim, ctx.device)
         self.autocast = autocast_factory(config, ctx.device)
+        self.run = run_name(config)
+        self.gauges = TrainGauges(self.run, ctx.rank)
+        self.flops_per_token = float(self.model.flops_per_token(config.seq_len))
+        self.peak = peak_flops(config, ctx.device)
+        self.step, self.tokens = 0, 0
+        self.loss_ema: float | None = None
+        self.consecutive_skips, self.skipped_total = 0, 0
+
+    def setup(self) -> None:
+        from tritter.loader import TokenLoader, list_subsets
+
+        config, ctx = self.config, self.ctx
+        pre = check(config, ctx.world_size, write_probe=ctx.is_main)
+        self.pre = pre
+        self.prepare_model(pre.model_config, pre.accumulation, pre.total_steps)
         self.loader = TokenLoader(
             config.data, split="train", seq_len=config.seq_len,
             micro_batch_size=config.micro_batch_size, rank=ctx.rank,
@@ -175,8 +189,6 @@ class Trainer:
         self.checkpointer = Checkpointer(
             self.store, ctx, config.checkpoint.keep_last, run_key, fault=self.fault
         )
-        self.run = run_name(config)
-        self.gauges = TrainGauges(self.run, ctx.rank)
         self.metrics_log = (
             MetricsLog(config.output, staging_root(run_key) / "metrics") if ctx.is_main else None
         )
@@ -190,11 +202,6 @@ class Trainer:
                 config.data, subsets, ctx, config.seq_len, config.micro_batch_size, config.seed,
                 config.val_batches, token_bytes, self.autocast,
             )  # fmt: skip
-        self.flops_per_token = float(self.model.flops_per_token(config.seq_len))
-        self.peak = peak_flops(config, ctx.device)
-        self.step, self.tokens = 0, 0
-        self.loss_ema: float | None = None
-        self.consecutive_skips, self.skipped_total = 0, 0
 
     def resume(self) -> None:
         latest = self.store.latest()
@@ -468,7 +475,7 @@ class Trainer:
             self.metrics_log.start(self.step)
             log.event(
                 _log, "training", run=self.run, model=config.model,
-                parameters=sum(p.numel() for p in self.model_config_params()),
+                parameters=sum(p.numel() for p in self.model.parameters()),
                 world_size=ctx.world_size, accumulation=self.accumulation,
                 global_batch_tokens=self.global_tokens, steps=self.total, start_step=self.step,
                 device=str(ctx.device), sharding=config.sharding,
@@ -499,9 +506,6 @@ class Trainer:
             log.event(_log, "holding the metrics endpoint", seconds=config.hold_metrics_seconds)
             time.sleep(config.hold_metrics_seconds)
         return {"step": self.step, "tokens": self.tokens, "last": last}
-
-    def model_config_params(self) -> Iterator[torch.nn.Parameter]:
-        return self.model.parameters()
 
 
 def _duration(seconds: float) -> str:
