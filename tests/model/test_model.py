@@ -225,3 +225,24 @@ def test_config_is_the_hf_field_set():
     )  # fmt: skip
     assert config.head_dim == 4
     assert config.quantization == "ternary"
+
+
+@pytest.mark.parametrize("variant", ["plain", "document-mask", "checkpointed-train"])
+def test_forward_traces_without_graph_breaks(variant):
+    """torch.compile sees one graph: no data-dependent Python in the blocks or the mask code."""
+    import torch._dynamo
+
+    model = build_model(
+        "tiny", vocab_size=VOCAB, hidden_size=32, intermediate_size=48, num_hidden_layers=2
+    )
+    x = ids(2, 9)
+    kwargs = {}
+    if variant == "document-mask":
+        kwargs["document_ids"] = torch.tensor([[0] * 4 + [1] * 5] * 2)
+    if variant == "checkpointed-train":
+        apply_activation_checkpointing(model).train()
+    else:
+        model.eval()
+    explanation = torch._dynamo.explain(model)(x, **kwargs)
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    assert explanation.graph_count == 1
