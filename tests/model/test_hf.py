@@ -216,3 +216,76 @@ def test_unsupported_config_field(saved, changes, field):
 
 def test_not_a_model_directory(tmp_path):
     expect_error(tmp_path, "config.json: not found")
+
+
+def test_bf16_checkpoint_loads_in_fp32_with_parity(tmp_path):
+    """The 2B4T `-bf16` repo stores bf16 master weights; Tritter loads them into fp32."""
+    from transformers import BitNetForCausalLM
+
+    reference = hf_model(SHAPES[1], tmp_path / "fp32")
+    reference.to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
+    assert json.loads((tmp_path / "bf16" / "config.json").read_text())["dtype"] == "bfloat16"
+    ours = Tritter.from_hf(str(tmp_path / "bf16")).eval()
+    assert ours.embed_tokens.weight.dtype == torch.float32
+    upcast = BitNetForCausalLM.from_pretrained(tmp_path / "bf16", dtype=torch.float32).eval()
+    ids = random_ids(SHAPES[1]["vocab_size"])
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids), upcast(ids).logits, rtol=0, atol=1e-4)
+
+
+def test_sharded_checkpoint(tmp_path):
+    reference = hf_model(SHAPES[0], tmp_path / "one")
+    reference.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")
+    assert (tmp_path / "sharded" / "model.safetensors.index.json").exists()
+    ours = Tritter.from_hf(str(tmp_path / "sharded")).eval()
+    single = Tritter.from_hf(str(tmp_path / "one"))
+    for name, tensor in single.state_dict().items():
+        assert torch.equal(ours.state_dict()[name], tensor), name
+
+
+def test_save_and_load_on_s3(s3_bucket, tmp_path):
+    model = build_model("tiny", vocab_size=30, hidden_size=32, intermediate_size=40)
+    uri = f"{s3_bucket}/run/checkpoints/final"
+    model.save_hf(uri)
+    again = Tritter.from_hf(uri)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(again.state_dict()[name], tensor), name
+
+
+def test_2b4t_preset_names_and_shapes_match_the_hf_layout():
+    """Built on the meta device (no memory): HF tensor names and exact parameter count."""
+    from transformers import BitNetConfig
+
+    from tritter.model import PRESETS
+    from tritter.model.hf import config_from_hf, config_to_hf, hf_tensor_name
+
+    with torch.device("meta"):
+        model = Tritter(PRESETS["2b4t"])
+    assert sum(p.numel() for p in model.parameters()) == 2_412_820_480
+    names = {hf_tensor_name(n) for n in model.state_dict()}
+    assert "lm_head.weight" not in names
+    assert "model.layers.29.self_attn.attn_sub_norm.weight" in names
+    assert "model.layers.0.mlp.ffn_sub_norm.weight" in names
+    exported = config_to_hf(PRESETS["2b4t"], torch.bfloat16)
+    assert config_from_hf(exported) == PRESETS["2b4t"]
+    hf = BitNetConfig(**{k: v for k, v in exported.items() if k != "quantization_config"})
+    assert (hf.hidden_size, hf.num_key_value_heads, hf.tie_word_embeddings) == (2560, 5, True)
+
+
+def test_config_in_the_published_2b4t_layout():
+    """Older transformers layout: top-level rope_theta, torch_dtype, auto_map, rope_scaling."""
+    from tritter.model import PRESETS
+    from tritter.model.hf import config_from_hf
+
+    published = {
+        "architectures": ["BitNetForCausalLM"],
+        "auto_map": {"AutoModelForCausalLM": "modeling_bitnet.BitNetForCausalLM"},
+        "attention_bias": False, "attention_dropout": 0.0, "bos_token_id": 128000,
+        "eos_token_id": 128001, "hidden_act": "relu2", "hidden_size": 2560,
+        "initializer_range": 0.02, "intermediate_size": 6912, "max_position_embeddings": 4096,
+        "model_type": "bitnet", "rms_norm_eps": 1e-05, "num_attention_heads": 20,
+        "num_hidden_layers": 30, "num_key_value_heads": 5, "rope_theta": 500000.0,
+        "rope_scaling": None, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
+        "use_cache": True, "vocab_size": 128256, "quantization_config": dict(ONLINE),
+    }  # fmt: skip
+    assert config_from_hf(published) == PRESETS["2b4t"]
