@@ -37,6 +37,7 @@ def _norm_quant_kernel(
     stride_q,
     eps,
     NORM: tl.constexpr,
+    STORE_Y: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
     """One program per row: [RMSNorm →] absmax → int8 codes + fp32 multiplier, one read of x."""
@@ -50,8 +51,10 @@ def _norm_quant_kernel(
         # Cast to the activation dtype before the weight, exactly like the model's RMSNorm.
         h = (h * rstd).to(x.dtype).to(tl.float32)
         weight = tl.load(w_ptr + offsets, mask=inside, other=0.0).to(tl.float32)
-        y = (h * weight).to(x.dtype)
-        tl.store(y_ptr + row * stride_y + offsets, y, mask=inside)
+        # y has the promoted dtype of (x, weight), as `weight * h.to(x.dtype)` has in PyTorch.
+        y = (h * weight).to(y_ptr.dtype.element_ty)
+        if STORE_Y:
+            tl.store(y_ptr + row * stride_y + offsets, y, mask=inside)
         a = y.to(tl.float32)
     else:
         a = x.to(tl.float32)
@@ -74,28 +77,32 @@ def act_quant(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     scale = torch.empty(rows, dtype=torch.float32, device=x.device)
     if rows:
         _norm_quant_kernel[(rows,)](
-            x, x, x, q, scale, cols, x.stride(0), 0, q.stride(0), 0.0, NORM=False,
+            x, x, x, q, scale, cols, x.stride(0), 0, q.stride(0), 0.0, NORM=False, STORE_Y=False,
             **_row_launch(cols),
         )  # fmt: skip
     return q, scale
 
 
 def rmsnorm_act_quant(
-    x: torch.Tensor, weight: torch.Tensor, eps: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Fused RMSNorm + per-token int8 quantization: (y = RMSNorm(x), q int8, s fp32 [M])."""
+    x: torch.Tensor, weight: torch.Tensor, eps: float, store_output: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """Fused RMSNorm + per-token int8 quantization: (y = RMSNorm(x), q int8, s fp32 [M]).
+
+    y is in the promoted dtype of x and weight, like the model's RMSNorm output; with
+    store_output=False it is not written at all (None): the fused linears only need q and s."""
     rows, cols = x.shape
     x = x if x.stride(-1) == 1 else x.contiguous()
     weight = weight.contiguous()
-    y = torch.empty_like(x)
+    y_dtype = torch.promote_types(x.dtype, weight.dtype)
+    y = torch.empty(x.shape if store_output else (1, 1), dtype=y_dtype, device=x.device)
     q = torch.empty(rows, cols, dtype=torch.int8, device=x.device)
     scale = torch.empty(rows, dtype=torch.float32, device=x.device)
     if rows:
         _norm_quant_kernel[(rows,)](
             x, weight, y, q, scale, cols, x.stride(0), y.stride(0), q.stride(0), eps, NORM=True,
-            **_row_launch(cols),
+            STORE_Y=store_output, **_row_launch(cols),
         )  # fmt: skip
-    return y, q, scale
+    return (y if store_output else None), q, scale
 
 
 @triton.jit

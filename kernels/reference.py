@@ -20,10 +20,11 @@ def act_quant(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def rmsnorm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """The model's RMSNorm: normalise in fp32, cast to x's dtype, then scale by the weight."""
+    """The model's RMSNorm: normalise in fp32, cast to x's dtype, then scale by the weight (the
+    result has the promoted dtype, e.g. fp32 for bf16 activations and an fp32 weight)."""
     h = x.float()
     h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
-    return (weight * h.to(x.dtype)).to(x.dtype)
+    return weight * h.to(x.dtype)
 
 
 def rmsnorm_act_quant(

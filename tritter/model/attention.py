@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tritter.errors import TritterError
-from tritter.model.bitlinear import BitLinear
+from tritter.model.bitlinear import BitLinear, norm_then_linears
 from tritter.model.config import ModelConfig
 from tritter.model.layers import RMSNorm, apply_rope
 
@@ -112,15 +112,19 @@ class Attention(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
+        norm: RMSNorm,
         cos: torch.Tensor,
         sin: torch.Tensor,
         mask: torch.Tensor | None,
         cache: KVCache | None = None,
     ) -> torch.Tensor:
+        """Attention over norm(x). The block's input norm is passed in so that the norm and the
+        activation quantization can run fused, once for q, k and v (on the Triton path)."""
         batch, length, _ = x.shape
-        q = self.q_proj(x).view(batch, length, self.heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x).view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
-        v = self.v_proj(x).view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
+        q, k, v = norm_then_linears(norm, x, (self.q_proj, self.k_proj, self.v_proj))
+        q = q.view(batch, length, self.heads, self.head_dim).transpose(1, 2)
+        k = k.view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
+        v = v.view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
             k, v = cache.update(self.layer_index, k, v)
@@ -133,4 +137,4 @@ class Attention(nn.Module):
             enable_gqa=self.heads != self.kv_heads,
         )
         out = out.transpose(1, 2).reshape(batch, length, self.heads * self.head_dim)
-        return self.o_proj(self.attn_sub_norm(out))
+        return norm_then_linears(self.attn_sub_norm, out, (self.o_proj,))[0]

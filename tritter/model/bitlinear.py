@@ -18,12 +18,14 @@ FSDP sharding and optimizers see an ordinary Linear. On CUDA the Triton kernels 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from tritter.errors import TritterError
+from tritter.model.layers import RMSNorm
 
 
 def weight_quant_reference(weight: torch.Tensor) -> torch.Tensor:
@@ -102,10 +104,14 @@ class BitLinear(nn.Linear):
                 f"TRITTER_BITLINEAR_KERNEL must be auto, reference or triton, not '{self.kernel}'"
             )
 
+    def uses_triton(self, x: torch.Tensor) -> bool:
+        """Whether the quantized path runs on the Triton kernels for this input."""
+        return self.kernel == "triton" or (self.kernel == "auto" and x.is_cuda and _triton_ready())
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.quantize:
             return F.linear(x, self.weight)
-        if self.kernel == "triton" or (self.kernel == "auto" and x.is_cuda and _triton_ready()):
+        if self.uses_triton(x):
             from tritter.kernels.bitlinear import bitlinear as triton_bitlinear
 
             return triton_bitlinear(x, self.weight)
@@ -130,3 +136,17 @@ def _triton_ready() -> bool:
         except ImportError:
             _TRITON_READY = False
     return _TRITON_READY
+
+
+def norm_then_linears(
+    norm: RMSNorm, x: torch.Tensor, linears: Sequence[BitLinear]
+) -> list[torch.Tensor]:
+    """[linear(norm(x)) for linear in linears] — on the Triton path as one fused call that
+    normalises and quantizes x once for all the projections (tritter.kernels.norm_linear)."""
+    if all(linear.quantize for linear in linears) and linears[0].uses_triton(x):
+        from tritter.kernels.norm_linear import norm_bitlinear
+
+        weights = [linear.weight for linear in linears]
+        return list(norm_bitlinear(x, norm.weight, norm.eps, weights))
+    h = norm(x)
+    return [linear(h) for linear in linears]

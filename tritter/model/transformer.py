@@ -17,7 +17,7 @@ from torch.utils.checkpoint import checkpoint
 
 from tritter.errors import TritterError
 from tritter.model.attention import Attention, KVCache, attention_mask
-from tritter.model.bitlinear import BitLinear
+from tritter.model.bitlinear import BitLinear, norm_then_linears
 from tritter.model.config import ModelConfig, resolve_config
 from tritter.model.layers import RMSNorm, rope_cos_sin
 
@@ -34,9 +34,11 @@ class MLP(nn.Module):
         self.ffn_sub_norm = RMSNorm(inner, config.rms_norm_eps)
         self.down_proj = BitLinear(inner, hidden, quantize=quantize)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = F.relu(self.gate_proj(x)).square() * self.up_proj(x)
-        return self.down_proj(self.ffn_sub_norm(hidden))
+    def forward(self, x: torch.Tensor, norm: RMSNorm) -> torch.Tensor:
+        """MLP over norm(x) (the norm is passed in so it can fuse with gate/up quantization)."""
+        gate, up = norm_then_linears(norm, x, (self.gate_proj, self.up_proj))
+        hidden = F.relu(gate).square() * up
+        return norm_then_linears(self.ffn_sub_norm, hidden, (self.down_proj,))[0]
 
 
 class Block(nn.Module):
@@ -72,8 +74,8 @@ class Block(nn.Module):
         mask: torch.Tensor | None,
         cache: KVCache | None = None,
     ) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask, cache)
-        return x + self.mlp(self.post_attention_layernorm(x))
+        x = x + self.self_attn(x, self.input_layernorm, cos, sin, mask, cache)
+        return x + self.mlp(x, self.post_attention_layernorm)
 
 
 class Tritter(nn.Module):
