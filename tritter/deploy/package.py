@@ -52,7 +52,10 @@ def _typed_default(name: str, value: Any) -> Any:
     kind = fields[name].annotation
     try:
         if kind is int:
-            value = int(value)
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError(value)
+            value = int(number)
         elif kind is float:
             value = float(value)
         else:

@@ -1,0 +1,60 @@
+{{/* Namespace of every object: namespace.name, else the release namespace. */}}
+{{- define "tritter.namespace" -}}
+{{- default .Release.Namespace .Values.namespace.name -}}
+{{- end -}}
+
+{{- define "tritter.fullname" -}}
+{{- if contains "tritter" .Release.Name -}}
+{{- .Release.Name | trunc 53 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-tritter" .Release.Name | trunc 53 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tritter.labels" -}}
+app.kubernetes.io/name: tritter
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "tritter.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "tritter.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Secret holding the S3 keys: the existing one, or the one this chart creates. */}}
+{{- define "tritter.s3Secret" -}}
+{{- if .Values.storage.existingSecret -}}
+{{- .Values.storage.existingSecret -}}
+{{- else if .Values.storage.createSecret -}}
+{{- printf "%s-s3" (include "tritter.fullname" .) -}}
+{{- else -}}
+{{- fail "storage: set existingSecret to a Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or createSecret: true with accessKeyId and secretAccessKey" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tritter.image" -}}
+{{- printf "%s/tritter-%s:%s" (trimSuffix "/" .root.Values.image.registry) .stage (default .root.Chart.AppVersion .root.Values.image.tag) -}}
+{{- end -}}
+
+{{/* Pod and container security settings shared by the chart's pods. */}}
+{{- define "tritter.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 1000
+runAsGroup: 1000
+fsGroup: 1000
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "tritter.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+{{- end -}}

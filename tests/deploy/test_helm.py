@@ -1,0 +1,159 @@
+"""The Helm chart: strict lint, renders (defaults and the multi-node GPU example) that validate
+object by object, schema errors that name the key, least-privilege RBAC, dashboards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import helm_python
+import pytest
+import yaml
+
+from tests.deploy.validation import validate
+from tritter.deploy import chart, dashboards, package
+
+CHART = chart.CHART
+GPU_VALUES = yaml.safe_load((CHART.parent / "examples" / "multinode-gpu.yaml").read_text())
+
+
+def render(values: dict | None = None) -> list[dict]:
+    return chart.render_chart(values, namespace="ml")
+
+
+def by_kind(objects: list[dict], kind: str) -> list[dict]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def test_lint_strict_is_clean():
+    result = helm_python.lint(str(CHART), strict=True)
+    assert result["errors"] == []
+    assert [m for m in result["messages"] if m["severity"] > 1] == []
+
+
+@pytest.mark.parametrize("values", [None, GPU_VALUES], ids=["defaults", "multinode-gpu"])
+def test_every_rendered_object_validates(values):
+    objects = render(values)
+    kinds = {o["kind"] for o in objects}
+    assert {"ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Job", "PodMonitor"} <= kinds
+    assert "ClusterRole" not in kinds and "ClusterRoleBinding" not in kinds
+    for obj in objects:
+        validate(obj)
+    if values is GPU_VALUES:
+        assert "ServiceMonitor" in kinds
+
+
+def test_generated_files_are_up_to_date():
+    assert chart.main(["--check"]) == 0, "run `python -m tritter.deploy.chart`"
+
+
+def test_role_is_least_privilege():
+    (role,) = by_kind(render(), "Role")
+    assert role["metadata"]["namespace"] == "ml"
+    rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in role["rules"]}
+    assert rules == {
+        (("kubeflow.org",), ("pytorchjobs",)): {"create", "get", "list", "watch", "delete"},
+        (("kubeflow.org",), ("pytorchjobs/status",)): {"get"},
+        (("",), ("pods",)): {"get", "list", "watch"},
+        (("",), ("pods/log",)): {"get"},
+    }
+    (binding,) = by_kind(render(), "RoleBinding")
+    names = {s["name"] for s in binding["subjects"]}
+    assert names == {"tritter", "pipeline-runner", "default-editor"}
+
+
+def test_upload_hook_ships_the_compiled_pipeline_with_the_values_defaults():
+    objects = render(GPU_VALUES)
+    (job,) = by_kind(objects, "Job")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "post-install,post-upgrade"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["image"] == "registry.example.com/ml/tritter-data:0.1.0"
+    assert container["command"] == ["tritter", "pipeline", "upload"]
+    args = container["args"]
+    assert "--registry=registry.example.com/ml" in args
+    assert "--namespace=kubeflow-user-example-com" in args
+    sets = dict(a.removeprefix("--set=").split("=", 1) for a in args if a.startswith("--set="))
+    assert sets["nodes"] == "4" and sets["gpus_per_node"] == "8"
+    assert sets["run_root"] == "s3://tritter/runs/default"
+    assert sets["s3_secret"] == "tritter-s3"
+    assert sets["train_image"] == "registry.example.com/ml/tritter-train:0.1.0"
+    assert sets["pushgateway_url"].startswith("http://prometheus-pushgateway")
+    # Every --set is a real pipeline parameter with a valid value.
+    text = package.committed_package().read_text()
+    package.customize(text, "registry.example.com/ml", sets)
+    (config_map,) = [
+        c for c in by_kind(objects, "ConfigMap") if c["metadata"]["name"].endswith("-pipeline")
+    ]
+    assert config_map["data"]["tritter_pretrain.yaml"] == text.rstrip("\n")
+
+
+def test_pod_monitor_scrapes_the_training_pods_metrics_port():
+    (monitor,) = by_kind(render(GPU_VALUES), "PodMonitor")
+    assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "pretrain"
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_dashboards_are_labelled_config_maps_with_the_required_panels():
+    boards = [c for c in by_kind(render(), "ConfigMap") if "dashboard" in c["metadata"]["name"]]
+    assert len(boards) == 2
+    titles = set()
+    for config_map in boards:
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        (text,) = config_map["data"].values()
+        titles |= {p["title"] for p in json.loads(text)["panels"]}
+    for needed in ("Loss", "Tokens per second", "MFU", "Gradient norm", "Learning rate",
+                   "Step time", "Data wait", "Checkpoint save time",
+                   "GPU memory (allocated, reserved)", "Documents dropped by reason",
+                   "Documents kept", "Shards done"):  # fmt: skip
+        assert needed in titles
+    assert any(t.startswith("Dedup ratio") for t in titles)
+    assert len(dashboards.queries(json.loads(dashboards.dashboards()["training.json"]))) >= 9
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ({"pipeline": {"defaults": {"nodes": 0}}}, "/pipeline/defaults/nodes"),
+        ({"pipeline": {"defaults": {"model": 7}}}, "/pipeline/defaults/model"),
+        ({"pipeline": {"defaults": {"gpus": 8}}}, "/pipeline/defaults"),
+        ({"storage": {"bucket": "Bad_Bucket"}}, "/storage/bucket"),
+        ({"monitoring": {"podMonitor": {"interval": "soon"}}}, "/monitoring/podMonitor/interval"),
+        ({"imagee": {}}, "imagee"),
+    ],
+)
+def test_invalid_values_name_the_key(values, key):
+    with pytest.raises(helm_python.HelmError) as err:
+        render(values)
+    assert key in str(err.value)
+
+
+def test_secret_is_created_only_with_both_keys():
+    objects = render({"storage": {"existingSecret": "", "createSecret": True,
+                                  "accessKeyId": "id", "secretAccessKey": "key"}})  # fmt: skip
+    (secret,) = by_kind(objects, "Secret")
+    assert set(secret["stringData"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    with pytest.raises(helm_python.HelmError, match=r"storage\.secretAccessKey"):
+        render({"storage": {"existingSecret": "", "createSecret": True, "accessKeyId": "id"}})
+    with pytest.raises(helm_python.HelmError, match="existingSecret"):
+        render({"storage": {"existingSecret": ""}})
+
+
+def test_k8s_manifests_validate_and_match_the_chart():
+    folder = chart.K8S
+    objects = []
+    for path in sorted(Path(folder).glob("*.yaml")):
+        if path.name == "values.yaml":
+            continue
+        objects += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds == ["Namespace", "PyTorchJob", "Role", "RoleBinding", "Secret", "ServiceAccount"]
+    for obj in objects:
+        validate(obj)
+    expected = {name: text for name, text in chart.k8s_files().items()}
+    for name, text in expected.items():
+        assert (folder / name).read_text() == text, name

@@ -1,0 +1,126 @@
+"""The PyTorchJob the pretrain step creates: built without a cluster, checked against the CRD."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from tests.deploy.validation import validate
+from tritter import cli
+from tritter.deploy import steps
+from tritter.deploy.pytorchjob import JobSpec, build_job, job_name
+from tritter.errors import TritterError
+
+
+def spec(**changes) -> JobSpec:
+    values = dict(
+        name="tritter-demo-train",
+        image="ghcr.io/tritter-ai/tritter-train:0.1.0",
+        data="s3://bucket/run/tokens",
+        tokenizer="s3://bucket/run/tokenizer",
+        output="s3://bucket/run/checkpoints",
+        model="700m",
+        nodes=4,
+        gpus_per_node=8,
+        max_steps=1000,
+        checkpoint_every=200,
+        namespace="tritter",
+        s3_endpoint="http://seaweedfs.kubeflow:8333",
+        global_batch_tokens=1_048_576,
+    )
+    values.update(changes)
+    return JobSpec(**values)
+
+
+def test_multi_node_job_validates_against_the_crd():
+    job = build_job(spec())
+    validate(job)
+    replicas = job["spec"]["pytorchReplicaSpecs"]
+    assert replicas["Master"]["replicas"] == 1
+    assert replicas["Worker"]["replicas"] == 3
+    assert job["spec"]["nprocPerNode"] == "8"
+    policy = job["spec"]["runPolicy"]
+    assert policy["backoffLimit"] == 3 and policy["ttlSecondsAfterFinished"] == 3600
+    for role in ("Master", "Worker"):
+        pod = replicas[role]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["name"] == "pytorch"
+        assert container["image"] == "ghcr.io/tritter-ai/tritter-train:0.1.0"
+        assert container["ports"] == [{"containerPort": 9400, "name": "metrics"}]
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == "8"
+        assert container["envFrom"] == [{"secretRef": {"name": "tritter-s3"}}]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["TRITTER_LOG_FORMAT"] == "json"
+        assert env["AWS_ENDPOINT_URL_S3"] == "http://seaweedfs.kubeflow:8333"
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        labels = replicas[role]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/component"] == "pretrain"
+    # Plain JSON all the way down (what the API server receives).
+    assert json.loads(json.dumps(job)) == job
+
+
+def test_single_node_cpu_job_has_no_workers_and_no_gpu():
+    job = build_job(spec(nodes=1, gpus_per_node=0, s3_secret=None, s3_endpoint=""))
+    validate(job)
+    assert set(job["spec"]["pytorchReplicaSpecs"]) == {"Master"}
+    container = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]
+    assert "envFrom" not in container
+    assert job["spec"]["nprocPerNode"] == "1"
+
+
+def test_the_container_command_is_a_valid_tritter_pretrain_invocation():
+    command = spec().command()
+    assert command[:2] == ["tritter", "pretrain"]
+    args = cli.build_parser().parse_args(command[1:])
+    assert args.command == "pretrain"
+    assert args.nproc == 8
+    assert getattr(args, "checkpoint.every") == 200
+    assert args.global_batch_tokens == 1_048_576
+
+
+def test_schema_rejects_a_broken_job():
+    job = build_job(spec())
+    job["spec"]["pytorchReplicaSpecs"]["Master"]["replicas"] = "one"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(job)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"name": "Bad_Name"}, "DNS label"),
+        ({"nodes": 0}, "nodes"),
+        ({"metrics_port": 70000}, "metrics_port"),
+    ],
+)
+def test_bad_specs_are_one_line_errors(changes, message):
+    with pytest.raises(TritterError, match=message):
+        build_job(spec(**changes))
+
+
+def test_job_names_are_stable_dns_labels():
+    name = job_name("s3://My_Bucket/runs/2026-11-29/first", "train")
+    assert name == job_name("s3://My_Bucket/runs/2026-11-29/first", "train")
+    assert len(name) <= 63 and name.endswith("-train")
+    assert build_job(spec(name=name))["metadata"]["name"] == name
+
+
+def test_pipeline_settings_become_the_job(tmp_path):
+    settings = steps.check_parameters(
+        run_root=str(tmp_path / "run"),
+        nodes=2,
+        gpus_per_node=4,
+        model="1.3b",
+        s3_secret="team-s3",
+    )
+    job = build_job(steps.train_job_spec(settings, "/d/tokens", "/d/tokenizer", "kubernetes"))
+    validate(job)
+    master = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
+    assert master["envFrom"] == [{"secretRef": {"name": "team-s3"}}]
+    assert "--model" in master["command"] and "1.3b" in master["command"]
+    assert master["command"][master["command"].index("--output") + 1].endswith("checkpoints")
+    assert job["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] == 1

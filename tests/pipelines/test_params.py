@@ -1,0 +1,90 @@
+"""Pipeline parameters: bounds, one-line errors naming the parameter, defaults and images."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tritter.deploy import package, params, steps
+from tritter.errors import TritterError
+from tritter.model import PRESETS
+
+
+def test_model_presets_match_the_model_package():
+    assert set(params.MODEL_PRESETS) == set(PRESETS)
+
+
+@pytest.mark.parametrize(
+    ("values", "name"),
+    [
+        ({"run_root": ""}, "run_root"),
+        ({"seq_len": 4}, "seq_len"),
+        ({"vocab_size": 70000}, "vocab_size"),
+        ({"model": "13b"}, "model"),
+        ({"nodes": 0}, "nodes"),
+        ({"languages": "python,klingon"}, "languages"),
+        ({"mixture": "python=-1"}, "mixture"),
+        ({"eval_tasks": "humaneval,trivia"}, "eval_tasks"),
+        ({"launcher": "slurm"}, "launcher"),
+        ({"bogus": 1}, "bogus"),
+    ],
+)
+def test_bad_parameters_name_themselves(values, name):
+    values = {"run_root": "/tmp/x", **values}
+    with pytest.raises(TritterError, match=f"pipeline parameter '{name}'") as err:
+        params.check(**values)
+    assert "\n" not in str(err.value)
+
+
+def test_steps_refuse_bad_settings_before_any_work(tmp_path):
+    settings = steps.check_parameters(run_root=str(tmp_path / "run"))
+    data = json.loads(settings)
+    data["seq_len"] = 3
+    with pytest.raises(TritterError, match="pipeline parameter 'seq_len'"):
+        steps.curate_plan(json.dumps(data))
+    with pytest.raises(TritterError, match="work unit"):
+        steps.curate_process("not json")
+    assert not (tmp_path / "run" / "curated").exists()
+
+
+def test_s3_run_root_without_credentials_names_the_secret(monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(TritterError, match="Secret 'my-s3'"):
+        steps.check_parameters(run_root="s3://bucket/run", s3_secret="my-s3")
+
+
+def test_docstring_describes_every_parameter():
+    text = params.describe()
+    for name, info in params.PipelineParams.model_fields.items():
+        assert f"    {name}: {info.description}" in text
+
+
+def test_customize_moves_images_and_defaults():
+    text = package.committed_package().read_text()
+    custom = package.customize(
+        text, "registry.example.com/ml", {"run_root": "s3://b/runs/x", "nodes": "4"}
+    )
+    spec = next(yaml.safe_load_all(custom))
+    images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
+    assert images == {
+        "registry.example.com/ml/tritter-data:0.1.0",
+        "registry.example.com/ml/tritter-train:0.1.0",
+        "registry.example.com/ml/tritter-eval:0.1.0",
+    }
+    root = spec["root"]["inputDefinitions"]["parameters"]
+    assert root["run_root"]["defaultValue"] == "s3://b/runs/x"
+    assert root["nodes"]["defaultValue"] == 4
+    assert root["train_image"]["defaultValue"] == "registry.example.com/ml/tritter-train:0.1.0"
+    with pytest.raises(TritterError, match="pipeline parameter 'nodes'"):
+        package.customize(text, None, {"nodes": "0"})
+    with pytest.raises(TritterError, match="unknown pipeline parameter 'nope'"):
+        package.customize(text, None, {"nope": "1"})
+
+
+def test_local_copy_has_no_retries():
+    text = package.committed_package().read_text()
+    assert "retryPolicy" in text
+    assert "retryPolicy" not in package.without_retries(text)

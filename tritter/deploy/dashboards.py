@@ -1,0 +1,141 @@
+"""Grafana dashboards for training and data, generated as JSON for the chart's ConfigMaps.
+
+Panel queries use the metric names the stages export: training gauges served by every
+training pod (labels `run`, `rank`; scraped through the PodMonitor), and data/eval counters
+pushed by short pipeline steps to a Pushgateway. A test runs a real Prometheus against a real
+training run and evaluates every query here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Grafana replaces these; the tests substitute the same values to evaluate a query.
+RUN = 'run=~"$run"'
+RATE = "$__rate_interval"
+
+
+def _m(metric: str) -> str:
+    """`metric{run=~"$run"}`: the series of the runs picked in the dashboard."""
+    return f"{metric}{{{RUN}}}"
+
+
+TRAINING = [
+    ("Loss", _m("tritter_train_loss"), "none"),
+    ("Validation loss", _m("tritter_train_val_loss"), "none"),
+    ("Tokens per second", f"max by (run) ({_m('tritter_train_tokens_per_second')})", "short"),
+    ("MFU", f"max by (run) ({_m('tritter_train_mfu_ratio')})", "percentunit"),
+    ("Gradient norm", f"max by (run) ({_m('tritter_train_grad_norm')})", "none"),
+    ("Learning rate", f"max by (run) ({_m('tritter_train_learning_rate')})", "none"),
+    ("Step", f"max by (run) ({_m('tritter_train_step')})", "none"),
+    ("Step time", f"max by (run) ({_m('tritter_train_step_duration_seconds')})", "s"),
+    (
+        "Data wait",
+        f"max by (run, rank) ({_m('tritter_train_data_wait_ratio')})",
+        "percentunit",
+    ),
+    ("Checkpoint save time", f"max by (run) ({_m('tritter_checkpoint_save_seconds')})", "s"),
+    (
+        "Checkpoint blocking time",
+        f"max by (run) ({_m('tritter_checkpoint_blocking_seconds')})",
+        "s",
+    ),
+    (
+        "GPU memory (allocated, reserved)",
+        f"max by (run, rank) ({_m('tritter_train_gpu_memory_allocated_bytes')}) or "
+        f"max by (run, rank) ({_m('tritter_train_gpu_memory_reserved_bytes')})",
+        "bytes",
+    ),
+    (
+        "Tokens consumed",
+        f"sum by (run) (rate({_m('tritter_train_tokens_total')}[{RATE}]))",
+        "short",
+    ),
+]
+
+DATA = [
+    (
+        "Documents kept",
+        'sum by (stage, reason) (tritter_data_documents_total{outcome="kept"})',
+        "short",
+    ),
+    (
+        "Documents dropped by reason",
+        'sum by (stage, reason) (tritter_data_documents_total{outcome="dropped"})',
+        "short",
+    ),
+    (
+        "Dedup ratio (duplicates / documents passing the filters)",
+        'sum(tritter_data_documents_total{stage="curate_apply", outcome="dropped", '
+        'reason=~".*_duplicate"}) / sum(tritter_data_documents_total{stage="curate_process", '
+        'outcome="passed"})',
+        "percentunit",
+    ),
+    ("Shards done", "sum by (stage) (tritter_data_shards_done_total)", "short"),
+    ("Bytes", "sum by (stage, outcome) (tritter_data_bytes_total)", "bytes"),
+    ("Tokens packed", "sum by (split, subset) (tritter_data_tokens_total)", "short"),
+]
+
+
+def _panel(index: int, title: str, expr: str, unit: str) -> dict[str, Any]:
+    return {
+        "id": index + 1,
+        "type": "timeseries",
+        "title": title,
+        "datasource": {"type": "prometheus", "uid": "${datasource}"},
+        "gridPos": {"x": (index % 2) * 12, "y": (index // 2) * 8, "w": 12, "h": 8},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "targets": [{"refId": "A", "expr": expr, "legendFormat": "__auto"}],
+    }
+
+
+def dashboard(uid: str, title: str, panels: list[tuple[str, str, str]], runs: bool) -> dict:
+    variables: list[dict[str, Any]] = [
+        {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Data source"}
+    ]
+    if runs:
+        variables.append(
+            {
+                "name": "run",
+                "type": "query",
+                "label": "Run",
+                "datasource": {"type": "prometheus", "uid": "${datasource}"},
+                "query": {"query": "label_values(tritter_train_step, run)", "refId": "runs"},
+                "includeAll": True,
+                "multi": True,
+                "allValue": ".*",
+                "refresh": 2,
+            }
+        )
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["tritter"],
+        "timezone": "utc",
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "30s",
+        "time": {"from": "now-6h", "to": "now"},
+        "templating": {"list": variables},
+        "panels": [_panel(i, *panel) for i, panel in enumerate(panels)],
+    }
+
+
+def dashboards() -> dict[str, str]:
+    """File name → dashboard JSON text."""
+    made = {
+        "training.json": dashboard("tritter-training", "Tritter / Training", TRAINING, True),
+        "data.json": dashboard("tritter-data", "Tritter / Data", DATA, False),
+    }
+    return {name: json.dumps(board, indent=2) + "\n" for name, board in made.items()}
+
+
+def queries(board: dict[str, Any]) -> list[tuple[str, str]]:
+    """(panel title, PromQL with Grafana variables replaced) for every panel."""
+    found = []
+    for panel in board["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$run", ".*").replace(RATE, "1m")
+            found.append((panel["title"], expr))
+    return found
