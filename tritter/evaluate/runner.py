@@ -148,15 +148,29 @@ def _perplexity(
         raise TritterError(
             f"{config.data}: no held-out subset '{unknown[0]}' (has: {', '.join(available)})"
         )
-    seq_len = config.perplexity.seq_len or max_positions
-    loaders = {
-        name: TokenLoader(config.data, split="val", subset=name, seq_len=seq_len,
-                          micro_batch_size=config.perplexity.batch_size, loop=False)
-        for name in wanted
-    }  # fmt: skip
+    # Default window: the length the shards were packed for (what training saw), capped by
+    # the model's context.
+    packed = manifest.require_manifest(config.data).config.get("seq_len") or max_positions
+    seq_len = config.perplexity.seq_len or min(int(packed), max_positions)
+    loaders, skipped = {}, {}
+    for name in wanted:
+        try:
+            loaders[name] = TokenLoader(
+                config.data, split="val", subset=name, seq_len=seq_len,
+                micro_batch_size=config.perplexity.batch_size, loop=False,
+            )  # fmt: skip
+        except TritterError as err:
+            if config.perplexity.subsets:  # asked for by name: its absence is an error
+                raise
+            # A held-out stream shorter than one window cannot be scored; say so, go on.
+            skipped[name] = str(err)
+            log.event(_log, "held-out subset too short; skipped", level=30, subset=name)
+    if not loaders:
+        raise TritterError(f"{config.data}: no held-out subset has {seq_len + 1} tokens")
     token_bytes = torch.as_tensor(tokenizer.token_byte_lengths(), dtype=torch.long)
     result = evaluate_subsets(model, loaders, token_bytes, device, config.perplexity.max_batches)
     result["seq_len"] = seq_len
+    result["skipped_subsets"] = skipped
     return result
 
 
