@@ -130,11 +130,15 @@ def version_name(package: Path) -> str:
 
 
 def _client(host: str, namespace: str | None) -> Any:
+    import warnings
+
     import kfp
 
     # Inside a cluster KFP reads its projected service-account token from
     # KF_PIPELINES_SA_TOKEN_PATH by itself; outside one, the host is reached as given.
-    return kfp.Client(host=host, namespace=namespace)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # "only works with KFP v2" notice
+        return kfp.Client(host=host, namespace=namespace)
 
 
 def upload(

@@ -1,0 +1,89 @@
+"""Every Grafana panel's query returns data from a real Prometheus scraping real stages.
+
+Curation, tokenizer training and packing run with TRITTER_PUSHGATEWAY_URL pointing at a
+Pushgateway stand-in (tests/deploy/pushsink.py); a short real `tritter pretrain` serves its
+metrics endpoint; the Debian Prometheus scrapes both every second on loopback; then each panel's
+PromQL (Grafana variables replaced as Grafana would for "All") is evaluated through the HTTP API.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import run_tritter
+from tests.deploy.corpus import build_source
+from tests.deploy.prometheus import BINARY, Prometheus
+from tests.deploy.pushsink import PushSink
+from tests.support.seaweed import free_port
+from tritter.deploy import dashboards
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which(BINARY) is None, reason="Debian package prometheus needed"),
+]
+
+
+def _ok(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_every_panel_query_returns_data(tmp_path):
+    sink = PushSink()
+    metrics_port = free_port()
+    prometheus = Prometheus(
+        tmp_path, {"training": f"127.0.0.1:{metrics_port}", "pushgateway": f"127.0.0.1:{sink.port}"}
+    )
+    trainer = None
+    try:
+        env = {"TRITTER_PUSHGATEWAY_URL": sink.url}
+        source = build_source(tmp_path / "src", python_bytes=150_000)
+        run = tmp_path / "run"
+        _ok(run_tritter("curate", "--input", str(source), "--output", str(run / "curated"),
+                        "--shard-mb", "0.05", "--workers", "2", env=env))  # fmt: skip
+        _ok(run_tritter("tokenizer", "train", "--input", str(run / "curated"),
+                        "--output", str(run / "tokenizer"), "--vocab-size", "1024", env=env))  # fmt: skip
+        _ok(run_tritter("pack", "--input", str(run / "curated"), "--tokenizer",
+                        str(run / "tokenizer"), "--output", str(run / "tokens"),
+                        "--seq-len", "64", env=env))  # fmt: skip
+        trainer = subprocess.Popen(
+            [sys.executable, "-m", "tritter.cli", "pretrain", "--data", str(run / "tokens"),
+             "--tokenizer", str(run / "tokenizer"), "--output", str(run / "checkpoints"),
+             "--model", "tiny", "--seq-len", "64", "--micro-batch-size", "4",
+             "--max-steps", "12", "--checkpoint.every", "4", "--val-every", "6",
+             "--metrics-port", str(metrics_port), "--hold-metrics-seconds", "120"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        # Wait until training is over (the final step is scraped) while the endpoint is held.
+        deadline = time.monotonic() + 240
+        done = False
+        while time.monotonic() < deadline and not done:
+            assert trainer.poll() is None, trainer.stdout.read()[-3000:]
+            found = prometheus.query("max(tritter_train_step)")
+            done = bool(found) and float(found[0]["value"][1]) >= 12
+            time.sleep(1)
+        assert done, "training did not reach step 12 in time"
+        time.sleep(3)  # a few more scrapes for rate()
+        assert prometheus.targets_up() == {"training": 1.0, "pushgateway": 1.0}
+        empty = []
+        for name, text in dashboards.dashboards().items():
+            for title, expr in dashboards.queries(json.loads(text)):
+                if not prometheus.query(expr):
+                    empty.append(f"{name}: {title}: {expr}")
+        assert empty == []
+        # Spot-check values against what the stages did.
+        shards = prometheus.query('sum(tritter_data_shards_done_total{stage="pack"})')
+        assert float(shards[0]["value"][1]) >= 1
+        loss = prometheus.query("tritter_train_loss")
+        assert 0 < float(loss[0]["value"][1]) < 20
+    finally:
+        if trainer is not None and trainer.poll() is None:
+            trainer.terminate()
+            trainer.wait(timeout=30)
+        prometheus.stop()
+        sink.stop()
