@@ -46,8 +46,8 @@ def test_every_panel_query_returns_data(tmp_path):
         run = tmp_path / "run"
         _ok(run_tritter("curate", "--input", str(source), "--output", str(run / "curated"),
                         "--shard-mb", "0.05", "--workers", "2", env=env))  # fmt: skip
-        _ok(run_tritter("tokenizer", "train", "--input", str(run / "curated"),
-                        "--output", str(run / "tokenizer"), "--vocab-size", "1024", env=env))  # fmt: skip
+        _ok(run_tritter("tokenizer", "train", "--input", str(run / "curated"), "--output",
+                        str(run / "tokenizer"), "--vocab-size", "1024", env=env))  # fmt: skip
         _ok(run_tritter("pack", "--input", str(run / "curated"), "--tokenizer",
                         str(run / "tokenizer"), "--output", str(run / "tokens"),
                         "--seq-len", "64", env=env))  # fmt: skip
