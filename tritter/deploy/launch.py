@@ -74,13 +74,7 @@ def run_kubernetes(spec: JobSpec, timeout_seconds: float, poll_seconds: float = 
         training = TrainingClient(namespace=namespace)
     except Exception as err:  # kubernetes config errors have many types
         raise TritterError(f"cannot reach the Kubernetes API: {err}") from err
-    try:
-        training.custom_api.create_namespaced_custom_object(
-            "kubeflow.org", "v1", namespace, "pytorchjobs", body
-        )
-    except Exception as err:
-        raise TritterError(f"creating PyTorchJob {namespace}/{spec.name} failed: {err}") from err
-    log.event(_log, "PyTorchJob created", name=spec.name, namespace=namespace, nodes=spec.nodes)
+    _create_or_follow(training, body, spec, namespace)
     deadline = time.monotonic() + timeout_seconds
     last = None
     try:
@@ -117,6 +111,41 @@ def run_kubernetes(spec: JobSpec, timeout_seconds: float, poll_seconds: float = 
             log.event(_log, "PyTorchJob deleted", name=spec.name)
         except RuntimeError as err:
             log.event(_log, "PyTorchJob cleanup failed", name=spec.name, error=str(err))
+
+
+def _create(training: Any, body: dict[str, Any], namespace: str) -> None:
+    training.custom_api.create_namespaced_custom_object(
+        "kubeflow.org", "v1", namespace, "pytorchjobs", body
+    )
+
+
+def _create_or_follow(training: Any, body: dict[str, Any], spec: JobSpec, namespace: str) -> None:
+    """Create the job; a retried step that finds its previous attempt's job follows it while it
+    runs, and replaces it when it failed (training resumes from the newest checkpoint)."""
+    where = f"PyTorchJob {namespace}/{spec.name}"
+    try:
+        _create(training, body, namespace)
+        log.event(_log, "PyTorchJob created", name=spec.name, namespace=namespace, nodes=spec.nodes)
+        return
+    except Exception as err:
+        if getattr(err, "status", None) != 409:
+            raise TritterError(f"creating {where} failed: {err}") from err
+    existing = training.get_job(name=spec.name, namespace=namespace)
+    failed = any(c.type == "Failed" and c.status == "True" for c in _conditions(existing))
+    if not failed:
+        log.event(_log, "PyTorchJob exists; following it", name=spec.name, namespace=namespace)
+        return
+    log.event(_log, "replacing the failed PyTorchJob", name=spec.name, namespace=namespace)
+    training.delete_job(name=spec.name, namespace=namespace)
+    for _ in range(60):  # deletion is asynchronous
+        time.sleep(2)
+        try:
+            _create(training, body, namespace)
+            return
+        except Exception as err:
+            if getattr(err, "status", None) != 409:
+                raise TritterError(f"creating {where} failed: {err}") from err
+    raise TritterError(f"{where}: the failed job was not deleted within 120 s")
 
 
 def _log_tail(training: Any, name: str, namespace: str, lines: int = 20) -> str:
