@@ -3,8 +3,9 @@
 * 2 local ranks checkpointing to SeaweedFS S3, scraped live over Prometheus; the same run with
   rank 1 SIGKILLed mid-save (files uploaded, commit marker not written) and relaunched
   reproduces every loss of the uninterrupted run exactly.
-* The PyTorchJob path: two "nodes" started with exactly the operator's environment on loopback,
-  then the run resumed on one rank from their 2-rank checkpoint; `load_model` reads it back.
+* The PyTorchJob path: two "nodes" started with exactly the operator's environment on loopback
+  (FSDP2), then the run resumed on one DDP rank from their 2-rank sharded checkpoint;
+  `load_model` reads it back.
 """
 
 from __future__ import annotations
@@ -141,7 +142,8 @@ def test_pytorchjob_environment_two_nodes_then_resume_on_one_rank(packed, tmp_pa
         }  # fmt: skip
         nodes.append(launch(pretrain_args(packed, output, "--max-steps", "4",
                                           "--checkpoint.every", "2", "--val-every", "0",
-                                          "--global-batch-tokens", "512"), env))  # fmt: skip
+                                          "--global-batch-tokens", "512", "--sharding", "fsdp"),
+                            env))  # fmt: skip
     logs = [node.communicate(timeout=240)[0] for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], "\n".join(logs)
     # Containers log JSON: one object per line.
@@ -150,7 +152,8 @@ def test_pytorchjob_environment_two_nodes_then_resume_on_one_rank(packed, tmp_pa
     marker = CheckpointStore(output).latest()
     assert (marker.step, marker.world_size) == (4, 2)
 
-    # Resume on a single rank: same global batch (2 micro batches accumulated), steps 5-6.
+    # Resume on a single DDP rank from the 2-rank FSDP checkpoint (DCP reshards): same global
+    # batch (2 micro batches accumulated), steps 5-6.
     result = run_tritter(*pretrain_args(packed, output, "--max-steps", "6",
                                         "--checkpoint.every", "2", "--val-every", "0",
                                         "--global-batch-tokens", "512"))  # fmt: skip

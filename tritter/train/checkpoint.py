@@ -9,9 +9,10 @@ Layout of one step folder (`<output>/step-%08d/`):
   rank's RNG states, tokenizer sha256; `model.json` (the ModelConfig); `config.yaml`;
 * `_COMMITTED`, written last (see `tritter.train.store`).
 
-Saving: every rank writes DCP into a local folder (the step folder itself for local output, a
-per-rank staging folder for s3://). That part blocks training. Uploading each rank's own files,
-the barrier and the commit marker then run in a background thread, overlapping the next steps.
+Saving: every rank copies its state to CPU memory (the only part that blocks training), then
+a background thread writes the DCP files into a local folder (the step folder itself for local
+output, a per-rank staging folder for s3://), uploads the rank's own files, meets the other ranks
+at a barrier and, on rank 0, writes the commit marker — overlapping the next steps.
 Loading downloads the step folder once per rank (s3://) and reads it with DCP.
 
 `load_model(uri)` is what evaluation imports: a checkpoints root (newest committed step), a step
@@ -107,18 +108,20 @@ class Checkpointer:
         self.ctx.barrier()
         local.mkdir(parents=True, exist_ok=True)
         model_sd, optim_sd = get_state_dict(model, optimizer)
-        dcp.save(
+        # async_save copies the state to CPU memory here (blocking) and writes the files in a
+        # background thread, so the next steps cannot change what is being saved.
+        writing = dcp.async_save(
             {"model": model_sd, "optim": optim_sd},
             storage_writer=dcp.FileSystemWriter(str(local), thread_count=2),
+            process_group=self.ctx.save_group,
         )
         if self.ctx.is_main:
-            buffer_path = local / TRAINER_STATE
-            torch.save(trainer_state, buffer_path)
+            torch.save(trainer_state, local / TRAINER_STATE)
             for name, data in side_files.items():
                 (local / name).write_bytes(data)
         blocking = time.perf_counter() - started
         self._thread = threading.Thread(
-            target=self._finish, args=(step, local, started, blocking, on_done),
+            target=self._finish, args=(step, local, writing, started, blocking, on_done),
             name=f"tritter-commit-{step}", daemon=True,
         )  # fmt: skip
         self._thread.start()
@@ -128,11 +131,13 @@ class Checkpointer:
         self,
         step: int,
         local: Path,
+        writing: Any,
         started: float,
         blocking: float,
         on_done: Callable[[dict[str, Any]], None] | None,
     ) -> None:
         try:
+            writing.result()  # the DCP files are complete on local disk
             if self.remote:
                 target = self.store.step_uri(step)
                 for path in sorted(local.rglob("*")):

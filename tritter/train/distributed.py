@@ -4,7 +4,7 @@ Every run has a process group, even a single in-process rank (a one-member gloo 
 local store), so DDP/FSDP, checkpoint saves and metric reductions follow one code path. On GPU
 the group is `cuda:nccl,cpu:gloo`: tensors reduce over NCCL, CPU objects over gloo. Checkpoint
 commits run in a background thread and synchronise over their own gloo group so they never
-interleave with the training collectives.
+interleave with the training collectives; background DCP writes (async_save) have a third.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class DistContext:
     node_rank: int
     device: torch.device
     side_group: Any = field(default=None, repr=False)  # gloo group for background commits
+    save_group: Any = field(default=None, repr=False)  # gloo group for background DCP writes
 
     @property
     def is_main(self) -> bool:
@@ -69,7 +70,8 @@ class DistContext:
                     "gloo", store=dist.HashStore(), rank=0, world_size=1, timeout=timeout
                 )
         side = dist.new_group(backend="gloo", timeout=timeout)
-        return cls(rank, world, local_rank, local_world, node_rank, device, side)
+        save = dist.new_group(backend="gloo", timeout=timeout)
+        return cls(rank, world, local_rank, local_world, node_rank, device, side, save)
 
     def close(self) -> None:
         if dist.is_initialized():
