@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -176,3 +177,28 @@ def test_pytorchjob_environment_two_nodes_then_resume_on_one_rank(packed, tmp_pa
     ids = torch.randint(0, model.config.vocab_size, (2, 16))
     with torch.no_grad():
         assert torch.equal(model(ids), exported(ids))
+
+
+def test_sigterm_checkpoints_at_the_next_step_and_exits(packed, tmp_path):
+    """Pod deletion or preemption sends SIGTERM: the run saves where it is and exits 1."""
+    output = str(tmp_path / "run" / "checkpoints")
+    args = pretrain_args(packed, output, "--max-steps", "500", "--checkpoint.every", "1000",
+                         "--val-every", "0")  # fmt: skip
+    process = launch(args, {})
+    metrics = os.path.join(output, "metrics.jsonl")
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if os.path.exists(metrics) and len(storage.read_text(metrics).splitlines()) >= 2:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    log = process.communicate(timeout=120)[0]
+    assert process.returncode == 1, log
+    last_line = log.strip().splitlines()[-1]
+    match = re.match(
+        r"tritter: error: stopped by SIGTERM at step (\d+)/500: checkpoint saved", last_line
+    )
+    assert match, log
+    step = int(match.group(1))
+    assert CheckpointStore(output).latest().step == step
+    assert records(output)[-1]["step"] == step

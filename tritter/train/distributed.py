@@ -65,9 +65,9 @@ class DistContext:
             if launched:
                 dist.init_process_group(backend, timeout=timeout, device_id=device
                                         if use_cuda else None)  # fmt: skip
-            else:
+            else:  # one in-process rank: a private in-memory store, no ports
                 dist.init_process_group(
-                    "gloo", store=dist.HashStore(), rank=0, world_size=1, timeout=timeout
+                    backend, store=dist.HashStore(), rank=0, world_size=1, timeout=timeout
                 )
         side = dist.new_group(backend="gloo", timeout=timeout)
         save = dist.new_group(backend="gloo", timeout=timeout)

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import math
+import signal
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -137,6 +138,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, ctx: DistContext) -> None:
         self.config, self.ctx = config, ctx
         self.fault = FaultInjector(ctx.rank)
+        self.stop_requested = False
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -287,6 +289,15 @@ class Trainer:
             "world_size": ctx.world_size,
             "skipped": skipped,
         }
+
+    def _request_stop(self, signum: int, _frame: Any) -> None:
+        # Pod deletion/preemption: finish the step, checkpoint, exit (the relaunch resumes).
+        self.stop_requested = True
+
+    def _stop_agreed(self) -> bool:
+        """True on every rank once any rank got SIGTERM (all ranks stop at the same step)."""
+        (flag,) = self.ctx.all_reduce([1.0 if self.stop_requested else 0.0], "max")
+        return flag > 0
 
     def _policy(self, loss: float, grad_norm: float) -> bool:
         """True when this update must be skipped; raises when the run must stop."""
@@ -487,6 +498,7 @@ class Trainer:
         )
         first_step, started = self.step, time.perf_counter()
         last: dict[str, Any] = {}
+        previous = signal.signal(signal.SIGTERM, self._request_stop)
         try:
             while self.step < self.total:
                 last = self.train_step(batches)
@@ -495,11 +507,19 @@ class Trainer:
                 at_end = self.step == self.total
                 if (config.val_every and self.step % config.val_every == 0) or at_end:
                     self.validate()
-                if self.step % config.checkpoint.every == 0 or at_end:
+                stopping = self._stop_agreed()
+                if self.step % config.checkpoint.every == 0 or at_end or stopping:
                     self.save_checkpoint()
+                if stopping and not at_end:
+                    self.checkpointer.wait()
+                    raise TritterError(
+                        f"stopped by SIGTERM at step {self.step}/{self.total}: checkpoint saved; "
+                        "relaunch the same command to resume"
+                    )
             self.checkpointer.wait()
             self.export_final()
         finally:
+            signal.signal(signal.SIGTERM, previous)
             if self.metrics_log is not None:
                 self.metrics_log.close()
         if ctx.is_node_main and config.metrics_port and config.hold_metrics_seconds:
