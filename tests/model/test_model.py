@@ -246,3 +246,24 @@ def test_forward_traces_without_graph_breaks(variant):
     explanation = torch._dynamo.explain(model)(x, **kwargs)
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
+
+
+def test_default_positions_with_padding_continue_across_cache_steps():
+    """Without explicit positions, a left-padded row counts only its real tokens, also after
+    the prompt when decoding from the cache."""
+    model = tiny()
+    short = ids(1, 2, seed=9)
+    batch = torch.zeros(2, 5, dtype=torch.long)
+    batch[0, 3:], batch[1] = short[0], ids(1, 5, seed=10)[0]
+    mask = torch.zeros(2, 5, dtype=torch.bool)
+    mask[0, 3:], mask[1] = True, True
+    cache = model.new_kv_cache(2, 7)
+    model(batch, padding_mask=mask, kv_cache=cache)
+    following = ids(2, 2, seed=11)
+    steps = [
+        model(following[:, t : t + 1], padding_mask=torch.ones(2, 1, dtype=torch.bool),
+              kv_cache=cache)
+        for t in range(2)
+    ]  # fmt: skip
+    expected = model(torch.cat([short, following[:1]], dim=1))[0, 2:]
+    torch.testing.assert_close(torch.cat(steps, dim=1)[0], expected, rtol=1e-5, atol=1e-5)
