@@ -96,3 +96,20 @@ def test_nan_weights_are_never_saved(ctx, tmp_path):
     with pytest.raises(TritterError, match="weights hold NaN/inf; refusing to save"):
         trainer.save_checkpoint()
     assert not (tmp_path / "out").exists()
+
+
+def test_activation_checkpointing_and_document_masking_steps(ctx, tmp_path):
+    generator = torch.Generator().manual_seed(1)
+    inputs = torch.randint(0, 64, (2, 16), generator=generator)
+    targets = torch.randint(0, 64, (2, 16), generator=generator)
+    plain = make_trainer(ctx, tmp_path).train_step(iter([(inputs, targets)]))
+    recomputed = make_trainer(ctx, tmp_path, activation_checkpointing=True)
+    assert all(block.checkpointing for block in recomputed.model.layers)
+    again = recomputed.train_step(iter([(inputs, targets)]))
+    assert again["loss"] == pytest.approx(plain["loss"], rel=1e-6)
+    assert again["grad_norm"] == pytest.approx(plain["grad_norm"], rel=1e-5)
+    # Document ids (third batch element) restrict attention: a different loss than plain.
+    documents = (torch.arange(16) >= 8).long().expand(2, 16)
+    masked = make_trainer(ctx, tmp_path, document_masking=True)
+    record = masked.train_step(iter([(inputs, targets, documents)]))
+    assert math.isfinite(record["loss"]) and record["loss"] != pytest.approx(plain["loss"])
