@@ -56,6 +56,17 @@ class BitLinearFunction(torch.autograd.Function):
         return grad_x, grad_w
 
 
-def bitlinear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Ternary-weight, int8-activation linear (no bias) with STE gradients, on Triton kernels."""
-    return BitLinearFunction.apply(x, weight)
+def bitlinear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    codes: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Ternary-weight, int8-activation linear (no bias) with STE gradients, on Triton kernels.
+
+    `codes` = weight_ternary(weight) computed earlier (inference: no gradient, see
+    BitLinear.inference_weight) skips the weight quantization."""
+    if codes is None:
+        return BitLinearFunction.apply(x, weight)
+    flat = x.reshape(-1, x.shape[-1])
+    out = int8_ternary_matmul(*act_quant(flat), *codes, _output_dtype(x))
+    return out.reshape(*x.shape[:-1], weight.shape[0])

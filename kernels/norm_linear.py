@@ -16,6 +16,8 @@ computed in fp32 from the saved input (rstd is recomputed: one cheap reduction).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from tritter.kernels.bitlinear import _output_dtype
 from tritter.kernels.matmul import int8_ternary_matmul
@@ -75,7 +77,24 @@ class NormBitLinearFunction(torch.autograd.Function):
 
 
 def norm_bitlinear(
-    x: torch.Tensor, norm_weight: torch.Tensor, eps: float, weights: list[torch.Tensor]
+    x: torch.Tensor,
+    norm_weight: torch.Tensor,
+    eps: float,
+    weights: list[torch.Tensor],
+    codes: list[Any] | None = None,
 ) -> tuple[torch.Tensor, ...]:
-    """[F.linear(act_quant(RMSNorm(x)), weight_quant(W)) for W in weights], fused, STE grads."""
-    return NormBitLinearFunction.apply(x, norm_weight, eps, *weights)
+    """[F.linear(act_quant(RMSNorm(x)), weight_quant(W)) for W in weights], fused, STE grads.
+
+    `codes`: per weight, weight_ternary(W) computed earlier or None; when all are given (no
+    gradient is recorded: inference) the weights are not re-quantized."""
+    if codes is None or any(c is None for c in codes):
+        return NormBitLinearFunction.apply(x, norm_weight, eps, *weights)
+    flat = x.reshape(-1, x.shape[-1])
+    _, yq, y_scale = rmsnorm_act_quant(flat, norm_weight, eps, store_output=False)
+    out_dtype = _output_dtype(x)
+    return tuple(
+        int8_ternary_matmul(yq, y_scale, wq, w_scale, out_dtype).reshape(
+            *x.shape[:-1], weight.shape[0]
+        )
+        for weight, (wq, w_scale) in zip(weights, codes, strict=True)
+    )

@@ -51,3 +51,19 @@ def test_triton_path_under_bf16_autocast_tracks_the_reference(device):
         assert model.layers[0].self_attn.q_proj.weight.grad.dtype == torch.float32
         assert torch.isfinite(model.layers[0].input_layernorm.weight.grad).all()
     assert abs(losses["triton"] - losses["reference"]) < 2e-2 * losses["reference"]
+
+
+def test_triton_inference_with_cached_weights_matches_training_path(device):
+    torch.manual_seed(2)
+    model = build_model(
+        "tiny", vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2
+    ).to(device)
+    set_kernel(model, "triton")
+    ids = torch.randint(0, 64, (2, 7), device=device)
+    recorded = model(ids).detach()  # autograd path: weights quantized on every call
+    with torch.no_grad():
+        first = model(ids)
+        second = model(ids)  # from the cached int8 codes
+        assert "_inference_cache" in model.layers[1].mlp.down_proj.__dict__
+    torch.testing.assert_close(first, recorded, rtol=1e-5, atol=1e-6)
+    assert torch.equal(first, second)

@@ -267,3 +267,25 @@ def test_default_positions_with_padding_continue_across_cache_steps():
     ]  # fmt: skip
     expected = model(torch.cat([short, following[:1]], dim=1))[0, 2:]
     torch.testing.assert_close(torch.cat(steps, dim=1)[0], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_inference_reuses_the_quantized_weight_until_it_changes():
+    model = tiny()
+    x = ids(2, 6)
+    with torch.enable_grad():
+        expected = model(x).detach()  # recorded for autograd: no cache involved
+    q_proj = model.layers[0].self_attn.q_proj
+    assert "_inference_cache" not in q_proj.__dict__
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected, rtol=0, atol=0)
+        cached = q_proj.__dict__["_inference_cache"][1]
+        model(x)
+        assert q_proj.__dict__["_inference_cache"][1] is cached
+        # An in-place update (as an optimizer step does) invalidates the cache.
+        q_proj.weight.mul_(-1)
+        changed = model(x)
+        assert q_proj.__dict__["_inference_cache"][1] is not cached
+    with torch.enable_grad():
+        torch.testing.assert_close(changed, model(x).detach(), rtol=0, atol=0)
+    assert "_inference_cache" not in dict(model.state_dict())
+    assert not any("_inference_cache" in name for name in model.state_dict())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -108,13 +109,43 @@ class BitLinear(nn.Linear):
         """Whether the quantized path runs on the Triton kernels for this input."""
         return self.kernel == "triton" or (self.kernel == "auto" and x.is_cuda and _triton_ready())
 
+    def inference_weight(self, triton: bool) -> Any:
+        """The quantized weight, reused across calls while no gradient is recorded.
+
+        Generation calls every layer once per new token; re-ternarizing all weights each time
+        would cost far more than the one-token matmul itself. Outside autograd (eval, no_grad,
+        inference_mode) the quantized weight is kept — int8 codes + scale for the Triton path,
+        the dequantized tensor for the reference — and recomputed when the weight changes
+        (in-place update, load_state_dict, .to()). Returns None when grads are recorded or
+        under torch.compile (which would graph-break on the cache bookkeeping).
+        """
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return None
+        weight = self.weight
+        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device, triton)
+        cached = self.__dict__.get("_inference_cache")
+        if cached is None or cached[0] != key:
+            if triton:
+                from tritter.kernels.quant import weight_ternary
+
+                value = weight_ternary(weight)
+            else:
+                value = weight_quant_reference(weight)
+            # A plain attribute, not a buffer: never in state dicts, never moved by .to().
+            self.__dict__["_inference_cache"] = cached = (key, value)
+        return cached[1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.quantize:
             return F.linear(x, self.weight)
-        if self.uses_triton(x):
+        triton = self.uses_triton(x)
+        cached = self.inference_weight(triton)
+        if triton:
             from tritter.kernels.bitlinear import bitlinear as triton_bitlinear
 
-            return triton_bitlinear(x, self.weight)
+            return triton_bitlinear(x, self.weight, codes=cached)
+        if cached is not None:
+            return F.linear(act_quant_reference(x), cached)
         return bitlinear_reference(x, self.weight)
 
     def extra_repr(self) -> str:
@@ -147,6 +178,7 @@ def norm_then_linears(
         from tritter.kernels.norm_linear import norm_bitlinear
 
         weights = [linear.weight for linear in linears]
-        return list(norm_bitlinear(x, norm.weight, norm.eps, weights))
+        codes = [linear.inference_weight(triton=True) for linear in linears]
+        return list(norm_bitlinear(x, norm.weight, norm.eps, weights, codes=codes))
     h = norm(x)
     return [linear(h) for linear in linears]
