@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import run_tritter
 from tests.pack.helpers import curated_texts, documents, file_sha256, manifest, shard_arrays
-from tests.tokenizer.support import pack_args
+from tests.tokenizer.support import pack_args, run_in_process
 from tritter.tokenizer import Tokenizer
 
 
@@ -112,7 +112,7 @@ def test_budget_mixture_and_max_repetition(artifacts, tmp_path, tokenizer):
     args = pack_args(artifacts.curated, artifacts.tokenizer, output)
     args += ["--mix", "python=0.6,rust=0.25,docs=0.15", "--token-budget", "80000"]
     args += ["--max-repetition", "2.5", "--workers", "1"]
-    done = run_tritter(*args)
+    done = run_in_process(*args)
     assert done.returncode == 0, done.stderr
     found = manifest(output)
     mixture = found["counts"]["mixture"]
@@ -147,18 +147,18 @@ def test_step_fan_out_resumes_and_matches_one_shot_pack(artifacts, tmp_path):
     """plan → one shard → interrupted; a plain relaunch packs only the rest; same bytes."""
     output = tmp_path / "tokens"
     base = pack_args(artifacts.curated, artifacts.tokenizer, output)
-    planned = run_tritter(*base, "--step", "plan")
+    planned = run_in_process(*base, "--step", "plan")
     assert planned.returncode == 0, planned.stderr
     shards = json.loads(planned.stdout)["shards"]
     assert shards == manifest(artifacts.tokens)["counts"]["shards"]
-    one = run_tritter("pack", "--step", "shard", "--index", "0", "--output", str(output))
+    one = run_in_process("pack", "--step", "shard", "--index", "0", "--output", str(output))
     assert one.returncode == 0, one.stderr
     first = json.loads(one.stdout)
     assert first["index"] == 0 and first["skipped"] is False
     marker = json.loads((output / "_work" / "shards" / "00000.json").read_text())
     packed = output / marker["tokens_path"]
     stamp = packed.stat().st_mtime_ns
-    rest = run_tritter(*base, "--workers", "1")
+    rest = run_in_process(*base, "--workers", "1")
     assert rest.returncode == 0, rest.stderr
     assert not (output / "_work").exists()  # finalize drops the work folder
     assert rest.stderr.count("shard packed") == shards - 1

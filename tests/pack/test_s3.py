@@ -7,7 +7,7 @@ import json
 
 from tests.conftest import run_tritter
 from tests.support.curated import write_curated
-from tests.tokenizer.support import corpus_documents, pack_args, train_args
+from tests.tokenizer.support import corpus_documents, pack_args, run_in_process, train_args
 from tritter import storage
 
 
@@ -16,12 +16,12 @@ def test_tokenizer_and_pack_on_s3(artifacts, s3_bucket, s3_env):
     tokenizer = f"{s3_bucket}/run/tokenizer"
     tokens = f"{s3_bucket}/run/tokens"
 
-    trained = run_tritter(*train_args(curated, tokenizer), env=s3_env)
+    trained = run_in_process(*train_args(curated, tokenizer))  # s3_env set in this process
     assert trained.returncode == 0, trained.stderr
     local_model = (artifacts.tokenizer / "tokenizer.model").read_bytes()
     assert storage.read_bytes(f"{tokenizer}/tokenizer.model") == local_model  # deterministic
 
-    packed = run_tritter(*pack_args(curated, tokenizer, tokens), env=s3_env)
+    packed = run_tritter(*pack_args(curated, tokenizer, tokens), "--workers", "1", env=s3_env)
     assert packed.returncode == 0, packed.stderr
     remote = json.loads(storage.read_text(f"{tokens}/_manifest.json"))
     local = json.loads((artifacts.tokens / "_manifest.json").read_text())
@@ -31,6 +31,6 @@ def test_tokenizer_and_pack_on_s3(artifacts, s3_bucket, s3_env):
     listed = {o.uri.rsplit("/tokens/", 1)[1] for o in storage.list_objects(tokens)}
     assert listed == {e["path"] for e in local["files"]} | {"_manifest.json"}  # no _work left
 
-    again = run_tritter(*pack_args(curated, tokenizer, tokens), env=s3_env)
+    again = run_in_process(*pack_args(curated, tokenizer, tokens))
     assert again.returncode == 0, again.stderr
     assert "already complete" in again.stderr

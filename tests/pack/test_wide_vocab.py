@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.conftest import run_tritter
 from tests.pack.helpers import manifest, shard_arrays
-from tests.tokenizer.support import pack_args, widen_model
+from tests.tokenizer.support import pack_args, run_in_process, widen_model
 from tritter.loader import TokenLoader
 from tritter.pack.shardfile import token_dtype
 from tritter.tokenizer import Tokenizer
@@ -24,7 +23,7 @@ def test_wide_vocabulary_packs_uint32(artifacts, tmp_path):
     wide = Tokenizer.load(model)
     assert wide.vocab_size == 66_000
     output = tmp_path / "tokens"
-    done = run_tritter(*pack_args(artifacts.curated, model, output), "--workers", "1")
+    done = run_in_process(*pack_args(artifacts.curated, model, output), "--workers", "1")
     assert done.returncode == 0, done.stderr
     found = manifest(output)
     assert found["extra"]["dtype"] == "uint32"

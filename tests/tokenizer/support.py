@@ -125,7 +125,7 @@ def ensure_tokenizer(curated: Path, folder: Path) -> Path:
 def pack_args(curated: Path | str, tokenizer: Path | str, output: Path | str, *extra: str) -> list:
     return [
         "pack", "--input", str(curated), "--tokenizer", str(tokenizer), "--output", str(output),
-        "--seq-len", "64", "--val-fraction", "0.05", "--shard-tokens", "20000", "--workers", "2",
+        "--seq-len", "64", "--val-fraction", "0.05", "--shard-tokens", "50000", "--workers", "2",
         *extra,
     ]  # fmt: skip
 

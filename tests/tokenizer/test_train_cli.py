@@ -11,7 +11,7 @@ import sys
 import sentencepiece
 
 from tests.conftest import run_tritter
-from tests.tokenizer.support import VOCAB_SIZE, read_manifest, train_args
+from tests.tokenizer.support import VOCAB_SIZE, read_manifest, run_in_process, train_args
 from tritter.tokenizer import SPECIAL_IDS, SPECIAL_TOKENS, Tokenizer
 from tritter.tokenizer.special import FIRST_BYTE_ID
 
@@ -84,7 +84,7 @@ def test_special_ids_are_fixed_and_documented(artifacts):
     assert [SPECIAL_IDS[name] for name in CHAT_AND_TOOL] == list(range(4, 14))
     assert FIRST_BYTE_ID == 32
     # the documented table in --help matches the ids
-    help_text = run_tritter("tokenizer", "train", "--help").stdout
+    help_text = run_in_process("tokenizer", "train", "--help").stdout
     assert "0 <unk>, 1 <s>, 2 </s>, 3 <pad>, 4-13 chat and tool markers" in help_text
     assert "32-287 byte fallback" in help_text
 
