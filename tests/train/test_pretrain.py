@@ -108,6 +108,7 @@ def test_two_ranks_on_s3_survive_sigkill_with_identical_losses_and_serve_metrics
     assert CheckpointStore(reference).committed_steps() == [6, 8]  # keep last 2
     assert storage.exists(f"{reference}/final/model.safetensors")
     assert storage.exists(f"{reference}/config.yaml")
+    assert json.loads(storage.read_text(f"{reference}/_manifest.json"))["counts"]["steps"] == 8
 
     # The same run, killed with SIGKILL while saving and relaunched with the same command.
     crashy = f"{s3_bucket}/crashy/checkpoints"

@@ -466,8 +466,43 @@ class Trainer:
                 "run": self.run,
             }
             storage.write_text(storage.join(target, FINAL_INFO), json.dumps(info, indent=1) + "\n")
+            self._write_manifest(target)
             log.event(_log, "final model written", uri=target, step=self.step)
         self.ctx.barrier()
+
+    def _write_manifest(self, final: str) -> None:
+        """The stage manifest of the checkpoints folder (last): what went in, the final files."""
+        from tritter import manifest
+
+        config = config_io.dump(self.config)
+        inputs = {
+            "data": self.config.data,
+            "tokenizer": self.config.tokenizer,
+            "tokenizer_sha256": self.pre.tokenizer.sha256,
+        }
+        files = [
+            manifest.file_entry(self.config.output, item.uri)
+            for item in storage.list_objects(final)
+        ]
+        manifest.write_manifest(
+            self.config.output,
+            manifest.Manifest(
+                stage="pretrain",
+                fingerprint=manifest.fingerprint("pretrain", inputs, config),
+                inputs=inputs,
+                config=config,
+                counts={
+                    "steps": self.step,
+                    "tokens": self.tokens,
+                    "skipped_steps": self.skipped_total,
+                },
+                files=files,
+                extra={
+                    "model": self.model_config.model_dump(mode="json"),
+                    "world_size": self.ctx.world_size,
+                },
+            ),
+        )
 
     # -- the run -------------------------------------------------------------------------------
 
