@@ -103,8 +103,15 @@ def test_default_mixture_renormalized_and_realized(artifacts):
 
 def test_repeated_documents_have_whole_copies(artifacts, tokenizer):
     train = documents(artifacts.tokens, tokenizer, "train")
+    val = documents(artifacts.tokens, tokenizer, "val")
     assert set(train["rust"].values()) == {4}
     assert set(train["python"].values()) == {1}  # python is subsampled, never duplicated
+    counts = manifest(artifacts.tokens)["counts"]
+    # only packed documents are tokenized and counted: unique tokens of the subsampled subset
+    # are its packed tokens, and text_bytes is exactly the text of the unique packed documents
+    assert counts["unique_tokens"]["train"]["python"] == counts["tokens"]["train"]["python"]
+    packed_text = [t for split in (train, val) for texts in split.values() for t in texts]
+    assert counts["text_bytes"] == sum(len(t.encode()) for t in packed_text)
 
 
 def test_budget_mixture_and_max_repetition(artifacts, tmp_path, tokenizer):

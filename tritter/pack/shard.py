@@ -116,6 +116,9 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
                 plan.curated_shard(curated_index), np.arange(first, end), TEXT_COLUMNS
             )
             rows = _selected_rows(plan, shard, columns)
+            # A subsampled subset leaves some documents with no copy: never tokenize those.
+            used = _multiplicity(plan, shard, [columns["sha256"][row] for row in rows]) > 0
+            rows = [row for row, keep in zip(rows, used, strict=True) if keep]
             batch: list[str] = []
             batch_bytes = 0
             for position, row in enumerate(rows):
