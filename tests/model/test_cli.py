@@ -48,3 +48,14 @@ def test_info_errors_are_one_line(tritter_cli, tmp_path):
     assert "'vocab_size'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     result = tritter_cli("model", "info", str(tmp_path))
     assert result.returncode == 1 and "config.json: not found" in result.stderr
+
+
+def test_info_all_is_a_table_of_every_preset(tritter_cli):
+    result = tritter_cli("model", "info", "all")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split()[:3] == ["preset", "layers", "hidden"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert list(rows) == ["tiny", "125m", "700m", "1.3b", "3b", "7b", "2b4t", "blueprint"]
+    assert "2,412,820,480" in rows["2b4t"] and "20/5" in rows["2b4t"]
+    assert "2,919,656,448" in rows["blueprint"]

@@ -15,6 +15,7 @@ presets: tiny, 125m, 700m, 1.3b, 3b, 7b, 2b4t, blueprint
 
 examples:
   tritter model info 2b4t
+  tritter model info all
   tritter model info 700m --seq-len 4096 --json
   tritter model info tiny --vocab-size 32768 --quantization dense
   tritter model info runs/demo/checkpoints/final
@@ -31,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    info.add_argument("model", help="preset name or Hugging Face BitNet directory")
+    info.add_argument(
+        "model", help="preset name, 'all' (a table of the presets) or a Hugging Face BitNet dir"
+    )
     info.add_argument("--seq-len", type=int, default=None, help="context for FLOPs/token")
     info.add_argument("--vocab-size", type=int, default=None, help="override the vocabulary")
     info.add_argument("--quantization", choices=("ternary", "dense"), default=None, help="override")
@@ -47,13 +50,19 @@ def handle_info(args: argparse.Namespace) -> int:
     from tritter.errors import TritterError
     from tritter.model.config import PRESETS, resolve_config
     from tritter.model.hf import config_from_hf
-    from tritter.model.info import format_info, model_info
+    from tritter.model.info import format_info, format_table, model_info
 
     overrides = {
         key: value
         for key, value in (("vocab_size", args.vocab_size), ("quantization", args.quantization))
         if value is not None
     }
+    if args.model == "all":
+        infos = {
+            name: model_info(resolve_config(name, **overrides), args.seq_len) for name in PRESETS
+        }
+        print(json.dumps(infos, sort_keys=True) if args.json else format_table(infos))
+        return 0
     if args.model in PRESETS:
         config = resolve_config(args.model, **overrides)
     else:

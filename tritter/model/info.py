@@ -84,3 +84,23 @@ def format_info(name: str, info: dict[str, Any]) -> str:
         "before activations)",
     ]
     return "\n".join(lines)
+
+
+def format_table(infos: dict[str, dict[str, Any]]) -> str:
+    """One line per preset: shape, parameter counts, FLOPs/token, training memory."""
+    header = (
+        f"{'preset':<10}{'layers':>7}{'hidden':>7}{'heads':>9}{'ffn':>7}{'vocab':>8}{'ctx':>6}"
+        f"{'params':>16}{'ternary':>16}{'GFLOP/tok':>11}{'train GiB':>10}"
+    )
+    lines = [header]
+    for name, info in infos.items():
+        c, p = info["config"], info["parameters"]
+        heads = f"{c['num_attention_heads']}/{c['num_key_value_heads']}"
+        lines.append(
+            f"{name:<10}{c['num_hidden_layers']:>7}{c['hidden_size']:>7}{heads:>9}"
+            f"{c['intermediate_size']:>7}{c['vocab_size']:>8}{c['max_position_embeddings']:>6}"
+            f"{p['total']:>16,}{p['ternary']:>16,}"
+            f"{info['flops_per_token']['training'] / 1e9:>11.2f}"
+            f"{info['memory_bytes']['training_state'] / 2**30:>10.1f}"
+        )
+    return "\n".join(lines)
