@@ -211,3 +211,22 @@ def test_metrics_log_on_s3(s3_bucket, tmp_path):
     log.write({"kind": "train", "step": 1, "loss": torch.tensor(2.5).item()})
     log.close()
     assert json.loads(storage.read_text(f"{output}/metrics.jsonl"))["loss"] == 2.5
+
+
+def test_cli_flags_override_the_config_file(tmp_path):
+    from tritter.cli import build_parser
+    from tritter.config import build_config
+
+    path = tmp_path / "train.yaml"
+    path.write_text(
+        "data: s3://b/tokens\ntokenizer: s3://b/tokenizer\noutput: s3://b/checkpoints\n"
+        "model: 125m\nmax_steps: 1000\nsharding: fsdp\noptim: {lr: 0.002}\n"
+        "checkpoint: {every: 50, keep_last: 5}\n"
+    )
+    args = build_parser().parse_args(
+        ["pretrain", "--config", str(path), "--checkpoint-every", "7", "--optim.beta2", "0.99"]
+    )
+    config = build_config(TrainConfig, args, args.config)
+    assert (config.model, config.sharding, config.max_steps) == ("125m", "fsdp", 1000)
+    assert (config.checkpoint.every, config.checkpoint.keep_last) == (7, 5)
+    assert (config.optim.lr, config.optim.beta2) == (0.002, 0.99)

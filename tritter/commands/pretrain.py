@@ -34,6 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--config", metavar="FILE", help="YAML file with the options below")
     add_arguments(parser, TrainConfig)
+    parser.add_argument(
+        "--checkpoint-every",
+        dest="checkpoint.every",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="same as --checkpoint.every",
+    )
     parser.set_defaults(handler=handle)
 
 

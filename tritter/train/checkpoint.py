@@ -13,7 +13,7 @@ Saving: every rank copies its state to CPU memory (the only part that blocks tra
 a background thread writes the DCP files into a local folder (the step folder itself for local
 output, a per-rank staging folder for s3://), uploads the rank's own files, meets the other ranks
 at a barrier and, on rank 0, writes the commit marker — overlapping the next steps.
-Loading downloads the step folder once per rank (s3://) and reads it with DCP.
+Loading downloads the step folder once per node (s3://) and every rank reads its parts with DCP.
 
 `load_model(uri)` is what evaluation imports: a checkpoints root (newest committed step), a step
 folder, or a Hugging Face directory, local or s3://.
@@ -183,8 +183,15 @@ class Checkpointer:
     def restore(
         self, checkpoint: Checkpoint, model: torch.nn.Module, optimizer: torch.optim.Optimizer
     ) -> dict[str, Any]:
-        """Load model + optimizer (resharded to this run) and return the trainer state."""
-        folder = fetch(checkpoint, self.staging / f"restore-{step_folder(checkpoint.step)}")
+        """Load model + optimizer (resharded to this run) and return the trainer state.
+
+        For s3:// the node's local rank 0 downloads the step folder once into a folder the
+        node's ranks share; every rank then reads the parts it needs with DCP."""
+        shared = self.staging.parent / f"restore-{step_folder(checkpoint.step)}"
+        folder = shared
+        if not self.remote or self.ctx.is_node_main:
+            folder = fetch(checkpoint, shared)
+        self.ctx.barrier()
         model_sd, optim_sd = get_state_dict(model, optimizer)
         state = {"model": model_sd, "optim": optim_sd}
         try:
@@ -195,7 +202,8 @@ class Checkpointer:
             model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"]
         )
         trainer_state = read_trainer_state(folder, checkpoint.uri)
-        if self.remote:
+        self.ctx.barrier()
+        if self.remote and self.ctx.is_node_main:
             shutil.rmtree(folder, ignore_errors=True)
         return trainer_state
 
