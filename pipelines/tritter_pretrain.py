@@ -153,8 +153,9 @@ def tritter_pretrain(
 
     trained = c.pretrain(settings=settings, data=tokens.output, tokenizer=tokenizer.output)
     _configure(trained.set_display_name("pretrain"), s3_secret, cpu="1", memory="2Gi", retries=1)
-    # The PyTorchJob's own deadline is the same; this one stops the launcher pod too.
-    kubernetes.set_timeout(trained, int(_default("train_timeout_hours") * 3600) + 600)
+    # The step enforces train_timeout_hours itself (and the PyTorchJob gets it as its deadline);
+    # the pod deadline, fixed at compile time, is only a backstop at the largest allowed value.
+    kubernetes.set_timeout(trained, int(params.MAX_TRAIN_HOURS * 3600) + 600)
 
     evaluated = c.evaluate(
         settings=settings,

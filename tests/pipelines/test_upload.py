@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import run_tritter
 from tests.support.seaweed import free_port
 
@@ -15,6 +17,7 @@ def test_unreachable_host_is_one_line_error():
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # three CLI runs that each import kfp
 def test_missing_package_and_bad_default_are_named(tmp_path):
     result = run_tritter("pipeline", "upload", "--host", "http://127.0.0.1:9",
                          "--package", str(tmp_path / "none.yaml"))  # fmt: skip

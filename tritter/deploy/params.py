@@ -19,6 +19,7 @@ from tritter.errors import TritterError
 # so that checking parameters does not import torch.
 MODEL_PRESETS = ("tiny", "125m", "700m", "1.3b", "3b", "7b", "2b4t", "blueprint")
 EVAL_TASKS = ("perplexity", "humaneval", "mbpp")
+MAX_TRAIN_HOURS = 24 * 90
 
 
 class PipelineParams(Config):
@@ -110,7 +111,10 @@ class PipelineParams(Config):
         "pretrain in the step itself) or auto (kubernetes inside a cluster)",
     )
     train_timeout_hours: float = Field(
-        168.0, gt=0, le=24 * 90, description="fail the training step after this many hours"
+        168.0,
+        gt=0,
+        le=MAX_TRAIN_HOURS,
+        description="fail the training step after this many hours",
     )
 
     @field_validator("run_root")
