@@ -173,3 +173,20 @@ def test_step_fan_out_resumes_and_matches_one_shot_pack(artifacts, tmp_path):
     ours = {e["path"]: e["sha256"] for e in manifest(output)["files"]}
     shared = {e["path"]: e["sha256"] for e in manifest(artifacts.tokens)["files"]}
     assert ours == shared
+
+
+def test_unreachable_budget_is_reported(artifacts, tmp_path):
+    output = tmp_path / "tokens"
+    args = pack_args(artifacts.curated, artifacts.tokenizer, output, "--workers", "1")
+    args += ["--mix", "rust=1", "--token-budget", "1000000000", "--max-repetition", "1.5"]
+    done = run_in_process(*args)
+    assert done.returncode == 0, done.stderr
+    assert "token budget not reachable" in done.stderr
+    found = manifest(output)
+    mixture = found["counts"]["mixture"]
+    assert mixture["budget_capped"] is True and mixture["budget_tokens"] == 10**9
+    assert mixture["repetition"]["rust"] <= 2  # 1 or 2 copies per document
+    train_total = found["counts"]["tokens_total"]["train"]
+    assert abs(train_total / mixture["planned_tokens"] - 1) < 0.1  # estimate vs exact count
+    assert mixture["planned_tokens"] < 10**9
+    assert manifest(artifacts.tokens)["counts"]["mixture"]["budget_capped"] in (False, None)

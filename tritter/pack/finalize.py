@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict
@@ -69,6 +70,18 @@ def finalize(output: str) -> manifest.Manifest:
         s: round(tokens["train"][s] / max(unique_tokens["train"][s], 1), 4)
         for s in sorted(tokens["train"])
     }
+    # Every subset at its max_repetition cap: the budget cannot be met (say so, loudly).
+    planned = sum(p.estimated_train_tokens_used for p in plan.subsets.values())
+    capped = planned < plan.budget * 0.999
+    if capped:
+        log.event(
+            _log,
+            "token budget not reachable: every subset is capped by --max-repetition",
+            level=logging.WARNING,
+            budget_tokens=int(plan.budget),
+            train_tokens=train_total,
+            max_repetition=config.max_repetition,
+        )
     seconds = time.time() - plan.started
     text_bytes = sum(r["text_bytes"] for r in results)
     shards = [
@@ -106,6 +119,8 @@ def finalize(output: str) -> manifest.Manifest:
                 "repetition": repetition,
                 "planned_repetition": {s: p.repetition for s, p in sorted(plan.subsets.items())},
                 "budget_tokens": int(plan.budget),
+                "planned_tokens": int(planned),
+                "budget_capped": capped,
             },
             "text_bytes": text_bytes,
             "shards": len(results),
