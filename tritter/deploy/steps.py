@@ -67,11 +67,17 @@ def _has_s3_credentials() -> bool:
     return bool(keys or os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE"))
 
 
+# What a loop body needs to find its unit: the rest of the settings stays out of the fan-out
+# list, which KFP stores as one parameter (kept small for stages with thousands of units).
+UNIT_SETTINGS = ("run_root", "s3_endpoint", "s3_secret", "pushgateway_url")
+
+
 def work_units(settings: str, count: int) -> list[str]:
-    """Fan-out items: each carries the settings with its index, so a loop body needs no input
-    from outside its ParallelFor (KFP's local runner mishandles those)."""
+    """Fan-out items: each carries the run's location with its index, so a loop body needs no
+    input from outside its ParallelFor (KFP's local runner mishandles those)."""
     values = json.loads(settings)
-    return [json.dumps({"settings": values, "index": i}, sort_keys=True) for i in range(count)]
+    located = {key: values[key] for key in UNIT_SETTINGS if key in values}
+    return [json.dumps({"settings": located, "index": i}, sort_keys=True) for i in range(count)]
 
 
 def open_unit(unit: str) -> tuple[Any, int]:
