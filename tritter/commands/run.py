@@ -123,6 +123,9 @@ def handle(args: argparse.Namespace) -> int:
             with warnings.catch_warnings():
                 # The steps name container images; locally they run in this environment.
                 warnings.simplefilter("ignore", RuntimeWarning)
+                # Resource, retry and Kubernetes settings are cluster-only; locally they are
+                # no-ops by design, so KFP's per-task notice about it is noise.
+                warnings.filterwarnings("ignore", r"Task '.*': settings", UserWarning)
                 result = pipeline(**checked.model_dump(mode="json"))
         except RuntimeError as err:
             raise TritterError(tap.last_error or str(err).splitlines()[0]) from err
