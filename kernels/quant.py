@@ -4,7 +4,9 @@ ternary weights — no host synchronisation, no `.item()`.
 Rounding is round-half-to-even like `torch.round`, done with the 1.5·2²³ trick: adding and then
 subtracting that constant leaves the nearest integer under the default IEEE rounding mode for
 |v| < 2²², which covers every quantized value here (|v| ≤ 128). Triton's interpreter has no
-`libdevice.rint`, and this keeps one code path for the CPU tests and the GPU.
+`libdevice.rint`, and this keeps one code path for the CPU tests and the GPU. The quantizers are
+launched with `enable_fp_fusion=False`: otherwise `x·s + 1.5·2²³` compiles to one FMA, which
+rounds the exact product instead of the fp32 product PyTorch rounds (checked in the PTX).
 """
 
 # Triton kernels take untyped pointers/values; their signatures cannot carry Python hints.
@@ -16,7 +18,8 @@ import torch
 import triton
 import triton.language as tl
 
-ROUND_MAGIC = 12582912.0  # 1.5 * 2**23
+# A constexpr global: compiled kernels may only read globals that are tl.constexpr.
+ROUND_MAGIC = tl.constexpr(12582912.0)  # 1.5 * 2**23
 
 
 @triton.jit
@@ -78,7 +81,7 @@ def act_quant(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if rows:
         _norm_quant_kernel[(rows,)](
             x, x, x, q, scale, cols, x.stride(0), 0, q.stride(0), 0.0, NORM=False, STORE_Y=False,
-            **_row_launch(cols),
+            enable_fp_fusion=False, **_row_launch(cols),
         )  # fmt: skip
     return q, scale
 
@@ -100,7 +103,7 @@ def rmsnorm_act_quant(
     if rows:
         _norm_quant_kernel[(rows,)](
             x, weight, y, q, scale, cols, x.stride(0), y.stride(0), q.stride(0), eps, NORM=True,
-            STORE_Y=store_output, **_row_launch(cols),
+            STORE_Y=store_output, enable_fp_fusion=False, **_row_launch(cols),
         )  # fmt: skip
     return (y if store_output else None), q, scale
 
@@ -138,5 +141,7 @@ def weight_ternary(weight: torch.Tensor, block: int = 4096) -> tuple[torch.Tenso
     total = partial.sum(dtype=torch.float32)  # a device op: no host sync
     q = torch.empty(w.shape, dtype=torch.int8, device=w.device)
     scale = torch.empty(1, dtype=torch.float32, device=w.device)
-    _ternarize_kernel[(blocks,)](w, q, total, scale, numel, BLOCK=block)
+    _ternarize_kernel[(blocks,)](
+        w, q, total, scale, numel, BLOCK=block, enable_fp_fusion=False
+    )  # fmt: skip
     return q, scale
