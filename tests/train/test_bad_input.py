@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
+import torch
 
-from tests.conftest import run_tritter
 from tests.train.conftest import pretrain_args
 from tritter import cli, storage
 
@@ -54,6 +56,13 @@ def test_model_too_big_for_declared_memory(packed, output, capsys):
           "model preset '7b' needs ~", output)  # fmt: skip
 
 
+def test_cuda_requested_without_a_gpu(packed, output, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    args = pretrain_args(packed, output, "--max-steps", "1", "--device", "cuda", "--nproc", "2")
+    fails(capsys, args, "--device cuda: CUDA is not available")
+
+
 def test_unwritable_output(packed, tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -76,9 +85,13 @@ def test_corrupt_checkpoint(packed, output, capsys):
           "corrupt checkpoint: committed file trainer_state.pt is missing", output)  # fmt: skip
 
 
-def test_cli_exit_code_and_single_line_from_a_real_process(packed, output):
+def test_job_entrypoint_exit_code_and_single_line_from_a_real_process(packed, output):
     args = pretrain_args(packed, output, "--max-steps", "1", "--nproc", "2", "--model", "3b")
-    result = run_tritter(*args)
+    # The container entrypoint takes the flags of `tritter pretrain` (without the subcommand).
+    result = subprocess.run(
+        [sys.executable, "-m", "tritter.jobs.pretrain", *args[1:]],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tritter: error: "), result.stderr

@@ -57,6 +57,7 @@ def handle(args: argparse.Namespace) -> int:
         train(config)
         return 0
     check(config, plan.world_size)  # bad input: one line, before any rank starts
+    launch.check_devices(plan, config.device)
     if plan.mode == "single":
         from tritter.train.trainer import train
 

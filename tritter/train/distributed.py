@@ -54,7 +54,12 @@ class DistContext:
         if use_cuda:
             if not torch.cuda.is_available():
                 raise TritterError("--device cuda: CUDA is not available on this machine")
-            torch.cuda.set_device(local_rank % torch.cuda.device_count())
+            if local_world > torch.cuda.device_count():
+                raise TritterError(
+                    f"{local_world} ranks per node but {torch.cuda.device_count()} GPU(s): "
+                    "NCCL needs one GPU per rank (lower --nproc or use --device cpu)"
+                )
+            torch.cuda.set_device(local_rank)
             device = torch.device("cuda", torch.cuda.current_device())
             backend = "cuda:nccl,cpu:gloo"
         else:

@@ -148,6 +148,19 @@ def detect(env: Mapping[str, str] | None = None, nproc: int | None = None) -> La
     return plan
 
 
+def check_devices(plan: LaunchPlan, device: str) -> None:
+    """One GPU per rank: more local ranks than GPUs would put two NCCL ranks on one GPU."""
+    gpus = _gpu_count()
+    wants_gpu = device == "cuda" or (device == "auto" and gpus > 0)
+    if device == "cuda" and gpus == 0:
+        raise TritterError("--device cuda: CUDA is not available on this machine")
+    if wants_gpu and plan.nproc_per_node > gpus:
+        raise TritterError(
+            f"--nproc {plan.nproc_per_node}: this node has {gpus} GPU(s) and NCCL needs one per "
+            "rank (lower --nproc or use --device cpu)"
+        )
+
+
 def torchrun_command(plan: LaunchPlan, argv: Sequence[str]) -> list[str]:
     """The torchrun command line that starts this node's ranks running `tritter <argv>`."""
     port = plan.master_port or free_port()
