@@ -8,8 +8,9 @@ from SeaweedFS S3.
    a curated folder; a small tokenizer (vocab 8192, 2 MB sample) trained once by the CLI.
 2. Pack: `tritter pack` via the CLI with --workers N. MB/s per core is the text tokenized
    divided by the summed per-shard seconds (each shard runs on one core); wall MB/s is the
-   whole command; MB per CPU-second divides by the CPU time of the command and its workers,
-   which stays meaningful when other jobs share the cores.
+   whole command; MB per CPU-second divides by CPU time (of the shard work as the manifest
+   records it, and of the whole command with its workers), which stays meaningful when other
+   jobs share the cores.
 3. Loader: `TokenLoader` (rank 0 of 1, shuffled train split) iterated for --seconds from the
    local folder, then from a `weed mini` S3 server on loopback after uploading the folder;
    tokens/s counts input tokens of the batches yielded (one process, default IO threads).
@@ -103,7 +104,9 @@ def main() -> None:
         f"shards; {mb / counts['pack_seconds']:.2f} MB/s per core (summed shard time "
         f"{counts['pack_seconds']:.1f}s), wall {wall:.1f}s = {mb / wall:.2f} MB/s with "
         f"{args.workers} workers (incl. interpreter start and planning); "
-        f"{mb / cpu:.2f} MB per CPU-second over the whole command ({cpu:.1f} CPU-s)"
+        f"{mb / counts['pack_cpu_seconds']:.2f} MB per CPU-second of shard work "
+        f"({counts['pack_cpu_seconds']:.1f} CPU-s), {mb / cpu:.2f} MB per CPU-second over the "
+        f"whole command ({cpu:.1f} CPU-s)"
     )
 
     rate, batches, elapsed = loader_rate(

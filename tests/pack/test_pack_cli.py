@@ -190,3 +190,9 @@ def test_unreachable_budget_is_reported(artifacts, tmp_path):
     assert abs(train_total / mixture["planned_tokens"] - 1) < 0.1  # estimate vs exact count
     assert mixture["planned_tokens"] < 10**9
     assert manifest(artifacts.tokens)["counts"]["mixture"]["budget_capped"] in (False, None)
+
+
+def test_manifest_records_pack_time(artifacts):
+    counts = manifest(artifacts.tokens)["counts"]
+    assert counts["text_bytes"] > 0
+    assert counts["pack_cpu_seconds"] > 0 and counts["pack_seconds"] > 0

@@ -126,6 +126,7 @@ def finalize(output: str) -> manifest.Manifest:
             "shards": len(results),
             "seconds": round(seconds, 2),
             "pack_seconds": round(sum(r["seconds"] for r in results), 2),
+            "pack_cpu_seconds": round(sum(r.get("cpu_seconds", 0.0) for r in results), 2),
         },
         files=[
             manifest.FileEntry(entry["path"], entry["size"], entry["sha256"])

@@ -90,7 +90,7 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
     done = read_result(plan, index)
     if done is not None and _files_intact(plan.output, done):
         return {**done, "skipped": True}
-    started = time.time()
+    started, started_cpu = time.time(), time.process_time()
     shard = plan.shards[index]
     config = plan.pack_config
     tokenizer = load_tokenizer(plan.tokenizer)
@@ -202,6 +202,8 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
         "text_bytes": int(stats["text_bytes"]),
         "language_tokens": dict(sorted(language_tokens.items())),
         "seconds": round(time.time() - started, 3),
+        # CPU time of this process (all its threads): the per-core cost, whatever the load
+        "cpu_seconds": round(time.process_time() - started_cpu, 3),
     }
     storage.write_text(result_uri(plan.output, index), json.dumps(result, sort_keys=True))
     metrics.shard_done(result)
