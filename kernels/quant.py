@@ -4,9 +4,8 @@ ternary weights — no host synchronisation, no `.item()`.
 Rounding is round-half-to-even like `torch.round`, done with the 1.5·2²³ trick: adding and then
 subtracting that constant leaves the nearest integer under the default IEEE rounding mode for
 |v| < 2²², which covers every quantized value here (|v| ≤ 128). Triton's interpreter has no
-`libdevice.rint`, and this keeps one code path for the CPU tests and the GPU. The quantizers are
-launched with `enable_fp_fusion=False`: otherwise `x·s + 1.5·2²³` compiles to one FMA, which
-rounds the exact product instead of the fp32 product PyTorch rounds (checked in the PTX).
+`libdevice.rint`, and this keeps one code path for the CPU tests and the GPU (see `_clamp` for
+why the product is clamped first).
 """
 
 # Triton kernels take untyped pointers/values; their signatures cannot carry Python hints.
@@ -25,6 +24,15 @@ ROUND_MAGIC = tl.constexpr(12582912.0)  # 1.5 * 2**23
 @triton.jit
 def _round_half_even(v):
     return (v + ROUND_MAGIC) - ROUND_MAGIC
+
+
+@triton.jit
+def _clamp(v, bound):
+    # Clamping the product to ±bound (an integer beyond the final range) before rounding changes
+    # no result, but it separates the multiply from the magic-constant add, so the compiler
+    # cannot contract them into an FMA (which would round the exact product, not the fp32
+    # product that PyTorch rounds). Checked in the PTX by tests/kernels/aot_compile.py.
+    return tl.minimum(tl.maximum(v, -bound), bound)
 
 
 @triton.jit
@@ -62,7 +70,7 @@ def _norm_quant_kernel(
     else:
         a = x.to(tl.float32)
     scale = 127.0 / tl.maximum(tl.max(tl.abs(a), axis=0), 1e-5)
-    q = tl.minimum(tl.maximum(_round_half_even(a * scale), -128.0), 127.0)
+    q = tl.minimum(tl.maximum(_round_half_even(_clamp(a * scale, 129.0)), -128.0), 127.0)
     tl.store(q_ptr + row * stride_q + offsets, q.to(tl.int8), mask=inside)
     tl.store(s_ptr + row, scale)
 
@@ -81,7 +89,7 @@ def act_quant(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if rows:
         _norm_quant_kernel[(rows,)](
             x, x, x, q, scale, cols, x.stride(0), 0, q.stride(0), 0.0, NORM=False, STORE_Y=False,
-            enable_fp_fusion=False, **_row_launch(cols),
+            **_row_launch(cols),
         )  # fmt: skip
     return q, scale
 
@@ -103,7 +111,7 @@ def rmsnorm_act_quant(
     if rows:
         _norm_quant_kernel[(rows,)](
             x, weight, y, q, scale, cols, x.stride(0), y.stride(0), q.stride(0), eps, NORM=True,
-            STORE_Y=store_output, enable_fp_fusion=False, **_row_launch(cols),
+            STORE_Y=store_output, **_row_launch(cols),
         )  # fmt: skip
     return (y if store_output else None), q, scale
 
@@ -125,7 +133,7 @@ def _ternarize_kernel(w_ptr, q_ptr, total_ptr, s_ptr, numel, BLOCK: tl.constexpr
     offsets = pid * BLOCK + tl.arange(0, BLOCK)
     inside = offsets < numel
     w = tl.load(w_ptr + offsets, mask=inside, other=0.0).to(tl.float32)
-    q = tl.minimum(tl.maximum(_round_half_even(w * scale), -1.0), 1.0)
+    q = tl.minimum(tl.maximum(_round_half_even(_clamp(w * scale, 2.0)), -1.0), 1.0)
     tl.store(q_ptr + offsets, q.to(tl.int8), mask=inside)
     if pid == 0:
         tl.store(s_ptr, scale)
@@ -141,7 +149,5 @@ def weight_ternary(weight: torch.Tensor, block: int = 4096) -> tuple[torch.Tenso
     total = partial.sum(dtype=torch.float32)  # a device op: no host sync
     q = torch.empty(w.shape, dtype=torch.int8, device=w.device)
     scale = torch.empty(1, dtype=torch.float32, device=w.device)
-    _ternarize_kernel[(blocks,)](
-        w, q, total, scale, numel, BLOCK=block, enable_fp_fusion=False
-    )  # fmt: skip
+    _ternarize_kernel[(blocks,)](w, q, total, scale, numel, BLOCK=block)
     return q, scale

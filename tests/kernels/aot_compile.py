@@ -50,8 +50,14 @@ def main() -> int:
         target = GPUTarget("cuda", arch, 32)
         for name, fn, signature, constants in jobs():
             source = ASTSource(fn=fn, signature=signature, constexprs=constants)
-            compiled = triton.compile(source, target=target, options={"enable_fp_fusion": False})
+            # Default options, FP fusion included, as a normal launch compiles them.
+            compiled = triton.compile(source, target=target)
             assert "cubin" in compiled.asm, name
+            # The rounding constant must be added, never fused into an FMA with the product.
+            ptx = compiled.asm["ptx"].upper()
+            if "0F4B400000" in ptx:
+                fused = [line for line in ptx.splitlines() if "FMA" in line and "4B400000" in line]
+                assert not fused, f"{name}: rounding add contracted into an FMA: {fused[0]}"
             print(f"sm_{arch} {name}: ok")
     return 0
 
