@@ -34,7 +34,7 @@ def local_defaults() -> dict[str, Any]:
         "model": "tiny",
         "gpus_per_node": min(gpus, 8),
         "vocab_size": 4096,
-        "tokenizer_sample_bytes": 20_000_000,
+        "tokenizer_sample_bytes": 5_000_000,
         "seq_len": 256,
         "max_steps": 200,
         "micro_batch_size": 8,
