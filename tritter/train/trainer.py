@@ -153,16 +153,26 @@ class Trainer:
         self.global_tokens = (
             accumulation * ctx.world_size * config.micro_batch_size * config.seq_len
         )
+        sharded = config.sharding == "fsdp"
         torch.manual_seed(config.seed)  # identical initial weights on every rank
-        model = build_model(model_config)
+        if sharded:
+            # No rank ever holds the whole fp32 model: shapes on the meta device, shard, then
+            # allocate and initialise only the local shards (DTensor's RNG keeps them distinct).
+            with torch.device("meta"):
+                model = build_model(model_config)
+        else:
+            model = build_model(model_config).to(ctx.device)
         if config.activation_checkpointing:
             apply_activation_checkpointing(model)
-        model.to(ctx.device)
         if config.compile:
             for block in model.layers:
                 block.compile()
         self.model = model
         self.wrapped = wrap_model(model, config, ctx)
+        if sharded:
+            model.to_empty(device=ctx.device)
+            torch.manual_seed(config.seed)
+            model.init_weights()
         self.optimizer = build_optimizer(model, config.optim, ctx.device)
         self.autocast = autocast_factory(config, ctx.device)
         self.run = run_name(config)
