@@ -457,8 +457,9 @@ class Trainer:
             self.wrapped, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
         )
         if self.ctx.is_main:
-            export = Tritter(self.model_config)
-            export.load_state_dict(full)
+            with torch.device("meta"):  # no second copy of the weights in memory
+                export = Tritter(self.model_config)
+            export.load_state_dict(full, assign=True)
             target = storage.join(self.config.output, FINAL_FOLDER)
             with tempfile.TemporaryDirectory(prefix="tritter-final-") as tmp:
                 export.save_hf(tmp)
