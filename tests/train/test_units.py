@@ -136,7 +136,9 @@ def test_local_and_worker_environments():
     worker = launch.detect({"LOCAL_RANK": "1", "RANK": "3", "WORLD_SIZE": "4",
                             "LOCAL_WORLD_SIZE": "2", "GROUP_RANK": "1"})  # fmt: skip
     assert (worker.mode, worker.nnodes, worker.node_rank) == ("worker", 2, 1)
-    assert "PET_NNODES" not in launch.worker_env({"PET_NNODES": "2", "PATH": "/bin"})
+    env = launch.worker_env({"PET_NNODES": "2", "PATH": "/bin"}, local)
+    assert "PET_NNODES" not in env and int(env["OMP_NUM_THREADS"]) >= 1
+    assert launch.worker_env({"OMP_NUM_THREADS": "5"}, local)["OMP_NUM_THREADS"] == "5"
 
 
 # -- checkpoint store ---------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def _run_torchrun(plan: LaunchPlan, config: TrainConfig) -> int:
         with open(path, "w", encoding="utf-8") as handle:
             yaml.safe_dump(dump(config), handle, sort_keys=False)
         command = launch.torchrun_command(plan, ["pretrain", "--config", path])
-        child = subprocess.Popen(command, env=launch.worker_env(os.environ))
+        child = subprocess.Popen(command, env=launch.worker_env(os.environ, plan))
 
         def forward(signum: int, _frame: object) -> None:
             child.send_signal(signum)

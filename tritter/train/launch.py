@@ -182,7 +182,12 @@ def torchrun_command(plan: LaunchPlan, argv: Sequence[str]) -> list[str]:
     ]
 
 
-def worker_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The environment for torchrun: the operator's PET_* variables would otherwise override
-    nothing (flags win) but confuse a nested launch, so they are dropped."""
-    return {k: v for k, v in env.items() if not k.startswith("PET_")}
+def worker_env(env: Mapping[str, str], plan: LaunchPlan) -> dict[str, str]:
+    """The environment for torchrun. The operator's PET_* variables are dropped (the flags say
+    the same, and a nested launch must not pick them up); unless set, each rank gets an equal
+    share of the node's cores for intra-op threads (torchrun's default is 1)."""
+    out = {k: v for k, v in env.items() if not k.startswith("PET_")}
+    if "OMP_NUM_THREADS" not in out:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        out["OMP_NUM_THREADS"] = str(max(1, (cores or 1) // plan.nproc_per_node))
+    return out
