@@ -1,8 +1,8 @@
 """End-to-end `tritter pretrain` runs on real packed shards (CPU, gloo), as CI runs them.
 
-* 2 local ranks checkpointing to SeaweedFS S3, scraped live over Prometheus; the same run with
-  rank 1 SIGKILLed mid-save (files uploaded, commit marker not written) and relaunched
-  reproduces every loss of the uninterrupted run exactly.
+* 2 local ranks reading shards from and checkpointing to SeaweedFS S3, scraped live over
+  Prometheus; the same run with rank 1 SIGKILLed mid-save (files uploaded, commit marker not
+  written) and relaunched reproduces every loss of the uninterrupted run exactly.
 * The PyTorchJob path: two "nodes" started with exactly the operator's environment on loopback
   (FSDP2), then the run resumed on one DDP rank from their 2-rank sharded checkpoint;
   `load_model` reads it back.
@@ -71,6 +71,14 @@ def launch(args: list[str], env: dict[str, str]) -> subprocess.Popen:
 def test_two_ranks_on_s3_survive_sigkill_with_identical_losses_and_serve_metrics(
     packed, s3_bucket, s3_env
 ):
+    # Shards and tokenizer are read from S3 too, as in a cluster.
+    remote = {}
+    for name in ("tokens", "tokenizer"):
+        for item in storage.list_objects(packed[name]):
+            relative = os.path.relpath(item.uri, packed[name])
+            storage.upload_file(item.uri, f"{s3_bucket}/data/{name}/{relative}")
+        remote[name] = f"{s3_bucket}/data/{name}"
+    packed = {**packed, **remote}
     common = ["--nproc", "2", "--max-steps", "8", "--checkpoint.every", "2", "--val-every", "4",
               "--checkpoint.keep-last", "2"]  # fmt: skip
     reference = f"{s3_bucket}/reference/checkpoints"
