@@ -196,3 +196,19 @@ def test_manifest_records_pack_time(artifacts):
     counts = manifest(artifacts.tokens)["counts"]
     assert counts["text_bytes"] > 0
     assert counts["pack_cpu_seconds"] > 0 and counts["pack_seconds"] > 0
+
+
+def test_new_config_replaces_the_old_pack(artifacts, tmp_path):
+    """Packing into a finished folder with other options redoes it and leaves no stale shard."""
+    output = tmp_path / "tokens"
+    base = pack_args(artifacts.curated, artifacts.tokenizer, output, "--workers", "1")
+    first = run_in_process(*base, "--mix", "python=1", "--token-budget", "30000")
+    assert first.returncode == 0, first.stderr
+    second = run_in_process(*base, "--mix", "rust=1,docs=1")
+    assert second.returncode == 0, second.stderr
+    found = manifest(output)
+    assert set(found["counts"]["tokens"]["train"]) == {"rust", "docs"}
+    on_disk = {str(p.relative_to(output)) for p in output.rglob("*") if p.is_file()} - {
+        "_manifest.json"
+    }
+    assert on_disk == {entry["path"] for entry in found["files"]}
