@@ -13,7 +13,8 @@ from SeaweedFS S3.
    jobs share the cores.
 3. Loader: `TokenLoader` (rank 0 of 1, shuffled train split) iterated for --seconds from the
    local folder, then from a `weed mini` S3 server on loopback after uploading the folder;
-   tokens/s counts input tokens of the batches yielded (one process, default IO threads).
+   tokens/s counts input tokens of the batches yielded (one process, default IO threads; S3
+   once more under `loader.data_loader(num_workers=--s3-workers)`).
 
 Timings depend on what else the machine runs: the load average is printed.
 """
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,13 +54,15 @@ def cli(*args: str, env: dict[str, str] | None = None) -> tuple[float, float]:
     return time.time() - started, cpu
 
 
-def loader_rate(uri: str, seq_len: int, micro_batch: int, seconds: float, cache: Path) -> tuple:
+def loader_rate(
+    uri: str, seq_len: int, micro_batch: int, seconds: float, cache: Path, workers: int = 0
+) -> tuple:
     from tritter.loader import TokenLoader
 
     loader = TokenLoader(
         uri, split="train", seq_len=seq_len, micro_batch_size=micro_batch, seed=1, cache_dir=cache
     )
-    iterator = iter(loader)
+    iterator = iter(loader.data_loader(num_workers=workers) if workers else loader)
     next(iterator)  # opening shards and the first requests are not the steady state
     batches, started = 0, time.time()
     while time.time() - started < seconds:
@@ -76,6 +80,7 @@ def main() -> None:
     parser.add_argument("--micro-batch", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-s3", action="store_true", help="skip the SeaweedFS measurement")
+    parser.add_argument("--s3-workers", type=int, default=2, help="DataLoader workers for S3")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: temp)")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench-loader-"))
@@ -93,6 +98,7 @@ def main() -> None:
             "--vocab-size", "8192", "--sample-bytes", "2000000", "--threads", "2")  # fmt: skip
 
     tokens = work / f"tokens-w{args.workers}"
+    shutil.rmtree(tokens, ignore_errors=True)  # always measure a full pack, never a no-op
     wall, cpu = cli("pack", "--input", str(curated), "--tokenizer", str(tokenizer),
                "--output", str(tokens), "--seq-len", str(args.seq_len), "--mix", "python=1",
                "--shard-tokens", "4000000", "--workers", str(args.workers))  # fmt: skip
@@ -137,6 +143,14 @@ def main() -> None:
         print(
             f"loader, SeaweedFS S3 (byte-range GETs): {rate / 1e6:.2f}M tokens/s ({batches} "
             f"batches in {elapsed:.1f}s)"
+        )
+        rate, batches, elapsed = loader_rate(
+            f"{bucket}/tokens", args.seq_len, args.micro_batch, args.seconds, work / "s3-cache",
+            workers=args.s3_workers,
+        )  # fmt: skip
+        print(
+            f"loader, SeaweedFS S3 with data_loader(num_workers={args.s3_workers}): "
+            f"{rate / 1e6:.2f}M tokens/s ({batches} batches in {elapsed:.1f}s)"
         )
     finally:
         server.stop()
