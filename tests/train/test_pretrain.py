@@ -114,7 +114,15 @@ def test_two_ranks_on_s3_survive_sigkill_with_identical_losses_and_serve_metrics
     assert [r["step"] for r in saves] == [2, 4, 6, 8]
     assert all(0 < r["blocking_seconds"] <= r["save_seconds"] for r in saves)
     assert CheckpointStore(reference).committed_steps() == [6, 8]  # keep last 2
-    assert storage.exists(f"{reference}/final/model.safetensors")
+    # What evaluation imports, straight from S3: the newest step and the Hugging Face export.
+    from tritter.train.checkpoint import load_model
+
+    model, info = load_model(reference)
+    exported, hf_info = load_model(f"{reference}/final")
+    assert (info["step"], hf_info["step"], hf_info["kind"]) == (8, 8, "huggingface")
+    ids = torch.randint(0, model.config.vocab_size, (1, 12))
+    with torch.no_grad():
+        assert torch.equal(model(ids), exported(ids))
     assert storage.exists(f"{reference}/config.yaml")
     assert json.loads(storage.read_text(f"{reference}/_manifest.json"))["counts"]["steps"] == 8
 
