@@ -289,3 +289,38 @@ def test_config_in_the_published_2b4t_layout():
         "use_cache": True, "vocab_size": 128256, "quantization_config": dict(ONLINE),
     }  # fmt: skip
     assert config_from_hf(published) == PRESETS["2b4t"]
+
+
+def test_packed_checkpoint_loads_into_a_model_that_computes_the_same(tmp_path):
+    """The offline 2-bit format (what microsoft/bitnet-b1.58-2B-4T ships): transformers' offline
+    BitLinear, the original model and the re-imported model agree; re-packing is lossless."""
+    from transformers import BitNetForCausalLM
+
+    model = build_model(
+        "tiny", vocab_size=48, hidden_size=32, intermediate_size=40, tie_word_embeddings=True
+    ).eval()
+    model.save_hf(str(tmp_path / "packed"), packed=True)
+    loaded = Tritter.from_hf(str(tmp_path / "packed")).eval()
+    assert loaded.config == model.config
+    reference = BitNetForCausalLM.from_pretrained(str(tmp_path / "packed")).eval()
+    ids = random_ids(48)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ids), model(ids), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(loaded(ids), reference(ids).logits, rtol=0, atol=1e-4)
+    first, second = pack_model(model), pack_model(loaded)
+    for name, tensor in first.items():
+        if tensor.dtype == torch.uint8:
+            assert torch.equal(second[name], tensor), name
+        else:
+            torch.testing.assert_close(second[name], tensor, rtol=1e-6, atol=0, msg=name)
+
+
+def test_packed_checkpoint_with_float_weights_is_refused(tmp_path):
+    model = build_model("tiny", vocab_size=30, hidden_size=32, intermediate_size=40)
+    model.save_hf(str(tmp_path), packed=True)
+    name = "model.layers.0.self_attn.k_proj.weight"
+    edit_tensors(tmp_path, lambda t: t.update({name: torch.zeros(t[name].shape)}))
+    expect_error(tmp_path, f"tensor '{name}' has dtype torch.float32")
+    model.save_hf(str(tmp_path), packed=True)
+    edit_tensors(tmp_path, lambda t: t.pop("model.layers.1.mlp.down_proj.weight_scale"))
+    expect_error(tmp_path, "missing tensor 'model.layers.1.mlp.down_proj.weight_scale'")

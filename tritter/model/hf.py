@@ -23,7 +23,9 @@ import torch
 from tritter import storage
 from tritter.config import format_validation_error
 from tritter.errors import TritterError
+from tritter.model.bitlinear import BitLinear
 from tritter.model.config import ModelConfig
+from tritter.model.packing import latent_from_packed
 
 # config.json fields copied onto ModelConfig as they are.
 MAPPED = (
@@ -95,7 +97,8 @@ def config_from_hf(data: dict[str, Any], source: str = "config.json") -> ModelCo
         elif key == "head_dim":
             _check_head_dim(data, value, source)
         elif key == "quantization_config":
-            fields["quantization"] = _quantization(value, source)
+            fmt = quantization_format(data, source)
+            fields["quantization"] = "dense" if fmt == "dense" else "ternary"
         else:
             raise TritterError(f"{source}: unsupported config field '{key}'")
     fields.setdefault("quantization", "dense")
@@ -133,17 +136,35 @@ def _check_head_dim(data: dict[str, Any], value: Any, source: str) -> None:
         )
 
 
-def _quantization(value: Any, source: str) -> str:
+# (linear_class, quantization_mode) → how the ternary weights are stored.
+FORMATS = {("autobitlinear", "online"): "online", ("bitlinear", "offline"): "packed"}
+
+
+def quantization_format(data: dict[str, Any], source: str = "config.json") -> str:
+    """ "dense" (no quantization_config), "online" (latent weights, quantized on the fly) or
+    "packed" (2-bit codes + weight_scale, the offline format of microsoft/bitnet-b1.58-2B-4T)."""
+    value = data.get("quantization_config")
     if value is None:
         return "dense"
     if not isinstance(value, dict):
         raise TritterError(f"{source}: config field 'quantization_config' must be a mapping")
-    for key, expected in ONLINE_QUANTIZATION.items():
-        if value.get(key, "bitlinear" if key == "linear_class" else None) != expected:
-            raise TritterError(
-                f"{source}: unsupported quantization_config.{key} {value.get(key)!r} "
-                f"(Tritter loads {key} {expected!r})"
-            )
+    if value.get("quant_method") != "bitnet":
+        raise TritterError(
+            f"{source}: unsupported quantization_config.quant_method {value.get('quant_method')!r}"
+        )
+    # transformers' BitNetQuantConfig defaults: bitlinear, offline.
+    linear_class = value.get("linear_class", "bitlinear")
+    mode = value.get("quantization_mode", "offline")
+    if linear_class not in ("bitlinear", "autobitlinear"):
+        raise TritterError(
+            f"{source}: unsupported quantization_config.linear_class {linear_class!r}"
+        )
+    if (linear_class, mode) not in FORMATS:
+        raise TritterError(
+            f"{source}: unsupported quantization_config.quantization_mode {mode!r} with "
+            f"linear_class {linear_class!r} (Tritter loads autobitlinear + online or "
+            "bitlinear + offline)"
+        )
     if value.get("use_rms_norm"):
         raise TritterError(f"{source}: unsupported quantization_config.use_rms_norm true")
     skipped = value.get("modules_to_not_convert") or []
@@ -155,7 +176,7 @@ def _quantization(value: Any, source: str) -> str:
     extra = sorted(set(value) - allowed)
     if extra:
         raise TritterError(f"{source}: unsupported config field 'quantization_config.{extra[0]}'")
-    return "ternary"
+    return FORMATS[(linear_class, mode)]
 
 
 def config_to_hf(config: ModelConfig, dtype: torch.dtype) -> dict[str, Any]:
@@ -230,28 +251,49 @@ def load_hf(directory: str, dtype: torch.dtype = torch.float32) -> Any:
         raise TritterError(f"{config_path}: must hold a JSON object")
     config = config_from_hf(data, str(config_path))
 
+    packed = quantization_format(data, str(config_path)) == "packed"
+
     # The empty model on the meta device gives the expected names and shapes for free.
     with torch.device("meta"):
         model = Tritter(config)
-    expected = {hf_tensor_name(n): p for n, p in model.state_dict(keep_vars=True).items()}
+    # name → (shape, kind): "float" tensors, or "codes"/"scale" of packed ternary weights.
+    expected: dict[str, tuple[tuple[int, ...], str]] = {
+        hf_tensor_name(n): (tuple(p.shape), "float")
+        for n, p in model.state_dict(keep_vars=True).items()
+    }
+    ternary = {n: m for n, m in model.named_modules() if isinstance(m, BitLinear) and m.quantize}
+    if packed:
+        for name, module in ternary.items():
+            rows = -(-module.out_features // 4)
+            expected[hf_tensor_name(f"{name}.weight")] = ((rows, module.in_features), "codes")
+            expected[hf_tensor_name(f"{name}.weight_scale")] = ((1,), "scale")
     tensors = _read_tensors(root)
-    for name, parameter in expected.items():
+    for name, (shape, kind) in expected.items():
         if name not in tensors:
             raise TritterError(f"{root}: missing tensor '{name}'")
-        if tuple(tensors[name].shape) != tuple(parameter.shape):
-            raise TritterError(
-                f"{root}: tensor '{name}' has shape {tuple(tensors[name].shape)}, "
-                f"expected {tuple(parameter.shape)}"
-            )
-        if not tensors[name].is_floating_point():
-            raise TritterError(f"{root}: tensor '{name}' has dtype {tensors[name].dtype}")
+        tensor = tensors[name]
+        got = tuple(tensor.shape)
+        if got != shape and not (kind == "scale" and tensor.numel() == 1):
+            raise TritterError(f"{root}: tensor '{name}' has shape {got}, expected {shape}")
+        if (kind == "codes") != (tensor.dtype == torch.uint8) or not (
+            kind == "codes" or tensor.is_floating_point()
+        ):
+            raise TritterError(f"{root}: tensor '{name}' has dtype {tensor.dtype}")
     unexpected = sorted(set(tensors) - set(expected))
     if unexpected:
         raise TritterError(f"{root}: unexpected tensor '{unexpected[0]}'")
 
-    state = {
-        name: tensors[hf_tensor_name(name)].to(dtype) for name in model.state_dict(keep_vars=True)
-    }
+    state = {}
+    for name in model.state_dict(keep_vars=True):
+        module = name.rsplit(".", 1)[0]
+        if packed and module in ternary:
+            state[name] = latent_from_packed(
+                tensors[hf_tensor_name(name)],
+                tensors[hf_tensor_name(f"{module}.weight_scale")],
+                ternary[module].out_features,
+            ).to(dtype)
+        else:
+            state[name] = tensors[hf_tensor_name(name)].to(dtype)
     model.load_state_dict(state, strict=True, assign=True)
     return model
 
@@ -260,8 +302,8 @@ def save_hf(model: Any, directory: str, packed: bool = False) -> None:
     """Write config.json + model.safetensors for `transformers` (config.json written last).
 
     packed=True writes the 2-bit offline format (`linear_class: bitlinear`, `quantization_mode:
-    offline`, see tritter/model/packing.py): ~8× smaller ternary weights for inference, loadable
-    by `transformers` but not trainable (and not re-importable: Tritter trains online).
+    offline`, see tritter/model/packing.py): ~8× smaller ternary weights, loadable by
+    `transformers` and by `Tritter.from_hf` (which turns the codes back into latent weights).
     """
     from safetensors.torch import save_file
 

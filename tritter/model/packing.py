@@ -53,6 +53,28 @@ def unpack_ternary(
     return (q / scale.float().reshape(())).to(dtype)
 
 
+def latent_from_packed(
+    packed: torch.Tensor, scale: torch.Tensor, out_features: int
+) -> torch.Tensor:
+    """fp32 latent weights whose *online* quantization reproduces a packed projection.
+
+    Online quantization of a latent W' yields q'/s' with s' = 1/mean|W'|. Taking
+    W' = q / (s · mean|q|) gives mean|W'| = 1/s, hence s' = s, round(W'·s') = round(q / mean|q|)
+    = q (|q / mean|q|| ≥ 1 for every nonzero code, and the clamp brings it back to ±1), so a model
+    loaded from a packed checkpoint computes what the packed (offline) model computes, and it
+    can be trained further.
+    """
+    rows = packed.shape[0]
+    if not (rows - 1) * VALUES_PER_BYTE < out_features <= rows * VALUES_PER_BYTE:
+        raise TritterError(f"packed weight with {rows} rows cannot hold {out_features} outputs")
+    codes = torch.cat([(packed >> (2 * i)) & 3 for i in range(VALUES_PER_BYTE)])[:out_features]
+    q = codes.to(torch.float32) - 1
+    density = q.abs().mean()
+    if density == 0:
+        return q  # all zero: the online quantizer also gives zeros
+    return q / (scale.float().reshape(()) * density)
+
+
 def pack_model(model: nn.Module) -> dict[str, torch.Tensor]:
     """`{module}.weight` (uint8, packed) and `{module}.weight_scale` for every ternary BitLinear;
     other parameters (embedding, norms, head) as they are."""
