@@ -128,6 +128,7 @@ def main() -> None:
     from tests.support.seaweed import SeaweedS3
     from tritter import storage
 
+    shutil.rmtree(work / "seaweedfs", ignore_errors=True)  # a fresh server and bucket
     server = SeaweedS3(work / "seaweedfs").start()
     try:
         os.environ.update(server.env)
