@@ -59,3 +59,38 @@ def test_info_all_is_a_table_of_every_preset(tritter_cli):
     assert list(rows) == ["tiny", "125m", "700m", "1.3b", "3b", "7b", "2b4t", "blueprint"]
     assert "2,412,820,480" in rows["2b4t"] and "20/5" in rows["2b4t"]
     assert "2,919,656,448" in rows["blueprint"]
+
+
+def test_convert_latent_to_packed_and_back(tritter_cli, tmp_path):
+    import torch
+
+    from tritter.model import Tritter
+
+    model = build_model("tiny", vocab_size=64, hidden_size=64, intermediate_size=128).eval()
+    model.save_hf(str(tmp_path / "latent"))
+    packed, back = tmp_path / "packed", tmp_path / "back"
+    result = tritter_cli("model", "convert", str(tmp_path / "latent"), str(packed),
+                         "--format", "packed", "--dtype", "float32")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    latent_bytes = (tmp_path / "latent" / "model.safetensors").stat().st_size
+    assert summary["bytes"] < latent_bytes / 2  # ternary weights at 2 bits instead of 32
+    config = json.loads((packed / "config.json").read_text())
+    assert config["quantization_config"]["quantization_mode"] == "offline"
+    result = tritter_cli("model", "convert", str(packed), str(back), "--format", "latent",
+                         "--dtype", "float32")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    ids = torch.randint(0, 64, (2, 7))
+    with torch.no_grad():
+        torch.testing.assert_close(
+            Tritter.from_hf(str(back))(ids), model(ids), rtol=1e-5, atol=1e-5
+        )
+
+
+def test_convert_refuses_to_pack_a_dense_model(tritter_cli, tmp_path):
+    build_model("tiny", vocab_size=32, quantization="dense").save_hf(str(tmp_path / "dense"))
+    result = tritter_cli("model", "convert", str(tmp_path / "dense"), str(tmp_path / "out"),
+                         "--format", "packed")  # fmt: skip
+    assert result.returncode == 1
+    assert "a dense checkpoint has no ternary weights to pack" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -22,6 +22,19 @@ examples:
 """
 
 
+CONVERT_DESCRIPTION = """\
+Read a BitNet checkpoint directory (latent "online" weights, packed "offline" 2-bit weights, or
+dense) and write it in the other format. packed → latent gives weights whose online
+quantization reproduces the packed model exactly, so it can be trained further; latent →
+packed stores each ternary projection as 2-bit codes plus its absmean scale (the layout of
+microsoft/bitnet-b1.58-2B-4T, loadable by transformers). config.json is written last.
+
+examples:
+  tritter model convert runs/demo/checkpoints/final runs/demo/packed --format packed
+  tritter model convert bitnet-b1.58-2B-4T bitnet-2b4t-latent --format latent
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("model", help="inspect model presets", description="Model.")
     commands = parser.add_subparsers(dest="model_command", metavar="COMMAND", required=True)
@@ -40,6 +53,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("--quantization", choices=("ternary", "dense"), default=None, help="override")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(handler=handle_info)
+
+    convert = commands.add_parser(
+        "convert",
+        help="rewrite a BitNet checkpoint directory: packed 2-bit <-> latent weights",
+        description=CONVERT_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    convert.add_argument("source", help="Hugging Face BitNet directory (local or s3://)")
+    convert.add_argument("output", help="output directory (local or s3://)")
+    convert.add_argument(
+        "--format",
+        choices=("packed", "latent"),
+        required=True,
+        help="packed: 2 bits per ternary weight + one scale per projection (inference); "
+        "latent: weights Tritter and transformers train from (online quantization)",
+    )
+    convert.add_argument(
+        "--dtype", choices=("float32", "bfloat16"), default="bfloat16",
+        help="dtype of the non-ternary tensors (default: bfloat16)",
+    )  # fmt: skip
+    convert.set_defaults(handler=handle_convert)
 
 
 def handle_info(args: argparse.Namespace) -> int:
@@ -85,4 +119,24 @@ def handle_info(args: argparse.Namespace) -> int:
         print(json.dumps({"model": args.model, **info}, sort_keys=True))
     else:
         print(format_info(args.model, info))
+    return 0
+
+
+def handle_convert(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from tritter import storage
+    from tritter.errors import TritterError
+    from tritter.model import Tritter
+
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[args.dtype]
+    # Always read in fp32 so that ternarization sees the full-precision weights.
+    model = Tritter.from_hf(args.source)
+    if args.format == "packed" and model.config.quantization != "ternary":
+        raise TritterError(f"{args.source}: a dense checkpoint has no ternary weights to pack")
+    model.save_hf(args.output, packed=args.format == "packed", dtype=dtype)
+    size = sum(item.size for item in storage.list_objects(args.output.rstrip("/") + "/"))
+    print(json.dumps({"output": args.output, "format": args.format, "bytes": size}))
     return 0

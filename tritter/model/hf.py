@@ -298,7 +298,9 @@ def load_hf(directory: str, dtype: torch.dtype = torch.float32) -> Any:
     return model
 
 
-def save_hf(model: Any, directory: str, packed: bool = False) -> None:
+def save_hf(
+    model: Any, directory: str, packed: bool = False, dtype: torch.dtype | None = None
+) -> None:
     """Write config.json + model.safetensors for `transformers` (config.json written last).
 
     packed=True writes the 2-bit offline format (`linear_class: bitlinear`, `quantization_mode:
@@ -321,8 +323,15 @@ def save_hf(model: Any, directory: str, packed: bool = False) -> None:
         state = pack_model(model)
     else:
         state = model.state_dict()
-    tensors = {hf_tensor_name(n): t.detach().contiguous().cpu() for n, t in state.items()}
-    dtype = model.embed_tokens.weight.dtype
+    # Ternary codes come from the model's own (full-precision) weights; `dtype` only casts the
+    # floating-point tensors written out (packed scales stay fp32).
+    dtype = dtype or model.embed_tokens.weight.dtype
+    tensors = {}
+    for name, tensor in state.items():
+        tensor = tensor.detach()
+        if tensor.is_floating_point() and not name.endswith(".weight_scale"):
+            tensor = tensor.to(dtype)
+        tensors[hf_tensor_name(name)] = tensor.contiguous().cpu()
     with storage.atomic_output(storage.join(directory, "model.safetensors")) as path:
         save_file(tensors, str(path), metadata={"format": "pt"})
     config = config_to_hf(model.config, dtype)

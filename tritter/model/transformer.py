@@ -209,12 +209,14 @@ class Tritter(nn.Module):
 
         return load_hf(directory, **kwargs)
 
-    def save_hf(self, directory: str, packed: bool = False) -> None:
+    def save_hf(
+        self, directory: str, packed: bool = False, dtype: torch.dtype | None = None
+    ) -> None:
         """Write a directory `transformers` loads as `BitNetForCausalLM` (packed: 2-bit weights
-        in the offline format, for inference)."""
+        in the offline format; dtype: cast the floating-point tensors written)."""
         from tritter.model.hf import save_hf
 
-        save_hf(self, directory, packed=packed)
+        save_hf(self, directory, packed=packed, dtype=dtype)
 
 
 def count_parameters(config: ModelConfig) -> dict[str, int]:
