@@ -36,7 +36,9 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("model", help="inspect model presets", description="Model.")
+    parser = subparsers.add_parser(
+        "model", help="inspect presets, convert checkpoints", description="Model commands."
+    )
     commands = parser.add_subparsers(dest="model_command", metavar="COMMAND", required=True)
     info = commands.add_parser(
         "info",
