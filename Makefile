@@ -24,9 +24,10 @@ system-deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus chromium; \
 	else echo "install Debian packages 'prometheus' and 'chromium' (tests that need them skip)"; fi
 
-# The main job on the embedded default corpus: the running Python's standard library.
+# The main job on the embedded default corpus: the running Python's standard library, through
+# the whole Kubeflow pipeline run locally (curate → tokenizer → pack → pretrain → evaluate → report).
 demo: setup
-	$(BIN)/tritter curate --input python-stdlib --output $(DEMO_OUT)/curated
+	$(BIN)/tritter run --input python-stdlib --output $(DEMO_OUT)
 
 lint: setup
 	$(BIN)/ruff check .
