@@ -6,11 +6,12 @@ import json
 
 import jsonschema
 import pytest
+from kubeflow.training import models
 
 from tests.deploy.validation import validate
 from tritter import cli
 from tritter.deploy import steps
-from tritter.deploy.pytorchjob import JobSpec, build_job, job_name
+from tritter.deploy.pytorchjob import JobSpec, build_job, build_model, job_name
 from tritter.errors import TritterError
 
 
@@ -58,8 +59,9 @@ def test_multi_node_job_validates_against_the_crd():
         assert pod["securityContext"]["runAsNonRoot"] is True
         labels = replicas[role]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/component"] == "pretrain"
-    # Plain JSON all the way down (what the API server receives).
+    # Plain JSON all the way down (what the API server receives), from the SDK's model.
     assert json.loads(json.dumps(job)) == job
+    assert isinstance(build_model(spec()), models.KubeflowOrgV1PyTorchJob)
 
 
 def test_single_node_cpu_job_has_no_workers_and_no_gpu():

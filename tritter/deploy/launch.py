@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tritter import log
-from tritter.deploy.pytorchjob import JobSpec, build_job
+from tritter.deploy.pytorchjob import JobSpec, build_model
 from tritter.errors import TritterError
 
 _log = log.get_logger("deploy.launch")
@@ -69,12 +69,12 @@ def run_kubernetes(spec: JobSpec, timeout_seconds: float, poll_seconds: float = 
     from kubeflow.training import TrainingClient
 
     namespace = spec.namespace or own_namespace()
-    body = build_job(JobSpec(**{**spec.__dict__, "namespace": namespace}))
+    job = build_model(JobSpec(**{**spec.__dict__, "namespace": namespace}))
     try:
         training = TrainingClient(namespace=namespace)
     except Exception as err:  # kubernetes config errors have many types
         raise TritterError(f"cannot reach the Kubernetes API: {err}") from err
-    _create_or_follow(training, body, spec, namespace)
+    _create_or_follow(training, job, spec, namespace)
     deadline = time.monotonic() + timeout_seconds
     last = None
     try:
@@ -113,22 +113,25 @@ def run_kubernetes(spec: JobSpec, timeout_seconds: float, poll_seconds: float = 
             log.event(_log, "PyTorchJob cleanup failed", name=spec.name, error=str(err))
 
 
-def _create(training: Any, body: dict[str, Any], namespace: str) -> None:
-    training.custom_api.create_namespaced_custom_object(
-        "kubeflow.org", "v1", namespace, "pytorchjobs", body
-    )
+def _create(training: Any, job: Any, namespace: str) -> None:
+    training.create_job(job=job, namespace=namespace)
 
 
-def _create_or_follow(training: Any, body: dict[str, Any], spec: JobSpec, namespace: str) -> None:
+def _status(err: Exception) -> int | None:
+    """HTTP status behind a TrainingClient error (it wraps the API exception)."""
+    return getattr(err, "status", None) or getattr(err.__cause__, "status", None)
+
+
+def _create_or_follow(training: Any, job: Any, spec: JobSpec, namespace: str) -> None:
     """Create the job; a retried step that finds its previous attempt's job follows it while it
     runs, and replaces it when it failed (training resumes from the newest checkpoint)."""
     where = f"PyTorchJob {namespace}/{spec.name}"
     try:
-        _create(training, body, namespace)
+        _create(training, job, namespace)
         log.event(_log, "PyTorchJob created", name=spec.name, namespace=namespace, nodes=spec.nodes)
         return
     except Exception as err:
-        if getattr(err, "status", None) != 409:
+        if _status(err) != 409:
             raise TritterError(f"creating {where} failed: {err}") from err
     existing = training.get_job(name=spec.name, namespace=namespace)
     failed = any(c.type == "Failed" and c.status == "True" for c in _conditions(existing))
@@ -140,10 +143,10 @@ def _create_or_follow(training: Any, body: dict[str, Any], spec: JobSpec, namesp
     for _ in range(60):  # deletion is asynchronous
         time.sleep(2)
         try:
-            _create(training, body, namespace)
+            _create(training, job, namespace)
             return
         except Exception as err:
-            if getattr(err, "status", None) != 409:
+            if _status(err) != 409:
                 raise TritterError(f"creating {where} failed: {err}") from err
     raise TritterError(f"{where}: the failed job was not deleted within 120 s")
 

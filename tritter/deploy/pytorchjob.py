@@ -177,8 +177,9 @@ def _replica(
     )
 
 
-def build_job(spec: JobSpec) -> dict[str, Any]:
-    """The PyTorchJob as a JSON-ready dict (what the API server receives)."""
+def build_model(spec: JobSpec) -> models.KubeflowOrgV1PyTorchJob:
+    """The PyTorchJob as the kubeflow-training SDK model (what `TrainingClient.create_job`
+    takes)."""
     _check(spec)
     labels = {
         "app.kubernetes.io/name": "tritter",
@@ -189,7 +190,7 @@ def build_job(spec: JobSpec) -> dict[str, Any]:
     replica_specs = {"Master": _replica(spec, 1, labels)}
     if spec.nodes > 1:
         replica_specs["Worker"] = _replica(spec, spec.nodes - 1, labels)
-    job = models.KubeflowOrgV1PyTorchJob(
+    return models.KubeflowOrgV1PyTorchJob(
         api_version="kubeflow.org/v1",
         kind="PyTorchJob",
         metadata=client.V1ObjectMeta(name=spec.name, namespace=spec.namespace, labels=labels),
@@ -204,4 +205,8 @@ def build_job(spec: JobSpec) -> dict[str, Any]:
             ),
         ),
     )
-    return client.ApiClient().sanitize_for_serialization(job)
+
+
+def build_job(spec: JobSpec) -> dict[str, Any]:
+    """The PyTorchJob as a JSON-ready dict (what the API server receives)."""
+    return client.ApiClient().sanitize_for_serialization(build_model(spec))
