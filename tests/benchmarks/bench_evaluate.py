@@ -72,9 +72,8 @@ def bench_sandbox(samples: int, workers: int) -> None:
 
 def bench_generation(presets: list[str], device: torch.device, batch: int, prompt: int,
                      new: int) -> None:  # fmt: skip
-    from tritter.model import PRESETS, build_model
-
     from tritter.evaluate.generation import Decoding, Generator
+    from tritter.model import PRESETS, build_model
 
     class FixedTokenizer:
         """Encodes every prompt to the same number of ids; decodes to a space per id."""

@@ -22,14 +22,16 @@ from tritter.deploy.params import PipelineParams
 from tritter.errors import TritterError
 
 
-def local_defaults() -> dict[str, Any]:
-    """Pipeline defaults that fit one machine (the cluster defaults train a 700m model)."""
-    try:
+def local_defaults(gpus: int | None = None) -> dict[str, Any]:
+    """Pipeline defaults that fit one machine (the cluster defaults train a 700m model).
+
+    `gpus=None` counts this machine's GPUs; building the parser passes a number instead, so that
+    every `tritter` invocation (torchrun workers included) does not pay for importing torch.
+    """
+    if gpus is None:
         import torch
 
         gpus = torch.cuda.device_count()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        gpus = 0
     return {
         "model": "tiny",
         "gpus_per_node": min(gpus, 8),
@@ -46,7 +48,7 @@ def local_defaults() -> dict[str, Any]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    defaults = local_defaults()
+    defaults = {**local_defaults(gpus=0), "gpus_per_node": "this machine's GPUs (up to 8)"}
     parser = subparsers.add_parser(
         "run",
         help="run the whole pipeline locally (curate → … → evaluate → report)",
