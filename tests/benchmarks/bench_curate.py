@@ -28,6 +28,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -86,7 +87,9 @@ def build_corpus(root: Path, min_mb: float) -> tuple[float, list[str]]:
 
 
 class MemorySampler(threading.Thread):
-    """Peak resident memory of a process and its children, sampled every 50 ms."""
+    """Peak resident memory of a process and its children, sampled every 250 ms (walking the
+    process tree every 50 ms cost ~10 % of one of this machine's two cores, which the stage
+    then lacked; its workers' footprints change over seconds, not milliseconds)."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -94,6 +97,7 @@ class MemorySampler(threading.Thread):
         self.peak_total = 0
         self.peak_single = 0
         self.done = threading.Event()
+        self.cpu_seconds = 0.0
 
     def run(self) -> None:
         while not self.done.is_set():
@@ -107,7 +111,7 @@ class MemorySampler(threading.Thread):
                 self.peak_single = max(self.peak_single, max(sizes, default=0))
             except psutil.Error:
                 pass
-            self.done.wait(0.05)
+            self.done.wait(0.25)
 
 
 def run_stage(corpus: Path, output: Path, workers: int) -> tuple[float, MemorySampler, str]:
@@ -115,6 +119,7 @@ def run_stage(corpus: Path, output: Path, workers: int) -> tuple[float, MemorySa
                "--output", str(output), "--allow-license", "psf-2.0", "--keep-work",
                "--workers", str(workers)]  # fmt: skip
     started = time.monotonic()
+    cpu_before = _children_cpu_seconds()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = MemorySampler(process.pid)
     sampler.start()
@@ -124,7 +129,14 @@ def run_stage(corpus: Path, output: Path, workers: int) -> tuple[float, MemorySa
     sampler.join()
     if process.returncode != 0:
         sys.exit(f"tritter curate failed:\n{stderr[-3000:]}")
+    sampler.cpu_seconds = _children_cpu_seconds() - cpu_before
     return wall, sampler, stdout
+
+
+def _children_cpu_seconds() -> float:
+    """User + system CPU time of every waited-for descendant (the stage and its pool)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def shingles(text: str, n: int = 5) -> set[tuple[bytes, ...]]:
@@ -270,6 +282,10 @@ def main() -> None:
         print(f"throughput: {rate:.2f} MB/s, {rate / args.workers:.2f} MB/s per core "
               f"({args.workers} workers)  [target >= 5 MB/s per core: "
               f"{'met' if rate / args.workers >= 5 else 'NOT met'}]")  # fmt: skip
+        print(
+            f"CPU time: {memory.cpu_seconds:.1f} s of the stage's processes = "
+            f"{read_mb / memory.cpu_seconds:.2f} MB per CPU-second (independent of load)"
+        )
         print(f"peak memory: {memory.peak_total / 2**20:.0f} MiB whole process tree, "
               f"{memory.peak_single / 2**20:.0f} MiB largest process")  # fmt: skip
         threshold = manifest["config"]["dedup_threshold"]
