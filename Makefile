@@ -17,12 +17,15 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
-# Real services the tests drive: Prometheus (server + promtool) and headless Chromium.
+# Real services the tests drive: Prometheus (server + promtool), the Pushgateway and headless
+# Chromium.
+SYSTEM_PACKAGES := prometheus prometheus-pushgateway chromium
 system-deps:
-	@if command -v prometheus >/dev/null && command -v chromium >/dev/null; then :; \
+	@if command -v prometheus >/dev/null && command -v prometheus-pushgateway >/dev/null \
+		&& command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus chromium; \
-	else echo "install Debian packages 'prometheus' and 'chromium' (tests that need them skip)"; fi
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
+	else echo "install Debian packages: $(SYSTEM_PACKAGES) (tests that need them skip)"; fi
 
 # The main job on the embedded default corpus: the running Python's standard library, through
 # the whole Kubeflow pipeline run locally (curate → tokenizer → pack → pretrain → evaluate → report).

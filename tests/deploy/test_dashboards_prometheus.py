@@ -1,7 +1,7 @@
 """Every Grafana panel's query returns data from a real Prometheus scraping real stages.
 
-Curation, tokenizer training and packing run with TRITTER_PUSHGATEWAY_URL pointing at a
-Pushgateway stand-in (tests/deploy/pushsink.py); a short real `tritter pretrain` serves its
+Curation, tokenizer training and packing run with TRITTER_PUSHGATEWAY_URL pointing at a real
+Pushgateway (Debian's prometheus-pushgateway); a short real `tritter pretrain` serves its
 metrics endpoint; the Debian Prometheus scrapes both every second on loopback; then each panel's
 PromQL (Grafana variables replaced as Grafana would for "All") is evaluated through the HTTP API.
 """
@@ -18,14 +18,16 @@ import pytest
 
 from tests.conftest import run_tritter
 from tests.deploy.corpus import build_source
-from tests.deploy.prometheus import BINARY, Prometheus
-from tests.deploy.pushsink import PushSink
+from tests.deploy.prometheus import BINARY, PUSHGATEWAY, Prometheus, Pushgateway
 from tests.support.seaweed import free_port
 from tritter.deploy import dashboards
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which(BINARY) is None, reason="Debian package prometheus needed"),
+    pytest.mark.skipif(
+        shutil.which(PUSHGATEWAY) is None, reason="Debian package prometheus-pushgateway needed"
+    ),
 ]
 
 
@@ -34,14 +36,18 @@ def _ok(result: subprocess.CompletedProcess) -> None:
 
 
 def test_every_panel_query_returns_data(tmp_path):
-    sink = PushSink()
+    gateway = Pushgateway(tmp_path)
     metrics_port = free_port()
-    prometheus = Prometheus(
-        tmp_path, {"training": f"127.0.0.1:{metrics_port}", "pushgateway": f"127.0.0.1:{sink.port}"}
-    )
+    try:
+        prometheus = Prometheus(
+            tmp_path, {"training": f"127.0.0.1:{metrics_port}", "pushgateway": gateway.address}
+        )
+    except Exception:
+        gateway.stop()
+        raise
     trainer = None
     try:
-        env = {"TRITTER_PUSHGATEWAY_URL": sink.url}
+        env = {"TRITTER_PUSHGATEWAY_URL": gateway.url}
         source = build_source(tmp_path / "src", python_bytes=150_000)
         run = tmp_path / "run"
         _ok(run_tritter("curate", "--input", str(source), "--output", str(run / "curated"),
@@ -86,4 +92,4 @@ def test_every_panel_query_returns_data(tmp_path):
             trainer.terminate()
             trainer.wait(timeout=30)
         prometheus.stop()
-        sink.stop()
+        gateway.stop()
