@@ -115,58 +115,50 @@ def curate_plan(settings: str) -> list[str]:
     return work_units(settings, max(info["shards"], 1))
 
 
-def curate_process(unit: str) -> int:
+def _curate_unit(unit: str, step: str) -> int:
+    """Run one fanned-out curation unit (`step` names a `tritter.jobs.curate` function that
+    takes the curated folder and the unit's index); a finished curation makes it a no-op."""
     from tritter.jobs import curate
 
     checked, index = open_unit(unit)
-    if not _curation_pending(checked.run_root):
-        return index
-    curate.process_shard(folder(checked.run_root, CURATED), index)
+    if _curation_pending(checked.run_root):
+        getattr(curate, step)(folder(checked.run_root, CURATED), index)
     return index
+
+
+def _curate_barrier(settings: str, done: list[Any], label: str, expected: str, nxt: str) -> list:
+    """After a curation fan-out: check all `expected` units (a run attribute) reported, then
+    return the next fan-out's units (`nxt` of them)."""
+    from tritter.curate import steps
+
+    checked = prepare(settings)
+    run = steps.load_run(folder(checked.run_root, CURATED))
+    if run is None:
+        return work_units(settings, 1)  # already curated: one no-op unit
+    _check_all_done(label, done, getattr(run, expected))
+    return work_units(settings, getattr(run, nxt))
+
+
+def curate_process(unit: str) -> int:
+    return _curate_unit(unit, "process_shard")
 
 
 def curate_groups(settings: str, processed: list[Any]) -> list[str]:
     """Barrier after every shard is processed: the dedup-index work units."""
-    from tritter.curate import steps
-
-    checked = prepare(settings)
-    run = steps.load_run(folder(checked.run_root, CURATED))
-    if run is None:
-        return work_units(settings, 1)  # already curated: one no-op unit
-    _check_all_done("curate process", processed, run.shards)
-    return work_units(settings, run.band_groups)
+    return _curate_barrier(settings, processed, "curate process", "shards", "band_groups")
 
 
 def curate_index(unit: str) -> int:
-    from tritter.jobs import curate
-
-    checked, group = open_unit(unit)
-    if not _curation_pending(checked.run_root):
-        return group
-    curate.dedup_index(folder(checked.run_root, CURATED), group)
-    return group
+    return _curate_unit(unit, "dedup_index")
 
 
 def curate_apply_units(settings: str, indexed: list[Any]) -> list[str]:
     """Barrier after every dedup band group: the per-shard apply work units."""
-    from tritter.curate import steps
-
-    checked = prepare(settings)
-    run = steps.load_run(folder(checked.run_root, CURATED))
-    if run is None:
-        return work_units(settings, 1)  # already curated: one no-op unit
-    _check_all_done("curate dedup index", indexed, run.band_groups)
-    return work_units(settings, run.shards)
+    return _curate_barrier(settings, indexed, "curate dedup index", "band_groups", "shards")
 
 
 def curate_apply(unit: str) -> int:
-    from tritter.jobs import curate
-
-    checked, index = open_unit(unit)
-    if not _curation_pending(checked.run_root):
-        return index
-    curate.apply_shard(folder(checked.run_root, CURATED), index)
-    return index
+    return _curate_unit(unit, "apply_shard")
 
 
 def curate_finalize(settings: str, applied: list[Any]) -> str:
