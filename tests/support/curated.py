@@ -388,18 +388,7 @@ def sample_corpus(python_bytes: int = 400_000, copies: int = 1) -> list[dict]:
             document(text + comment, "text", "conversations", f"chat/{i}{suffix}.txt")
             for i, text in enumerate(CONVERSATION_SAMPLES)
         ]
-    docs.append(
-        document(
-            "import pickle\n\n\ndef load(path):\n    with open(path, 'rb') as f:\n"
-            "        return pickle.load(f)\n",
-            "python",
-            "python",
-            "bad/load.py",
-            negative=True,
-            explanation="pickle.load on an untrusted file runs arbitrary code.\n"
-            "Fix: store data as JSON and parse it with json.load.",
-        )
-    )
+    docs.append(unsafe_pickle_document())
     return docs
 
 
@@ -432,3 +421,17 @@ def write_curated(folder: str, documents: Iterable[dict], shards: int = 2) -> st
         ),
     )
     return folder
+
+
+def unsafe_pickle_document() -> dict:
+    """A negative example as curation labels one: the flaw and its fix in `explanation`."""
+    return document(
+        "import pickle\n\n\ndef load(path):\n    with open(path, 'rb') as f:\n"
+        "        return pickle.load(f)\n",
+        "python",
+        "python",
+        "bad/load.py",
+        negative=True,
+        explanation="pickle.load on an untrusted file runs arbitrary code.\n"
+        "Fix: store data as JSON and parse it with json.load.",
+    )

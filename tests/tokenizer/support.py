@@ -23,6 +23,7 @@ from tests.support.curated import (
     RUST_SAMPLES,
     document,
     stdlib_python,
+    unsafe_pickle_document,
     write_curated,
 )
 
@@ -81,18 +82,7 @@ def corpus_documents() -> list[dict]:
             document(f"{text}(variant {copy})\n", "text", "conversations", f"c/{i}-{copy}.txt")
             for i, text in enumerate(CONVERSATION_SAMPLES)
         ]
-    docs.append(
-        document(
-            "import pickle\n\n\ndef load(path):\n    with open(path, 'rb') as f:\n"
-            "        return pickle.load(f)\n",
-            "python",
-            "python",
-            "bad/load.py",
-            negative=True,
-            explanation="pickle.load on an untrusted file runs arbitrary code.\n"
-            "Fix: store data as JSON and parse it with json.load.",
-        )
-    )
+    docs.append(unsafe_pickle_document())
     docs.append(document("\n".join(HOSTILE_TEXTS[:11]), "python", "python", "hostile.py"))
     # Curation removes exact duplicates (the stdlib has a few identical files): so do we.
     unique = {doc["sha256"]: doc for doc in reversed(docs)}
