@@ -122,6 +122,19 @@ class Run:
     policy: licenses.Policy
     plan: dict[str, Any]
 
+    @functools.cached_property
+    def limits(self) -> filters.Thresholds:
+        """The content filters' thresholds (built once per run, not once per document)."""
+        config = self.config
+        return filters.Thresholds(
+            max_bytes=config.max_bytes,
+            min_lines=config.min_lines,
+            max_lines=config.max_lines,
+            min_alnum_fraction=config.min_alnum_fraction,
+            long_line_chars=config.long_line_chars,
+            max_long_line_fraction=config.max_long_line_fraction,
+        )
+
     def marker_done(self, uri: str) -> dict[str, Any] | None:
         data = _read_json(uri)
         if data is not None and data.get("fingerprint") == self.fingerprint:
@@ -420,15 +433,7 @@ def _inspect(
     assert text is not None
     language = raw.language or ""
     stats = filters.text_stats(data)
-    limits = filters.Thresholds(
-        max_bytes=config.max_bytes,
-        min_lines=config.min_lines,
-        max_lines=config.max_lines,
-        min_alnum_fraction=config.min_alnum_fraction,
-        long_line_chars=config.long_line_chars,
-        max_long_line_fraction=config.max_long_line_fraction,
-    )
-    why = filters.content_reason(text, stats, raw.path, language, limits)
+    why = filters.content_reason(text, stats, raw.path, language, run.limits)
     if why:
         return why, ""
     if resolver is not None:
