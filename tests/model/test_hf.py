@@ -2,6 +2,7 @@
 
 import json
 
+import accelerate  # noqa: F401 - transformers' quantized loading needs it; a dependency, not a skip
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -9,9 +10,6 @@ from safetensors.torch import load_file, save_file
 from tritter.errors import TritterError
 from tritter.model import Tritter, build_model, weight_quant_reference
 from tritter.model.packing import pack_model, pack_ternary, unpack_into, unpack_ternary
-
-transformers = pytest.importorskip("transformers")
-pytest.importorskip("accelerate")
 
 ONLINE = {"quant_method": "bitnet", "linear_class": "autobitlinear", "quantization_mode": "online"}
 
