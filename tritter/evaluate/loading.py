@@ -11,8 +11,7 @@ import torch
 
 from tritter import storage
 from tritter.errors import TritterError
-
-COMMIT_MARKER = "_COMMITTED"
+from tritter.train.store import COMMIT_MARKER, CheckpointStore
 
 
 def pick_device(name: str) -> torch.device:
@@ -48,19 +47,21 @@ def checkpoint_identity(uri: str) -> dict[str, Any]:
         config_hash = hashlib.sha256(storage.read_bytes(relative["config.json"].uri)).hexdigest()
         files = sorted((name, o.size) for name, o in relative.items() if "/" not in name)
         return {"kind": "huggingface", "config_sha256": config_hash, "files": files}
-    markers = sorted(
-        name for name in relative if name == COMMIT_MARKER or name.endswith("/" + COMMIT_MARKER)
-    )
-    if not markers:
-        raise TritterError(
-            f"{uri}: no complete checkpoint (no config.json and no step folder with "
-            f"{COMMIT_MARKER})"
-        )
-    newest = markers[-1]  # step-%08d folders sort by step
-    marker = storage.read_bytes(relative[newest].uri)
+    if COMMIT_MARKER in relative:  # one committed step folder
+        name, marker_uri = COMMIT_MARKER, relative[COMMIT_MARKER].uri
+    else:  # a checkpoints root: the step training would resume from (marker validated)
+        latest = CheckpointStore(uri).latest()
+        if latest is None:
+            raise TritterError(
+                f"{uri}: no complete checkpoint (no config.json and no step folder with "
+                f"{COMMIT_MARKER})"
+            )
+        name = f"{storage.basename(latest.uri)}/{COMMIT_MARKER}"
+        marker_uri = storage.join(latest.uri, COMMIT_MARKER)
+    marker = storage.read_bytes(marker_uri)
     return {
         "kind": "pretrain",
-        "marker": newest,
+        "marker": name,
         "marker_sha256": hashlib.sha256(marker).hexdigest(),
     }
 
@@ -68,33 +69,14 @@ def checkpoint_identity(uri: str) -> dict[str, Any]:
 def load_model(uri: str, device: torch.device, dtype: torch.dtype) -> tuple[Any, dict[str, Any]]:
     """The model in eval mode on `device`, plus what results.json records about it."""
     checkpoint_identity(uri)  # a clear error for a missing or incomplete checkpoint first
-    try:
-        from tritter.train.checkpoint import load_model as load_any
-    except ImportError:  # the training package is not installed: Hugging Face dirs only
-        load_any = None
-    if load_any is not None:
-        model, info = load_any(uri)
-    else:
-        model, info = _load_huggingface(uri), {"kind": "huggingface"}
+    from tritter.train.checkpoint import load_model as load_any  # HF dirs too, local or S3
+
+    model, info = load_any(uri)
     model = model.to(device=device, dtype=dtype).eval()
     info = dict(info or {})
     info.setdefault("uri", uri)
     info["parameters"] = sum(p.numel() for p in model.parameters())
     return model, info
-
-
-def _load_huggingface(uri: str) -> Any:
-    from tritter.model import Tritter
-
-    if storage.is_s3(uri):
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="tritter-hf-") as tmp:
-            for item in storage.list_objects(uri):
-                name = item.uri[len(uri.rstrip("/")) + 1 :]
-                storage.download_file(item.uri, f"{tmp}/{name}")
-            return Tritter.from_hf(tmp)
-    return Tritter.from_hf(str(storage.local_path(uri)))
 
 
 def model_vocab_size(model: Any) -> int:

@@ -17,10 +17,12 @@ import yaml
 
 from tritter import manifest, storage
 from tritter.errors import TritterError
+from tritter.train.store import COMMIT_MARKER
 
 STAGE_FOLDERS = ("raw", "filtered", "curated", "tokenizer", "tokens", "checkpoints", "eval")
+# Step folders are matched loosely here (any number of digits): the report also lists folders a
+# different naming width left behind, where training itself only ever writes step-%08d.
 _STEP_FOLDER = re.compile(r"^step-(\d+)$")
-COMMIT_MARKER = "_COMMITTED"
 
 
 @dataclass
