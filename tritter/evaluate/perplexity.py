@@ -52,6 +52,24 @@ class Totals:
         }
 
 
+def batch_totals(logits: torch.Tensor, targets: torch.Tensor, token_bytes: torch.Tensor) -> Totals:
+    """Loss and byte sums of one [B, L] batch (validation during training uses it too, so the
+    two report the same numbers). `token_bytes` is on the logits' device."""
+    losses = torch.nn.functional.cross_entropy(
+        logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX,
+        reduction="none",
+    ).view_as(targets)  # fmt: skip
+    scored = targets != IGNORE_INDEX
+    nbytes = torch.where(scored, token_bytes[targets.clamp(min=0)], 0)
+    return Totals(
+        loss_nats=float(losses[scored].double().sum()),
+        tokens=int(scored.sum()),
+        byte_loss_nats=float(losses[nbytes > 0].double().sum()),
+        bytes=int(nbytes.sum()),
+        batches=1,
+    )
+
+
 @torch.inference_mode()
 def score_batches(
     model: torch.nn.Module,
@@ -66,19 +84,7 @@ def score_batches(
     token_bytes = token_bytes.to(device)
     for inputs, targets in progress.track(batches, total=max_batches, desc=desc, unit="batch"):
         inputs, targets = inputs.to(device).long(), targets.to(device).long()
-        logits = model(inputs)
-        losses = torch.nn.functional.cross_entropy(
-            logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX,
-            reduction="none",
-        ).view_as(targets)  # fmt: skip
-        scored = targets != IGNORE_INDEX
-        nbytes = torch.where(scored, token_bytes[targets.clamp(min=0)], 0)
-        has_bytes = nbytes > 0
-        totals.loss_nats += float(losses[scored].double().sum())
-        totals.tokens += int(scored.sum())
-        totals.byte_loss_nats += float(losses[has_bytes].double().sum())
-        totals.bytes += int(nbytes.sum())
-        totals.batches += 1
+        totals.add(batch_totals(model(inputs), targets, token_bytes))
         if max_batches is not None and totals.batches >= max_batches:
             break
     return totals

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from tritter.evaluate.perplexity import IGNORE_INDEX, Totals
+from tritter.evaluate.perplexity import Totals, batch_totals
 from tritter.train.distributed import DistContext
 
 
@@ -69,17 +68,7 @@ class Validator:
                 targets = targets.to(self.ctx.device)
                 with self.autocast():
                     logits = model(inputs)
-                losses = F.cross_entropy(
-                    logits.float().flatten(0, 1), targets.flatten(),
-                    ignore_index=IGNORE_INDEX, reduction="none",
-                ).view_as(targets)  # fmt: skip
-                scored = targets != IGNORE_INDEX
-                nbytes = torch.where(scored, self.token_bytes[targets.clamp(min=0)], 0)
-                local.loss_nats += float(losses[scored].double().sum())
-                local.tokens += int(scored.sum())
-                local.byte_loss_nats += float(losses[nbytes > 0].double().sum())
-                local.bytes += int(nbytes.sum())
-                local.batches += 1
+                local.add(batch_totals(logits, targets, self.token_bytes))
             loss, tokens, byte_loss, nbytes_total = self.ctx.all_reduce(
                 [local.loss_nats, local.tokens, local.byte_loss_nats, local.bytes]
             )
