@@ -124,7 +124,9 @@ def allocate(weights: Mapping[str, float], caps: Mapping[str, float], budget: fl
     # most len(weights) + 1 passes.
     while remaining > 1e-9 * max(budget, 1.0) and open_sources:
         total_weight = sum(weights[name] for name in open_sources)
-        offers = {name: remaining * weights[name] / total_weight for name in open_sources}
+        # Share first, then scale: remaining * w underflows for tiny (subnormal) weights and
+        # the division would then hand a source more than the whole remainder.
+        offers = {name: remaining * (weights[name] / total_weight) for name in open_sources}
         capped = {n for n in open_sources if amounts[n] + offers[n] >= caps[n]}
         if not capped:
             for name, offer in offers.items():
