@@ -7,6 +7,12 @@ Each stage declares one pydantic model (a subclass of `Config`). From that singl
 * `build_config` merges defaults ← YAML file (`--config FILE`) ← explicit flags, and validates;
 * `json_schema` gives the JSON schema that the Helm chart's values.schema.json embeds.
 
+A field declared with `runtime_field` changes where or how fast a stage runs (output location,
+worker counts, batch sizes of side computations), not what it produces: `Config.settings()`
+leaves it out, and so does every stage fingerprint built from it. Input locations are runtime
+fields too: a stage fingerprints its inputs by their content (the upstream manifest's
+fingerprint, a sha256), so a moved run folder is still recognised as done.
+
 Validation failures become one `TritterError` line naming the field, the flag and the bad value.
 Configs are written into manifests and checkpoints, so they must never hold secrets: credentials
 travel only in environment variables.
@@ -21,16 +27,45 @@ from collections.abc import Iterator
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from tritter import storage
 from tritter.errors import TritterError
+
+# The key `runtime_field` sets in a field's JSON schema (the Helm values schema shows it too).
+RUNTIME_KEY = "x-runtime"
+
+
+def runtime_field(default: Any = ..., **kwargs: Any) -> Any:
+    """A config field that does not change a stage's result (left out of `Config.settings()`)."""
+    return Field(default, json_schema_extra={RUNTIME_KEY: True}, **kwargs)
+
+
+def is_runtime(info: FieldInfo) -> bool:
+    extra = info.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get(RUNTIME_KEY))
 
 
 class Config(BaseModel):
     """Base for stage configs: unknown fields are errors, defaults are validated too."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True, protected_namespaces=())
+
+    def settings(self) -> dict[str, Any]:
+        """The fields that determine the stage's result, JSON-ready (nested configs included,
+        runtime fields left out): what a stage fingerprint hashes."""
+        out: dict[str, Any] = {}
+        for name, info in type(self).model_fields.items():
+            if is_runtime(info):
+                continue
+            value = getattr(self, name)
+            out[name] = (
+                value.settings()
+                if isinstance(value, Config)
+                else self.model_dump(mode="json", include={name})[name]
+            )
+        return out
 
 
 C = TypeVar("C", bound=Config)

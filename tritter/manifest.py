@@ -4,6 +4,13 @@ A folder without its manifest is incomplete. The manifest records what went in (
 config), what came out (files with sizes and sha256, counts) and which code produced it. Its
 `fingerprint` hashes the inputs and the config: when a relaunch computes the same fingerprint
 and finds a manifest carrying it, the stage is already done and is skipped.
+
+`Manifest` is the envelope every stage shares. What a stage puts in its `inputs`, `counts` and
+`extra` is declared once as `Record` models and tied to the stage by a `Contract`
+(`tritter.run_folder` holds them all): the writing stage builds those models, so it cannot write
+a key its readers do not know, and `Contract.read` validates a manifest into them, so a reader
+gets typed fields or a one-line error naming the file and the field — never a silent `.get()`
+that finds nothing.
 """
 
 from __future__ import annotations
@@ -16,12 +23,21 @@ import os
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tritter import __version__, storage
+from tritter.config import Config
 from tritter.errors import TritterError
 
 MANIFEST_NAME = "_manifest.json"
+
+
+class Record(BaseModel):
+    """A typed part of a manifest (inputs, counts or extra): unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), populate_by_name=True)
 
 
 @dataclass(frozen=True)
@@ -33,36 +49,114 @@ class FileEntry:
     sha256: str
 
 
+InputsT = TypeVar("InputsT")
+CountsT = TypeVar("CountsT")
+ExtraT = TypeVar("ExtraT")
+
+
 @dataclass
-class Manifest:
+class Manifest(Generic[InputsT, CountsT, ExtraT]):
+    """The envelope. Untyped (`dict`) as read by `read_manifest`; typed (`Record`s) as written by
+    a stage and as read through its `Contract`."""
+
     stage: str
     fingerprint: str
-    inputs: dict[str, Any]
+    inputs: InputsT
     config: dict[str, Any]
-    counts: dict[str, Any] = field(default_factory=dict)
+    counts: CountsT = field(default_factory=dict)  # type: ignore[assignment]
     files: list[FileEntry] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: ExtraT = field(default_factory=dict)  # type: ignore[assignment]
     code_version: str = field(default_factory=lambda: code_version())
     created: str = field(
         default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     )
 
+    def to_dict(self) -> dict[str, Any]:
+        data = {name: _plain(getattr(self, name)) for name in self.__dataclass_fields__}
+        data["files"] = [asdict(entry) for entry in self.files]
+        return data
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True, default=str) + "\n"
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
 
     @classmethod
     def from_json(cls, text: str, uri: str = "<manifest>") -> Manifest:
         try:
             data = json.loads(text)
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
             data["files"] = [FileEntry(**entry) for entry in data.get("files", [])]
             return cls(**data)
         except (ValueError, TypeError, KeyError) as err:
             raise TritterError(f"{uri}: corrupt manifest ({err})") from err
 
 
-def fingerprint(stage: str, inputs: dict[str, Any], config: dict[str, Any]) -> str:
-    """Stable hash of what determines a stage's output."""
-    blob = json.dumps({"stage": stage, "inputs": inputs, "config": config}, sort_keys=True)
+def _plain(value: Any) -> Any:
+    return value.model_dump(mode="json", by_alias=True) if isinstance(value, BaseModel) else value
+
+
+InputsR = TypeVar("InputsR", bound=Record)
+CountsR = TypeVar("CountsR", bound=Record)
+ExtraR = TypeVar("ExtraR", bound=Record)
+
+
+@dataclass(frozen=True)
+class Contract(Generic[InputsR, CountsR, ExtraR]):
+    """What one stage writes into its folder's manifest, shared by the stage and its readers."""
+
+    stage: str  # the manifest's `stage` value
+    folder: str  # the run-folder part the stage writes
+    inputs: type[InputsR]
+    counts: type[CountsR]
+    extra: type[ExtraR]
+
+    def fingerprint(self, config: Config, inputs: InputsR) -> str:
+        """What the stage's output depends on: its settings (runtime fields left out) and the
+        identity of its inputs."""
+        return fingerprint(self.stage, inputs, config.settings())
+
+    def parse(self, found: Manifest, uri: str) -> Manifest[InputsR, CountsR, ExtraR]:
+        if found.stage != self.stage:
+            raise TritterError(
+                f"{uri}: expected output of stage '{self.stage}', found '{found.stage}'"
+            )
+        typed: dict[str, Any] = {}
+        for part in ("inputs", "counts", "extra"):
+            try:
+                typed[part] = getattr(self, part).model_validate(getattr(found, part))
+            except ValidationError as err:
+                first = err.errors()[0]
+                where = ".".join(str(p) for p in (part, *first["loc"]))
+                raise TritterError(
+                    f"{uri}: manifest field '{where}': {first['msg']} (written by another "
+                    "version of the stage?)"
+                ) from err
+        return Manifest(
+            stage=found.stage, fingerprint=found.fingerprint, config=found.config,
+            files=found.files, code_version=found.code_version, created=found.created, **typed,
+        )  # fmt: skip
+
+    def read(self, folder: str) -> Manifest[InputsR, CountsR, ExtraR] | None:
+        """The typed manifest of a finished folder, or None while the folder is incomplete."""
+        found = read_manifest(folder)
+        return None if found is None else self.parse(found, manifest_uri(folder))
+
+    def require(self, folder: str) -> Manifest[InputsR, CountsR, ExtraR]:
+        """The typed manifest of a finished input folder; a one-line error when missing."""
+        return self.parse(require_manifest(folder), manifest_uri(folder))
+
+    def current(self, folder: str, fingerprint: str) -> Manifest[InputsR, CountsR, ExtraR] | None:
+        """The folder's manifest when it was written for exactly this fingerprint."""
+        found = read_manifest(folder)
+        if found is None or found.fingerprint != fingerprint:
+            return None
+        return self.parse(found, manifest_uri(folder))
+
+
+def fingerprint(stage: str, inputs: Any, config: dict[str, Any]) -> str:
+    """Stable hash of what determines a stage's output (`config`: the stage's settings, i.e.
+    `Config.settings()`, never a field that only says where or how fast)."""
+    blob = json.dumps({"stage": stage, "inputs": _plain(inputs), "config": config}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

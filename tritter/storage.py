@@ -275,6 +275,20 @@ def local_copy(uri: str) -> Iterator[Path]:
         yield download_file(uri, Path(tmp) / basename(uri))
 
 
+@contextlib.contextmanager
+def local_folder(uri: str) -> Iterator[Path]:
+    """A local folder holding everything under `uri`: the folder itself when local, else a temp
+    download of every object under the S3 prefix (removed on exit)."""
+    if not is_s3(uri):
+        yield local_path(uri)
+        return
+    prefix = normalize(uri)
+    with tempfile.TemporaryDirectory(prefix="tritter-folder-") as tmp:
+        for item in list_objects(prefix):
+            download_file(item.uri, Path(tmp) / item.uri[len(prefix) + 1 :])
+        yield Path(tmp)
+
+
 # --------------------------------------------------------------------------------------------
 # Writing
 
@@ -328,6 +342,19 @@ def upload_file(source: str | os.PathLike[str], uri: str) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def upload_folder(source: str | os.PathLike[str], uri: str) -> list[str]:
+    """Copy every file under a local folder to the same relative paths under `uri` (each one
+    atomically). Returns the relative paths, sorted."""
+    root = Path(source)
+    written = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            relative = path.relative_to(root).as_posix()
+            upload_file(path, join(uri, *relative.split("/")))
+            written.append(relative)
+    return written
 
 
 @contextlib.contextmanager

@@ -1,0 +1,416 @@
+"""The run folder: every file a run produces, which stage writes it, and what its manifest holds.
+
+A run lives under one root URI (a local path, `file://…` or `s3://bucket/prefix`), one folder per
+stage. Each stage writes its files whole and then, last, `_manifest.json` (`tritter.manifest`);
+a folder without it is unfinished. This module is the contract between the stages: the writing
+stage builds the typed records below, and every reader (the next stage, evaluation, the report,
+the tests) reads them through the same `Contract`, so nobody depends on a key nobody writes.
+
+    <run>/
+      curated/            curate     part-NNNNN.parquet (or .jsonl): the curated documents
+                                     (`tritter.schema.CURATED_SCHEMA`); rejects/part-NNNNN.jsonl:
+                                     path, reason, detector of every dropped document (never its
+                                     content); _work/ while running
+      tokenizer/          tokenizer  tokenizer.model (plain SentencePiece), tokenizer.vocab
+      tokens/             pack       <split>/<subset>/NNNNN.tokens.npy + NNNNN.docs.npy, split
+                                     train|val; _work/ while running
+      checkpoints/        pretrain   config.yaml, metrics.jsonl (one JSON record per line, kind
+                                     train|val|checkpoint), step-NNNNNNNN/ (DCP shards,
+                                     trainer_state.pt, model.json, config.yaml, _COMMITTED
+                                     written last), final/ (a Hugging Face BitNet directory +
+                                     tritter.json); the manifest after final/
+      eval/               evaluate   results.json, samples-<task>.jsonl
+      report/             report     report.html (self-contained), report.md, report.json, *.png
+
+    post-training (the stages to come write here, each with its own contract):
+      mid/ sft/ synth/ dpo/ rl/
+
+    `raw/` and `filtered/` are reserved for a snapshot of the source and the pre-dedup documents;
+    no stage of this version writes them (the report still shows their manifests when present).
+
+Every `_manifest.json` is the same envelope (stage, fingerprint, inputs, config, counts, files,
+extra, code_version, created); the records below say what `inputs`, `counts` and `extra` hold
+for each stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field
+
+from tritter import storage
+from tritter.manifest import Contract, Record
+
+# -- folder names --------------------------------------------------------------------------------
+
+RAW = "raw"
+FILTERED = "filtered"
+CURATED = "curated"
+TOKENIZER = "tokenizer"
+TOKENS = "tokens"
+CHECKPOINTS = "checkpoints"
+EVAL = "eval"
+REPORT = "report"
+MID = "mid"
+SFT = "sft"
+SYNTH = "synth"
+DPO = "dpo"
+RL = "rl"
+
+# Scratch folder of fan-out stages (plan, unit markers, per-unit intermediates); removed when
+# the stage finishes.
+WORK = "_work"
+
+# Files inside the stage folders.
+TOKENIZER_MODEL = "tokenizer.model"
+TOKENIZER_VOCAB = "tokenizer.vocab"
+TRAIN_CONFIG = "config.yaml"  # checkpoints/ and every step folder: the resolved TrainConfig
+METRICS = "metrics.jsonl"
+STEP_PREFIX = "step-"
+COMMIT_MARKER = "_COMMITTED"  # written last into a step folder: it is complete
+TRAINER_STATE = "trainer_state.pt"
+MODEL_CONFIG = "model.json"
+FINAL = "final"
+FINAL_INFO = "tritter.json"  # written last into final/
+RESULTS = "results.json"
+REPORT_FILES = ("report.html", "report.md", "report.json")
+
+
+def step_folder(step: int) -> str:
+    """`step-00000100`: eight digits, so names sort in step order."""
+    return f"{STEP_PREFIX}{step:08d}"
+
+
+def samples_file(task: str) -> str:
+    return f"samples-{task}.jsonl"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The URIs of one run's parts."""
+
+    root: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", storage.normalize(self.root))
+
+    def part(self, name: str) -> str:
+        return storage.join(self.root, name)
+
+    @property
+    def curated(self) -> str:
+        return self.part(CURATED)
+
+    @property
+    def tokenizer(self) -> str:
+        return self.part(TOKENIZER)
+
+    @property
+    def tokens(self) -> str:
+        return self.part(TOKENS)
+
+    @property
+    def checkpoints(self) -> str:
+        return self.part(CHECKPOINTS)
+
+    @property
+    def eval(self) -> str:
+        return self.part(EVAL)
+
+    @property
+    def report(self) -> str:
+        return self.part(REPORT)
+
+
+# -- shared pieces -------------------------------------------------------------------------------
+
+
+class Nothing(Record):
+    """An empty part of a manifest."""
+
+
+class DocBytes(Record):
+    documents: int = 0
+    bytes: int = 0
+
+
+class ResolvedMixtureRecord(Record):
+    """A mixture after restricting it to the subsets present in the data."""
+
+    target: dict[str, float]  # present and weighted subsets, renormalized to sum 1
+    requested: dict[str, float]  # as given
+    renormalized: bool
+    missing_subsets: list[str]  # weighted but absent from the data
+    excluded_subsets: list[str]  # present but not weighted (left out)
+
+
+# -- curate --------------------------------------------------------------------------------------
+
+
+class CurateInputs(Record):
+    source: str  # what the user named (`--input`)
+    listing_sha256: str | None  # the enumerated input items: a changed source changes it
+
+
+class DedupCounts(Record):
+    exact_groups: int
+    exact_removed: int
+    largest_exact_group: int
+    near_clusters: int
+    near_removed: int
+    largest_near_cluster: int
+    candidate_pairs: int  # MinHash LSH band collisions
+    verified_pairs: int  # of those, pairs whose exact Jaccard reached the threshold
+    threshold: float
+    num_perm: int
+    bands: int
+    rows: int
+
+
+class CurateCounts(Record):
+    input_documents: int
+    input_bytes: int
+    read_bytes: int
+    kept_documents: int
+    kept_bytes: int
+    dropped_documents: int
+    dropped: dict[str, int]  # reason → documents; every input is kept or dropped for one reason
+    labels: dict[str, int]  # quality label → kept documents
+    negatives: dict[str, int]  # security flaw (or low_quality) → negative documents
+    languages: dict[str, int]
+    subsets: dict[str, int]
+    licenses: dict[str, int]
+    dedup: DedupCounts
+    shards: int
+
+
+class LicensePolicyRecord(Record):
+    allowed: list[str]
+    allow_unknown: bool
+    assume_license: str | None
+    source_declaration: str | None
+
+
+class CurateThroughput(Record):
+    seconds: float
+    read_mb_per_second: float
+    process_seconds: float
+
+
+class CurateExtra(Record):
+    source: dict[str, Any]  # the resolved input (`tritter.curate.sources.Source`)
+    license_policy: LicensePolicyRecord
+    format: str  # parquet | jsonl
+    schema_: str = Field(alias="schema")
+    throughput: CurateThroughput
+    input_files: int | None
+    listing_sha256: str | None
+
+
+CURATE_MANIFEST = Contract("curate", CURATED, CurateInputs, CurateCounts, CurateExtra)
+
+
+# -- tokenizer -----------------------------------------------------------------------------------
+
+
+class TokenizerInputs(Record):
+    curated: str
+    curated_fingerprint: str
+
+
+class TokenizerSample(Record):
+    documents: int
+    bytes: int
+    sentences: int
+    subsets: dict[str, DocBytes]
+    languages_bytes: dict[str, int]
+    mixture_realized: dict[str, float]  # share of sample bytes per subset
+
+
+class Compression(Record):
+    """Held-out compression of one language (or `all`)."""
+
+    documents: int
+    chars: int
+    bytes: int
+    tokens: int
+    chars_per_token: float
+    bytes_per_token: float
+
+
+class TokenizerSeconds(Record):
+    sample: float
+    train: float
+    total: float
+
+
+class TokenizerCounts(Record):
+    vocab_size: int
+    sample: TokenizerSample
+    heldout: dict[str, DocBytes]  # subset → held-out documents and bytes
+    compression: dict[str, Compression]  # language (and "all") → compression
+    seconds: TokenizerSeconds
+    peak_rss_bytes: int
+    threads: int
+
+
+class SpecialTokenRecord(Record):
+    name: str
+    piece: str
+    id: int
+    purpose: str
+
+
+class TokenizerExtra(Record):
+    sha256: str  # of tokenizer.model: what pack and training check
+    vocab_size: int
+    special_ids: dict[str, int]
+    special_tokens: list[SpecialTokenRecord]
+    byte_fallback_ids: list[int]
+    mixture: ResolvedMixtureRecord
+    sentencepiece: dict[str, Any]  # the trainer options and the library version
+
+
+TOKENIZER_MANIFEST = Contract(
+    "tokenizer", TOKENIZER, TokenizerInputs, TokenizerCounts, TokenizerExtra
+)
+
+
+# -- pack ----------------------------------------------------------------------------------------
+
+
+class PackInputs(Record):
+    curated: str
+    curated_fingerprint: str
+    tokenizer: str
+    tokenizer_sha256: str
+
+
+class PackMixture(Record):
+    target: dict[str, float]  # share of training tokens wanted per subset (sums to 1)
+    realized: dict[str, float]  # share of training tokens packed per subset
+    repetition: dict[str, float]  # packed / unique training tokens per subset
+    planned_repetition: dict[str, float]
+    budget_tokens: int
+    planned_tokens: int
+    budget_capped: bool  # every subset hit --max-repetition before the budget
+
+
+class PackCounts(Record):
+    # split (train|val) → subset → value
+    tokens: dict[str, dict[str, int]]
+    tokens_total: dict[str, int]
+    documents: dict[str, dict[str, int]]
+    unique_tokens: dict[str, dict[str, int]]
+    languages: dict[str, dict[str, int]]  # split → language → tokens
+    mixture: PackMixture
+    text_bytes: int
+    shards: int
+    seconds: float
+    pack_seconds: float
+    pack_cpu_seconds: float
+
+
+class ShardRecord(Record):
+    """One output shard, in stream order."""
+
+    split: str
+    subset: str
+    tokens: str  # relative path of NNNNN.tokens.npy
+    docs: str  # relative path of NNNNN.docs.npy
+    num_tokens: int
+    num_documents: int
+
+
+class PackExtra(Record):
+    tokenizer_sha256: str
+    vocab_size: int
+    seq_len: int
+    dtype: str  # uint16 | uint32
+    eos_id: int
+    pad_id: int
+    format: dict[str, str]  # the shard layout in words
+    shards: list[ShardRecord]
+    mixture: ResolvedMixtureRecord
+    val_too_short: list[str]  # subsets whose validation stream is shorter than seq_len + 1
+    val_missing: list[str]  # subsets with no validation documents
+    plan: dict[str, Any]  # the plan the shards were packed from (`tritter.pack.plan.Plan`)
+
+
+PACK_MANIFEST = Contract("pack", TOKENS, PackInputs, PackCounts, PackExtra)
+
+
+# -- pretrain ------------------------------------------------------------------------------------
+
+
+class PretrainInputs(Record):
+    data: str
+    data_fingerprint: str
+    tokenizer: str
+    tokenizer_sha256: str
+
+
+class PretrainCounts(Record):
+    steps: int
+    tokens: int
+    skipped_steps: int
+
+
+class PretrainExtra(Record):
+    model: dict[str, Any]  # the ModelConfig trained
+    world_size: int
+
+
+PRETRAIN_MANIFEST = Contract("pretrain", CHECKPOINTS, PretrainInputs, PretrainCounts, PretrainExtra)
+
+
+# -- evaluate ------------------------------------------------------------------------------------
+
+
+class EvaluateInputs(Record):
+    checkpoint: str
+    checkpoint_identity: dict[str, Any]  # what identifies the weights without loading them
+    tokenizer_sha256: str
+    data: str | None = None  # the held-out shards (perplexity only)
+    data_fingerprint: str | None = None
+
+
+class EvaluateCounts(Record):
+    # code task → {"problems": n, "pass@k": value, ...}
+    tasks: dict[str, dict[str, float]]
+
+
+EVALUATE_MANIFEST = Contract("evaluate", EVAL, EvaluateInputs, EvaluateCounts, Nothing)
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+class ReportInputs(Record):
+    run: str
+    manifests: dict[str, str]  # folder → fingerprint of the manifest the report read
+    metrics_records: int
+
+
+class ReportCounts(Record):
+    sections: int
+    plots: int
+    warnings: int
+
+
+REPORT_MANIFEST = Contract("report", REPORT, ReportInputs, ReportCounts, Nothing)
+
+
+# Every stage, in pipeline order.
+STAGES: tuple[Contract, ...] = (
+    CURATE_MANIFEST,
+    TOKENIZER_MANIFEST,
+    PACK_MANIFEST,
+    PRETRAIN_MANIFEST,
+    EVALUATE_MANIFEST,
+    REPORT_MANIFEST,
+)
+# The folders a report looks at (the stages before it, and the reserved ones).
+REPORTED_FOLDERS = (RAW, FILTERED, CURATED, TOKENIZER, TOKENS, CHECKPOINTS, EVAL)
