@@ -134,7 +134,7 @@ def main() -> None:
 
     # The same sample again, in this process, for the BPE.
     from tritter.config import validate
-    from tritter.pack import curated as curated_input
+    from tritter.data import curated as curated_input
     from tritter.tokenizer import compression
     from tritter.tokenizer.config import TokenizerConfig
     from tritter.tokenizer.model import Tokenizer

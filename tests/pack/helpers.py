@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from tritter.pack.render import render
+from tritter.data.render import render
 from tritter.tokenizer import Tokenizer
 
 

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from tests.pack.helpers import documents, manifest
 from tests.tokenizer.support import pack_args, run_in_process
+from tritter.data.mixture import allocate, parse_mixture, resolve
+from tritter.data.render import render
 from tritter.errors import TritterError
-from tritter.pack.mixture import allocate, parse_mixture, resolve
-from tritter.pack.render import render
 from tritter.tokenizer import Tokenizer
 
 NAMES = ["python", "rust", "docs", "conversations", "curated_repos"]

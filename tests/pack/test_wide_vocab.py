@@ -6,8 +6,8 @@ import numpy as np
 
 from tests.pack.helpers import manifest, shard_arrays
 from tests.tokenizer.support import pack_args, run_in_process, widen_model
+from tritter.data.shardfile import token_dtype
 from tritter.loader import TokenLoader
-from tritter.pack.shardfile import token_dtype
 from tritter.tokenizer import Tokenizer
 
 

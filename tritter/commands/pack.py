@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from tritter.config import add_arguments
-from tritter.pack.config import PackConfig, add_mix_argument
+from tritter.data.mixture import add_mix_argument
+from tritter.pack.config import PackConfig
 
 STEPS = ("all", "plan", "shard", "finalize")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tritter.config import add_arguments
-from tritter.pack.config import add_mix_argument
+from tritter.data.mixture import add_mix_argument
 from tritter.tokenizer.config import TokenizerConfig
 
 DESCRIPTION = """\

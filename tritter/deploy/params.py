@@ -144,7 +144,7 @@ class PipelineParams(Config):
     @field_validator("mixture")
     @classmethod
     def _valid_mixture(cls, value: str) -> str:
-        from tritter.pack.mixture import parse_mixture
+        from tritter.data.mixture import parse_mixture
 
         if value.strip():
             parse_mixture(value)

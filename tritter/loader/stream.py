@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from tritter import manifest, storage
+from tritter.data.shardfile import MAX_HEADER_PROBE, expected_size, parse_header
 from tritter.errors import TritterError
-from tritter.pack.shardfile import MAX_HEADER_PROBE, expected_size, parse_header
 
 PACK_STAGE = "pack"
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-
 from pydantic import Field, field_validator
 
 from tritter.config import Config
-from tritter.pack.mixture import DEFAULT_MIXTURE, parse_mixture
-from tritter.pack.render import NegativeMode
+from tritter.data.mixture import DEFAULT_MIXTURE, parse_mixture
+from tritter.data.render import NegativeMode
 
 # Options that change how the work runs, not what it produces: left out of the fingerprint.
 RUNTIME_FIELDS = ("output", "workers", "threads")
@@ -87,15 +85,3 @@ class PackConfig(Config):
             if source is not None and source.rstrip("/") == value.rstrip("/"):
                 raise ValueError(f"output must differ from {other}")
         return value
-
-
-def add_mix_argument(parser: argparse.ArgumentParser, what: str) -> None:
-    """`--mix` as plain text: parsed by the config validator so a bad value is a one-line
-    `tritter: error:` naming the field, not an argparse usage dump."""
-    parser.add_argument(
-        "--mix",
-        dest="mix",
-        metavar="SUBSET=W,...",
-        default=argparse.SUPPRESS,
-        help=f"{what} (default: " + ",".join(f"{k}={v}" for k, v in DEFAULT_MIXTURE.items()) + ")",
-    )

@@ -2,13 +2,13 @@
 
 Planning reads only small columns of every curated document plus a little text per subset (to
 estimate tokens per byte), then fixes every decision as a threshold on a keyed content hash
-(`tritter.pack.selection`) so that each output shard can be packed independently, in any order,
+(`tritter.data.selection`) so that each output shard can be packed independently, in any order,
 on any machine:
 
 * validation: per subset, documents whose `val` hash is below `val_threshold` (about
   `val_fraction` of the subset's tokens, at least one sequence, at most `val_max_tokens`);
 * mixture: the budget is water-filled over subsets by weight with caps of `max_repetition ×`
-  the subset's training tokens (`tritter.pack.mixture.allocate`), giving each subset a
+  the subset's training tokens (`tritter.data.mixture.allocate`), giving each subset a
   repetition factor r. A training document is packed `floor(r)` times, plus once more when its
   `repeat` hash is below the threshold that realizes the fractional part (r < 1 subsamples);
 * output shards: per (split, subset), consecutive curated rows grouped into work units of about
@@ -30,13 +30,13 @@ import numpy as np
 
 from tritter import config as config_module
 from tritter import log, manifest, storage
+from tritter.data import curated as curated_input
+from tritter.data.mixture import allocate, resolve
+from tritter.data.render import render
+from tritter.data.selection import threshold_for, unit_hash
+from tritter.data.shardfile import token_dtype
 from tritter.errors import TritterError
-from tritter.pack import curated as curated_input
 from tritter.pack.config import RUNTIME_FIELDS, PackConfig
-from tritter.pack.mixture import allocate, resolve
-from tritter.pack.render import render
-from tritter.pack.selection import threshold_for, unit_hash
-from tritter.pack.shardfile import token_dtype
 from tritter.tokenizer.model import Tokenizer
 
 _log = log.get_logger("pack")

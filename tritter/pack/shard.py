@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 
 from tritter import log, manifest, storage
+from tritter.data import curated as curated_input
+from tritter.data.render import render
+from tritter.data.selection import unit_hash
+from tritter.data.shardfile import TokenFileWriter, shard_paths, write_docs
 from tritter.errors import TritterError
-from tritter.pack import curated as curated_input
 from tritter.pack import metrics
 from tritter.pack.plan import Plan, ShardPlan, load_plan, load_tokenizer, work_uri
-from tritter.pack.render import render
-from tritter.pack.selection import unit_hash
-from tritter.pack.shardfile import TokenFileWriter, shard_paths, write_docs
 
 _log = log.get_logger("pack")
 ENCODE_BATCH_BYTES = 4 * 1024 * 1024

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from tritter.config import Config
-from tritter.pack.mixture import DEFAULT_MIXTURE, parse_mixture
+from tritter.data.mixture import DEFAULT_MIXTURE, parse_mixture
 
 # Options that change how the work runs, not what it produces: left out of the fingerprint.
 RUNTIME_FIELDS = ("output",)

@@ -1,7 +1,7 @@
 """The tokenizer's training sample: curated text drawn across subsets in mixture proportion.
 
 Each subset is offered `weight × sample_bytes`; a subset with less text gives all it has and the
-rest is re-offered to the others (water-filling, see `tritter.pack.mixture`). Within a subset,
+rest is re-offered to the others (water-filling, see `tritter.data.mixture`). Within a subset,
 documents are taken in the order of a seeded hash of their content digest, so the draw is
 deterministic for a seed and does not depend on shard order. The first documents in that order
 (up to `heldout_bytes`, at most 10 % of the subset) are held out: they never enter training and
@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from tritter import log
-from tritter.pack import curated as curated_input
-from tritter.pack.mixture import ResolvedMixture, allocate, resolve
-from tritter.pack.render import render
-from tritter.pack.selection import leading_count, unit_hash
+from tritter.data import curated as curated_input
+from tritter.data.mixture import ResolvedMixture, allocate, resolve
+from tritter.data.render import render
+from tritter.data.selection import leading_count, unit_hash
 from tritter.tokenizer.config import TokenizerConfig
 
 _log = log.get_logger("tokenizer")

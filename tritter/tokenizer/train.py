@@ -28,8 +28,8 @@ from typing import Any
 
 from tritter import config as config_module
 from tritter import log, manifest, storage
+from tritter.data import curated as curated_input
 from tritter.errors import TritterError
-from tritter.pack import curated as curated_input
 from tritter.tokenizer import compression
 from tritter.tokenizer.config import RUNTIME_FIELDS, TokenizerConfig
 from tritter.tokenizer.model import MODEL_NAME, VOCAB_NAME, Tokenizer

@@ -12,6 +12,7 @@ source is capped. The result is the closest mixture to the target that respects 
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 from collections.abc import Mapping
@@ -138,3 +139,15 @@ def allocate(weights: Mapping[str, float], caps: Mapping[str, float], budget: fl
             amounts[name] = float(caps[name])
         open_sources -= capped
     return amounts
+
+
+def add_mix_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--mix` as plain text: parsed by the config validator so a bad value is a one-line
+    `tritter: error:` naming the field, not an argparse usage dump."""
+    parser.add_argument(
+        "--mix",
+        dest="mix",
+        metavar="SUBSET=W,...",
+        default=argparse.SUPPRESS,
+        help=f"{what} (default: " + ",".join(f"{k}={v}" for k, v in DEFAULT_MIXTURE.items()) + ")",
+    )
