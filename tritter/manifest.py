@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tritter import __version__, storage
-from tritter.config import Config
+from tritter.config import Config, is_runtime
 from tritter.errors import TritterError
 
 MANIFEST_NAME = "_manifest.json"
@@ -38,6 +38,15 @@ class Record(BaseModel):
     """A typed part of a manifest (inputs, counts or extra): unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), populate_by_name=True)
+
+    def identity(self) -> dict[str, Any]:
+        """What a fingerprint hashes: every field but those declared with `runtime_field`
+        (an input's location: the input is identified by its content instead)."""
+        return {
+            name: value
+            for name, value in self.model_dump(mode="json", by_alias=True).items()
+            if not is_runtime(type(self).model_fields[name])
+        }
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,7 @@ class Contract(Generic[InputsR, CountsR, ExtraR]):
     def fingerprint(self, config: Config, inputs: InputsR) -> str:
         """What the stage's output depends on: its settings (runtime fields left out) and the
         identity of its inputs."""
-        return fingerprint(self.stage, inputs, config.settings())
+        return fingerprint(self.stage, inputs.identity(), config.settings())
 
     def parse(self, found: Manifest, uri: str) -> Manifest[InputsR, CountsR, ExtraR]:
         if found.stage != self.stage:

@@ -28,6 +28,9 @@ the tests) reads them through the same `Contract`, so nobody depends on a key no
     `raw/` and `filtered/` are reserved for a snapshot of the source and the pre-dedup documents;
     no stage of this version writes them (the report still shows their manifests when present).
 
+Input locations in the `*Inputs` records are `runtime_field`s: a fingerprint identifies an input
+by its content (its manifest's fingerprint, a sha256), so a moved run folder is still done.
+
 Every `_manifest.json` is the same envelope (stage, fingerprint, inputs, config, counts, files,
 extra, code_version, created); the records below say what `inputs`, `counts` and `extra` hold
 for each stage.
@@ -41,7 +44,8 @@ from typing import Any
 from pydantic import Field
 
 from tritter import storage
-from tritter.manifest import Contract, Record
+from tritter.config import runtime_field
+from tritter.manifest import Contract, Manifest, Record
 
 # -- folder names --------------------------------------------------------------------------------
 
@@ -210,13 +214,14 @@ class CurateExtra(Record):
 
 
 CURATE_MANIFEST = Contract("curate", CURATED, CurateInputs, CurateCounts, CurateExtra)
+CurateManifest = Manifest[CurateInputs, CurateCounts, CurateExtra]
 
 
 # -- tokenizer -----------------------------------------------------------------------------------
 
 
 class TokenizerInputs(Record):
-    curated: str
+    curated: str = runtime_field()
     curated_fingerprint: str
 
 
@@ -276,15 +281,16 @@ class TokenizerExtra(Record):
 TOKENIZER_MANIFEST = Contract(
     "tokenizer", TOKENIZER, TokenizerInputs, TokenizerCounts, TokenizerExtra
 )
+TokenizerManifest = Manifest[TokenizerInputs, TokenizerCounts, TokenizerExtra]
 
 
 # -- pack ----------------------------------------------------------------------------------------
 
 
 class PackInputs(Record):
-    curated: str
+    curated: str = runtime_field()
     curated_fingerprint: str
-    tokenizer: str
+    tokenizer: str = runtime_field()
     tokenizer_sha256: str
 
 
@@ -340,15 +346,16 @@ class PackExtra(Record):
 
 
 PACK_MANIFEST = Contract("pack", TOKENS, PackInputs, PackCounts, PackExtra)
+PackManifest = Manifest[PackInputs, PackCounts, PackExtra]
 
 
 # -- pretrain ------------------------------------------------------------------------------------
 
 
 class PretrainInputs(Record):
-    data: str
+    data: str = runtime_field()
     data_fingerprint: str
-    tokenizer: str
+    tokenizer: str = runtime_field()
     tokenizer_sha256: str
 
 
@@ -364,6 +371,7 @@ class PretrainExtra(Record):
 
 
 PRETRAIN_MANIFEST = Contract("pretrain", CHECKPOINTS, PretrainInputs, PretrainCounts, PretrainExtra)
+PretrainManifest = Manifest[PretrainInputs, PretrainCounts, PretrainExtra]
 
 
 # -- evaluate ------------------------------------------------------------------------------------
@@ -383,6 +391,7 @@ class EvaluateCounts(Record):
 
 
 EVALUATE_MANIFEST = Contract("evaluate", EVAL, EvaluateInputs, EvaluateCounts, Nothing)
+EvaluateManifest = Manifest[EvaluateInputs, EvaluateCounts, Nothing]
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -401,6 +410,7 @@ class ReportCounts(Record):
 
 
 REPORT_MANIFEST = Contract("report", REPORT, ReportInputs, ReportCounts, Nothing)
+ReportManifest = Manifest[ReportInputs, ReportCounts, Nothing]
 
 
 # Every stage, in pipeline order.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import sysconfig
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,6 +19,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tritter import manifest, storage
+from tritter.run_folder import (
+    CURATE_MANIFEST,
+    CurateCounts,
+    CurateExtra,
+    CurateInputs,
+    CurateThroughput,
+    DedupCounts,
+    LicensePolicyRecord,
+)
 from tritter.schema import CURATED_SCHEMA
 
 RUST_SAMPLES = [
@@ -404,23 +414,56 @@ def write_curated(folder: str, documents: Iterable[dict], shards: int = 2) -> st
         uri = storage.join(folder, f"part-{index:05d}.parquet")
         storage.write_bytes(uri, buffer.getvalue())
         files.append(manifest.file_entry(folder, uri))
-    subsets: dict[str, int] = {}
-    for row in rows:
-        subsets[row["subset"]] = subsets.get(row["subset"], 0) + 1
     content = hashlib.sha256("".join(f.sha256 for f in files).encode()).hexdigest()
     manifest.write_manifest(
         folder,
         manifest.Manifest(
-            stage="curate",
+            stage=CURATE_MANIFEST.stage,
             fingerprint=content,
-            inputs={"source": "tests.support.curated"},
+            inputs=CurateInputs(source="tests.support.curated", listing_sha256=content),
             config={},
-            counts={"kept_documents": len(rows), "subsets": subsets},
+            counts=curate_counts(rows, shards),
             files=files,
-            extra={"format": "parquet"},
+            extra=curate_extra(),
         ),
     )
     return folder
+
+
+def curate_counts(rows: list[dict], shards: int) -> CurateCounts:
+    """The counts curation would record for keeping exactly `rows` (nothing dropped)."""
+
+    def tally(key: str) -> dict[str, int]:
+        return dict(Counter(row[key] for row in rows))
+
+    kept_bytes = sum(row["bytes"] for row in rows)
+    return CurateCounts(
+        input_documents=len(rows), input_bytes=kept_bytes, read_bytes=kept_bytes,
+        kept_documents=len(rows), kept_bytes=kept_bytes, dropped_documents=0, dropped={},
+        labels=tally("quality_label"), languages=tally("language"), subsets=tally("subset"),
+        licenses=tally("license"),
+        negatives=dict(Counter("unsafe_deserialization" for r in rows if r["explanation"])),
+        dedup=DedupCounts(
+            exact_groups=0, exact_removed=0, largest_exact_group=0, near_clusters=0,
+            near_removed=0, largest_near_cluster=0, candidate_pairs=0, verified_pairs=0,
+            threshold=0.8, num_perm=128, bands=16, rows=8,
+        ),
+        shards=shards,
+    )  # fmt: skip
+
+
+def curate_extra() -> CurateExtra:
+    return CurateExtra(
+        source={"kind": "records", "label": "tests.support.curated"},
+        license_policy=LicensePolicyRecord(
+            allowed=["mit"], allow_unknown=False, assume_license=None, source_declaration=None
+        ),
+        format="parquet",
+        schema="tritter.schema.CURATED_SCHEMA",
+        throughput=CurateThroughput(seconds=0.0, read_mb_per_second=0.0, process_seconds=0.0),
+        input_files=None,
+        listing_sha256=None,
+    )
 
 
 def unsafe_pickle_document() -> dict:

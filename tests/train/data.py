@@ -17,9 +17,9 @@ VOCAB_SIZE = 512
 def build(root: Path, seq_len: int = 64, python_bytes: int = 300_000) -> dict[str, str]:
     """Write curated/, tokenizer/ and tokens/ under `root`; returns their paths."""
     from tritter.pack.config import PackConfig
-    from tritter.pack.runner import run as pack
+    from tritter.pack.stage import run as pack
     from tritter.tokenizer.config import TokenizerConfig
-    from tritter.tokenizer.train import train as train_tokenizer
+    from tritter.tokenizer.stage import run as train_tokenizer
 
     curated = write_curated(str(root / "curated"), sample_corpus(python_bytes, copies=3))
     tokenizer = str(root / "tokenizer")

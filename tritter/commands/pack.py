@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from tritter.config import add_arguments
 from tritter.data.mixture import add_mix_argument
 from tritter.pack.config import PackConfig
+
+if TYPE_CHECKING:
+    from tritter.run_folder import PackManifest
 
 STEPS = ("all", "plan", "shard", "finalize")
 
@@ -63,7 +67,7 @@ def handle(args: argparse.Namespace) -> int:
 
     from tritter.config import build_config
     from tritter.errors import TritterError
-    from tritter.pack import finalize, plan, runner, shard
+    from tritter.pack import finalize, plan, shard, stage
 
     if args.step in ("all", "plan"):
         config = build_config(PackConfig, args, args.config)
@@ -71,7 +75,7 @@ def handle(args: argparse.Namespace) -> int:
             made, complete = plan.make_plan(config)
             print(json.dumps({"shards": len(made.shards), "complete": complete}))
             return 0
-        result = runner.run(config, check_hash=args.verify)
+        result = stage.run(config, check_hash=args.verify)
         print(json.dumps(summary(result), sort_keys=True))
         return 0
     output = getattr(args, "output", None)
@@ -88,10 +92,10 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary(result) -> dict:  # noqa: ANN001
+def summary(result: PackManifest) -> dict[str, object]:
     return {
-        "tokens": result.counts.get("tokens_total"),
-        "mixture": result.counts.get("mixture", {}).get("realized"),
-        "shards": result.counts.get("shards"),
-        "tokenizer_sha256": result.extra.get("tokenizer_sha256"),
+        "tokens": result.counts.tokens_total,
+        "mixture": result.counts.mixture.realized,
+        "shards": result.counts.shards,
+        "tokenizer_sha256": result.extra.tokenizer_sha256,
     }

@@ -49,17 +49,16 @@ def handle_train(args: argparse.Namespace) -> int:
     import json
 
     from tritter.config import build_config
-    from tritter.tokenizer.train import train
+    from tritter.tokenizer import stage
 
     config = build_config(TokenizerConfig, args, args.config)
-    result = train(config)
+    result = stage.run(config)
     summary = {
         "output": config.output,
-        "sha256": result.extra.get("sha256"),
-        "vocab_size": result.extra.get("vocab_size"),
+        "sha256": result.extra.sha256,
+        "vocab_size": result.extra.vocab_size,
         "compression": {
-            name: row["chars_per_token"]
-            for name, row in result.counts.get("compression", {}).items()
+            name: row.chars_per_token for name, row in result.counts.compression.items()
         },
     }
     print(json.dumps(summary, sort_keys=True))

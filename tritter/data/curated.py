@@ -16,8 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tritter import manifest, storage
+from tritter import storage
 from tritter.errors import TritterError
+from tritter.run_folder import CURATE_MANIFEST
 
 # Columns planning reads for every document; `text` and `explanation` are read only for the
 # documents a step actually uses.
@@ -82,13 +83,13 @@ class CuratedInput:
 
 def open_input(uri: str) -> CuratedInput:
     """The finished curate output at `uri`: its manifest and Parquet shards, checked."""
-    found = manifest.require_manifest(uri, "curate")
+    found = CURATE_MANIFEST.require(uri)
     entries = sorted(
         (entry for entry in found.files if entry.path.endswith(".parquet")), key=lambda e: e.path
     )
     if not entries:
-        fmt = found.extra.get("format")
-        hint = " (it was written with --format jsonl; packing reads Parquet)" if fmt else ""
+        jsonl = found.extra.format == "jsonl"
+        hint = " (it was written with --format jsonl; packing reads Parquet)" if jsonl else ""
         raise TritterError(
             f"{uri}: empty curated input: the manifest lists no Parquet shards{hint}"
         )

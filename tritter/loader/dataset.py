@@ -321,9 +321,7 @@ def _count(first: int, step: int) -> Iterator[int]:
 def list_subsets(data_uri: str, split: str = "val") -> list[str]:
     """Subsets with tokens in `split` (e.g. the languages to report validation loss for)."""
     found = read_pack_manifest(storage.normalize(data_uri))
-    return sorted(
-        {s["subset"] for s in found.extra["shards"] if s["split"] == split and s["num_tokens"] > 0}
-    )
+    return sorted({s.subset for s in found.extra.shards if s.split == split and s.num_tokens > 0})
 
 
 def check_tokenizer(data_uri: str, tokenizer: Any) -> None:
@@ -341,13 +339,13 @@ def check_tokenizer(data_uri: str, tokenizer: Any) -> None:
         if not isinstance(tokenizer, Tokenizer):
             tokenizer = Tokenizer.load(tokenizer)
         sha, vocab = tokenizer.sha256, tokenizer.vocab_size
-    packed = found.extra["tokenizer_sha256"]
+    packed = found.extra.tokenizer_sha256
     if sha != packed:
         raise TritterError(
             f"{data_uri}: packed with tokenizer sha256 {packed[:12]}, but the given tokenizer is "
             f"{sha[:12]} (tokenizer/shard mismatch: re-pack or use the matching tokenizer)"
         )
-    if vocab is not None and vocab != found.extra["vocab_size"]:
+    if vocab is not None and vocab != found.extra.vocab_size:
         raise TritterError(
-            f"{data_uri}: packed with vocab size {found.extra['vocab_size']}, tokenizer has {vocab}"
+            f"{data_uri}: packed with vocab size {found.extra.vocab_size}, tokenizer has {vocab}"
         )

@@ -22,11 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from tritter import manifest, storage
+from tritter import storage
 from tritter.data.shardfile import MAX_HEADER_PROBE, expected_size, parse_header
 from tritter.errors import TritterError
-
-PACK_STAGE = "pack"
+from tritter.run_folder import PACK_MANIFEST, PackManifest
 
 
 def default_cache_dir() -> Path:
@@ -36,12 +35,8 @@ def default_cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"tritter-cache-{os.getuid()}" / "tokens"
 
 
-def read_pack_manifest(data_uri: str) -> manifest.Manifest:
-    found = manifest.require_manifest(data_uri, PACK_STAGE)
-    for key in ("shards", "vocab_size", "tokenizer_sha256", "dtype", "eos_id"):
-        if key not in found.extra:
-            raise TritterError(f"{manifest.manifest_uri(data_uri)}: pack manifest lacks '{key}'")
-    return found
+def read_pack_manifest(data_uri: str) -> PackManifest:
+    return PACK_MANIFEST.require(data_uri)
 
 
 @dataclass
@@ -72,21 +67,21 @@ class TokenStream:
         self.data_uri = storage.normalize(data_uri)
         self.manifest = read_pack_manifest(self.data_uri)
         extra = self.manifest.extra
-        self.vocab_size = int(extra["vocab_size"])
-        self.dtype = np.dtype(extra["dtype"])
-        self.eos_id = int(extra["eos_id"])
-        self.pad_id = int(extra.get("pad_id", self.eos_id))
-        self.tokenizer_sha256 = str(extra["tokenizer_sha256"])
+        self.vocab_size = extra.vocab_size
+        self.dtype = np.dtype(extra.dtype)
+        self.eos_id = extra.eos_id
+        self.pad_id = extra.pad_id
+        self.tokenizer_sha256 = extra.tokenizer_sha256
         self.remote = storage.is_s3(self.data_uri)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         files = {entry.path: entry for entry in self.manifest.files}
-        table = [s for s in extra["shards"] if s["split"] == split]
+        table = [s for s in extra.shards if s.split == split]
         if not table:
-            splits = sorted({s["split"] for s in extra["shards"]})
+            splits = sorted({s.split for s in extra.shards})
             raise TritterError(f"{self.data_uri}: no '{split}' shards (splits: {','.join(splits)})")
         if subset is not None:
-            available = sorted({s["subset"] for s in table})
-            table = [s for s in table if s["subset"] == subset]
+            available = sorted({s.subset for s in table})
+            table = [s for s in table if s.subset == subset]
             if not table:
                 raise TritterError(
                     f"{self.data_uri}: no '{split}' shards for subset '{subset}' "
@@ -95,21 +90,19 @@ class TokenStream:
         self.shards: list[Shard] = []
         start = doc_start = 0
         for row in table:
-            for key in ("tokens", "docs"):
-                if row[key] not in files:
-                    raise TritterError(
-                        f"{self.data_uri}: manifest lists no file entry for {row[key]}"
-                    )
+            for path in (row.tokens, row.docs):
+                if path not in files:
+                    raise TritterError(f"{self.data_uri}: manifest lists no file entry for {path}")
             shard = Shard(
-                split=row["split"],
-                subset=row["subset"],
-                tokens_uri=storage.join(self.data_uri, row["tokens"]),
-                docs_uri=storage.join(self.data_uri, row["docs"]),
-                num_tokens=int(row["num_tokens"]),
-                num_documents=int(row["num_documents"]),
-                tokens_size=files[row["tokens"]].size,
-                docs_size=files[row["docs"]].size,
-                docs_sha256=files[row["docs"]].sha256,
+                split=row.split,
+                subset=row.subset,
+                tokens_uri=storage.join(self.data_uri, row.tokens),
+                docs_uri=storage.join(self.data_uri, row.docs),
+                num_tokens=row.num_tokens,
+                num_documents=row.num_documents,
+                tokens_size=files[row.tokens].size,
+                docs_size=files[row.docs].size,
+                docs_sha256=files[row.docs].sha256,
                 start=start,
                 doc_start=doc_start,
             )

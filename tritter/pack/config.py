@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from tritter.config import Config
+from tritter.config import Config, runtime_field
 from tritter.data.mixture import DEFAULT_MIXTURE, parse_mixture
 from tritter.data.render import NegativeMode
 
-# Options that change how the work runs, not what it produces: left out of the fingerprint.
-RUNTIME_FIELDS = ("output", "workers", "threads")
-
 
 class PackConfig(Config):
-    input: str = Field(description="curated folder (output of `tritter curate`): path or s3:// URI")
-    tokenizer: str = Field(description="tokenizer folder or tokenizer.model: path or s3:// URI")
-    output: str = Field(description="tokens folder to write: path or s3:// URI")
+    input: str = runtime_field(
+        description="curated folder (output of `tritter curate`): path or s3:// URI"
+    )
+    tokenizer: str = runtime_field(
+        description="tokenizer folder or tokenizer.model: path or s3:// URI"
+    )
+    output: str = runtime_field(description="tokens folder to write: path or s3:// URI")
     seq_len: int = Field(
         ge=8,
         le=1_048_576,
@@ -67,10 +68,12 @@ class PackConfig(Config):
         le=10**10,
         description="bytes per subset tokenized during planning to estimate tokens per byte",
     )
-    workers: int | None = Field(
+    workers: int | None = runtime_field(
         None, ge=1, le=1024, description="local worker processes (default: CPU count)"
     )
-    threads: int = Field(1, ge=1, le=256, description="SentencePiece encoding threads per worker")
+    threads: int = runtime_field(
+        1, ge=1, le=256, description="SentencePiece encoding threads per worker"
+    )
 
     @field_validator("mix", mode="before")
     @classmethod

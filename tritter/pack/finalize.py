@@ -10,8 +10,19 @@ from typing import Any
 
 from tritter import log, manifest, storage
 from tritter.errors import TritterError
-from tritter.pack.plan import STAGE, WORK, load_plan
+from tritter.pack.plan import load_plan
 from tritter.pack.shard import read_result
+from tritter.run_folder import (
+    PACK_MANIFEST,
+    WORK,
+    PackCounts,
+    PackExtra,
+    PackInputs,
+    PackManifest,
+    PackMixture,
+    ResolvedMixtureRecord,
+    ShardRecord,
+)
 
 _log = log.get_logger("pack")
 
@@ -24,11 +35,11 @@ FORMAT = {
 }
 
 
-def finalize(output: str) -> manifest.Manifest:
+def finalize(output: str) -> PackManifest:
     """Verify the packed shards against the plan and publish the manifest."""
     plan = load_plan(output)
-    existing = manifest.read_manifest(output)
-    if existing is not None and existing.fingerprint == plan.fingerprint:
+    existing = PACK_MANIFEST.current(output, plan.fingerprint)
+    if existing is not None:
         return existing
     results = []
     for index in range(len(plan.shards)):
@@ -85,68 +96,66 @@ def finalize(output: str) -> manifest.Manifest:
     seconds = time.time() - plan.started
     text_bytes = sum(r["text_bytes"] for r in results)
     shards = [
-        {
-            "split": r["split"],
-            "subset": r["subset"],
-            "tokens": r["tokens_path"],
-            "docs": r["docs_path"],
-            "num_tokens": r["tokens"],
-            "num_documents": r["documents"],
-        }
+        ShardRecord(
+            split=r["split"],
+            subset=r["subset"],
+            tokens=r["tokens_path"],
+            docs=r["docs_path"],
+            num_tokens=r["tokens"],
+            num_documents=r["documents"],
+        )
         for r in sorted(results, key=lambda r: r["index"])
     ]
     result = manifest.Manifest(
-        stage=STAGE,
+        stage=PACK_MANIFEST.stage,
         fingerprint=plan.fingerprint,
-        inputs={
-            "curated": plan.input,
-            "curated_fingerprint": plan.input_fingerprint,
-            "tokenizer": plan.tokenizer,
-            "tokenizer_sha256": plan.tokenizer_sha256,
-        },
+        inputs=PackInputs(
+            curated=plan.input,
+            curated_fingerprint=plan.input_fingerprint,
+            tokenizer=plan.tokenizer,
+            tokenizer_sha256=plan.tokenizer_sha256,
+        ),
         config=plan.config,
-        counts={
-            "tokens": {split: dict(sorted(c.items())) for split, c in sorted(tokens.items())},
-            "tokens_total": {split: sum(c.values()) for split, c in sorted(tokens.items())},
-            "documents": {split: dict(sorted(c.items())) for split, c in sorted(documents.items())},
-            "unique_tokens": {
-                split: dict(sorted(c.items())) for split, c in sorted(unique_tokens.items())
-            },
-            "languages": {split: dict(sorted(c.items())) for split, c in sorted(languages.items())},
-            "mixture": {
-                "target": plan.mixture["target"],
-                "realized": realized,
-                "repetition": repetition,
-                "planned_repetition": {s: p.repetition for s, p in sorted(plan.subsets.items())},
-                "budget_tokens": int(plan.budget),
-                "planned_tokens": int(planned),
-                "budget_capped": capped,
-            },
-            "text_bytes": text_bytes,
-            "shards": len(results),
-            "seconds": round(seconds, 2),
-            "pack_seconds": round(sum(r["seconds"] for r in results), 2),
-            "pack_cpu_seconds": round(sum(r.get("cpu_seconds", 0.0) for r in results), 2),
-        },
+        counts=PackCounts(
+            tokens=_nested(tokens),
+            tokens_total={split: sum(c.values()) for split, c in sorted(tokens.items())},
+            documents=_nested(documents),
+            unique_tokens=_nested(unique_tokens),
+            languages=_nested(languages),
+            mixture=PackMixture(
+                target=plan.mixture["target"],
+                realized=realized,
+                repetition=repetition,
+                planned_repetition={s: p.repetition for s, p in sorted(plan.subsets.items())},
+                budget_tokens=int(plan.budget),
+                planned_tokens=int(planned),
+                budget_capped=capped,
+            ),
+            text_bytes=text_bytes,
+            shards=len(results),
+            seconds=round(seconds, 2),
+            pack_seconds=round(sum(r["seconds"] for r in results), 2),
+            pack_cpu_seconds=round(sum(r.get("cpu_seconds", 0.0) for r in results), 2),
+        ),
         files=[
             manifest.FileEntry(entry["path"], entry["size"], entry["sha256"])
             for r in results
             for entry in r["files"]
         ],
-        extra={
-            "tokenizer_sha256": plan.tokenizer_sha256,
-            "vocab_size": plan.vocab_size,
-            "seq_len": config.seq_len,
-            "dtype": plan.dtype,
-            "eos_id": plan.eos_id,
-            "pad_id": plan.pad_id,
-            "format": FORMAT,
-            "shards": shards,
-            "mixture": plan.mixture,
-            "val_too_short": val_short,
-            "val_missing": no_val,
-            "plan": asdict(plan),
-        },
+        extra=PackExtra(
+            tokenizer_sha256=plan.tokenizer_sha256,
+            vocab_size=plan.vocab_size,
+            seq_len=config.seq_len,
+            dtype=plan.dtype,
+            eos_id=plan.eos_id,
+            pad_id=plan.pad_id,
+            format=FORMAT,
+            shards=shards,
+            mixture=ResolvedMixtureRecord(**plan.mixture),
+            val_too_short=val_short,
+            val_missing=no_val,
+            plan=asdict(plan),
+        ),
     )
     manifest.write_manifest(output, result)
     storage.delete_prefix(storage.join(output, WORK))
@@ -160,6 +169,11 @@ def finalize(output: str) -> manifest.Manifest:
         realized=",".join(f"{k}={v:.3f}" for k, v in realized.items()),
     )
     return result
+
+
+def _nested(counters: dict[str, Counter]) -> dict[str, dict[str, int]]:
+    """split → name → count, both levels sorted (stable manifests)."""
+    return {split: dict(sorted(c.items())) for split, c in sorted(counters.items())}
 
 
 def _check_sizes(output: str, results: list[dict[str, Any]]) -> None:
@@ -178,6 +192,4 @@ def _check_sizes(output: str, results: list[dict[str, Any]]) -> None:
 
 def verify(output: str, found: manifest.Manifest, check_hash: bool = False) -> None:
     """Check a finished tokens folder: every file present with its size (and hash)."""
-    if found.stage != STAGE:
-        raise TritterError(f"{output}: expected a pack output, found stage '{found.stage}'")
     manifest.verify_files(output, found, check_hash=check_hash)

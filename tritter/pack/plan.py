@@ -36,12 +36,11 @@ from tritter.data.render import render
 from tritter.data.selection import threshold_for, unit_hash
 from tritter.data.shardfile import token_dtype
 from tritter.errors import TritterError
-from tritter.pack.config import RUNTIME_FIELDS, PackConfig
+from tritter.pack.config import PackConfig
+from tritter.run_folder import PACK_MANIFEST, TOKENIZER_MANIFEST, WORK, PackInputs
 from tritter.tokenizer.model import Tokenizer
 
 _log = log.get_logger("pack")
-STAGE = "pack"
-WORK = "_work"
 SPLITS = ("train", "val")
 
 
@@ -131,9 +130,9 @@ def load_plan(output: str) -> Plan:
     try:
         return Plan.from_json(storage.read_text(uri), uri)
     except FileNotFoundError:
-        found = manifest.read_manifest(output)
-        if found is not None and found.stage == STAGE and "plan" in found.extra:
-            return Plan.from_json(json.dumps(found.extra["plan"]), manifest.manifest_uri(output))
+        found = PACK_MANIFEST.read(output)
+        if found is not None:
+            return Plan.from_json(json.dumps(found.extra.plan), manifest.manifest_uri(output))
     raise TritterError(f"{output}: no pack plan (run the plan step first)")
 
 
@@ -141,8 +140,8 @@ def load_tokenizer(uri: str) -> Tokenizer:
     """The tokenizer, checked against its own manifest when it has one."""
     tokenizer = Tokenizer.load(uri)
     if not uri.endswith(".model"):
-        found = manifest.read_manifest(uri)
-        recorded = found.extra.get("sha256") if found else None
+        found = TOKENIZER_MANIFEST.read(uri)
+        recorded = found.extra.sha256 if found else None
         if recorded and recorded != tokenizer.sha256:
             raise TritterError(
                 f"{tokenizer.source}: sha256 {tokenizer.sha256[:12]} differs from its manifest's "
@@ -153,11 +152,17 @@ def load_tokenizer(uri: str) -> Tokenizer:
     return tokenizer
 
 
-def stage_fingerprint(config: PackConfig, input_fp: str, tokenizer_sha: str) -> str:
-    settings = {k: v for k, v in config_module.dump(config).items() if k not in RUNTIME_FIELDS}
-    settings.pop("input")
-    settings.pop("tokenizer")
-    return manifest.fingerprint(STAGE, {"curated": input_fp, "tokenizer": tokenizer_sha}, settings)
+def stage_inputs(config: PackConfig) -> tuple[curated_input.CuratedInput, Tokenizer, PackInputs]:
+    """The curated input and tokenizer, opened and checked, and their identity."""
+    source = curated_input.open_input(config.input)
+    tokenizer = load_tokenizer(config.tokenizer)
+    inputs = PackInputs(
+        curated=source.uri,
+        curated_fingerprint=source.fingerprint,
+        tokenizer=config.tokenizer,
+        tokenizer_sha256=tokenizer.sha256,
+    )
+    return source, tokenizer, inputs
 
 
 def _estimate_tokens_per_byte(
@@ -197,15 +202,13 @@ def _estimate_tokens_per_byte(
 
 def make_plan(config: PackConfig) -> tuple[Plan, bool]:
     """Build (or reuse) the plan; returns (plan, already_complete)."""
-    source = curated_input.open_input(config.input)
-    tokenizer = load_tokenizer(config.tokenizer)
-    fingerprint = stage_fingerprint(config, source.fingerprint, tokenizer.sha256)
+    source, tokenizer, inputs = stage_inputs(config)
+    fingerprint = PACK_MANIFEST.fingerprint(config, inputs)
     output = config.output
     existing = manifest.read_manifest(output)
     if existing is not None and existing.fingerprint == fingerprint:
-        return Plan.from_json(
-            json.dumps(existing.extra["plan"]), manifest.manifest_uri(output)
-        ), True
+        done = PACK_MANIFEST.parse(existing, manifest.manifest_uri(output))
+        return Plan.from_json(json.dumps(done.extra.plan), manifest.manifest_uri(output)), True
     try:
         previous = load_plan(output)
     except TritterError:

@@ -12,7 +12,6 @@ does nothing.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections import Counter
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tritter import log, manifest, storage
+from tritter import log, storage, units
 from tritter.data import curated as curated_input
 from tritter.data.render import render
 from tritter.data.selection import unit_hash
@@ -29,6 +28,7 @@ from tritter.data.shardfile import TokenFileWriter, shard_paths, write_docs
 from tritter.errors import TritterError
 from tritter.pack import metrics
 from tritter.pack.plan import Plan, ShardPlan, load_plan, load_tokenizer, work_uri
+from tritter.run_folder import PACK_MANIFEST
 
 _log = log.get_logger("pack")
 ENCODE_BATCH_BYTES = 4 * 1024 * 1024
@@ -42,15 +42,7 @@ def result_uri(output: str, index: int) -> str:
 
 def read_result(plan: Plan, index: int) -> dict[str, Any] | None:
     """The finished result of shard `index` under this plan, or None."""
-    try:
-        result = json.loads(storage.read_text(result_uri(plan.output, index)))
-    except FileNotFoundError:
-        return None
-    except ValueError:
-        return None  # a damaged marker means the shard is redone
-    if result.get("fingerprint") != plan.fingerprint:
-        return None
-    return result
+    return units.read(result_uri(plan.output, index), plan.fingerprint)
 
 
 def _selected_rows(plan: Plan, shard: ShardPlan, columns: dict[str, list[Any]]) -> list[int]:
@@ -81,7 +73,7 @@ def _multiplicity(plan: Plan, shard: ShardPlan, shas: list[str]) -> np.ndarray:
 def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str, Any]:
     """Pack work unit `index` of the plan under `output` (skipped when already done)."""
     plan = load_plan(output)
-    if manifest.is_complete(plan.output, plan.fingerprint):
+    if PACK_MANIFEST.current(plan.output, plan.fingerprint) is not None:
         return {"index": index, "skipped": True}
     if not 0 <= index < len(plan.shards):
         raise TritterError(
@@ -188,7 +180,6 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
             )
 
     result = {
-        "fingerprint": plan.fingerprint,
         "index": index,
         "split": shard.split,
         "subset": shard.subset,
@@ -205,7 +196,7 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
         # CPU time of this process (all its threads): the per-core cost, whatever the load
         "cpu_seconds": round(time.process_time() - started_cpu, 3),
     }
-    storage.write_text(result_uri(plan.output, index), json.dumps(result, sort_keys=True))
+    result = units.write(result_uri(plan.output, index), plan.fingerprint, result)
     metrics.shard_done(result)
     log.event(
         _log,

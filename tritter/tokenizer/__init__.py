@@ -1,7 +1,7 @@
 """The Tritter tokenizer: a lossless SentencePiece unigram model for code.
 
-`from tritter.tokenizer import Tokenizer` loads a trained `tokenizer.model`; training lives in
-`tritter.tokenizer.train` (`tritter tokenizer train`). Attributes are imported lazily so that
+`from tritter.tokenizer import Tokenizer` loads a trained `tokenizer.model`; the stage
+(`tritter tokenizer train`) is `tritter.tokenizer.stage`. Attributes are imported lazily so that
 the CLI can read the config class without importing SentencePiece.
 """
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from tritter.config import Config
+from tritter.config import Config, runtime_field
 from tritter.data.mixture import DEFAULT_MIXTURE, parse_mixture
-
-# Options that change how the work runs, not what it produces: left out of the fingerprint.
-RUNTIME_FIELDS = ("output",)
 
 
 class TokenizerConfig(Config):
-    input: str = Field(description="curated folder (output of `tritter curate`): path or s3:// URI")
-    output: str = Field(description="tokenizer folder to write: path or s3:// URI")
+    input: str = runtime_field(
+        description="curated folder (output of `tritter curate`): path or s3:// URI"
+    )
+    output: str = runtime_field(description="tokenizer folder to write: path or s3:// URI")
     vocab_size: int = Field(
         65536,
         ge=512,

@@ -22,10 +22,9 @@ from typing import Any
 
 from tritter import storage
 from tritter.errors import TritterError
+from tritter.run_folder import TOKENIZER_MODEL
 from tritter.tokenizer.special import SPECIAL_TOKENS
 
-MODEL_NAME = "tokenizer.model"
-VOCAB_NAME = "tokenizer.vocab"
 META = "\u2581"  # SentencePiece's whitespace symbol
 
 
@@ -53,7 +52,7 @@ class Tokenizer:
     def load(cls, uri: str | os.PathLike[str]) -> Tokenizer:
         """Load from a tokenizer folder (holding `tokenizer.model`) or the model file itself."""
         uri = os.fspath(uri)
-        model_uri = uri if uri.endswith(".model") else storage.join(uri, MODEL_NAME)
+        model_uri = uri if uri.endswith(".model") else storage.join(uri, TOKENIZER_MODEL)
         try:
             data = storage.read_bytes(model_uri)
         except FileNotFoundError as err:

@@ -1,4 +1,4 @@
-"""`tritter tokenizer train`: a SentencePiece unigram model that is lossless on code.
+"""SentencePiece training for `tritter tokenizer train`: a unigram model that is lossless on code.
 
 Why these SentencePiece settings (each default would damage code):
 
@@ -20,30 +20,16 @@ from __future__ import annotations
 
 import io
 import logging
-import resource
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
-from tritter import config as config_module
-from tritter import log, manifest, storage
-from tritter.data import curated as curated_input
+from tritter import log
 from tritter.errors import TritterError
-from tritter.tokenizer import compression
-from tritter.tokenizer.config import RUNTIME_FIELDS, TokenizerConfig
-from tritter.tokenizer.model import MODEL_NAME, VOCAB_NAME, Tokenizer
-from tritter.tokenizer.sample import Sample, draw
+from tritter.tokenizer.config import TokenizerConfig
+from tritter.tokenizer.model import Tokenizer
+from tritter.tokenizer.sample import Sample
 from tritter.tokenizer.special import CONTROL_PIECES, FIRST_BYTE_ID, SPECIAL_TOKENS
 
 _log = log.get_logger("tokenizer")
-STAGE = "tokenizer"
-
-
-def stage_fingerprint(config: TokenizerConfig, curated_fingerprint: str) -> str:
-    settings = {k: v for k, v in config_module.dump(config).items() if k not in RUNTIME_FIELDS}
-    settings.pop("input")
-    return manifest.fingerprint(STAGE, {"curated": curated_fingerprint}, settings)
 
 
 def trainer_options(config: TokenizerConfig) -> dict[str, Any]:
@@ -154,97 +140,7 @@ def vocab_text(proto: bytes) -> str:
     return "\n".join(lines) + "\n"
 
 
-def train(config: TokenizerConfig) -> manifest.Manifest:
-    """Draw the sample, train, measure, write the folder and (last) its manifest."""
-    source = curated_input.open_input(config.input)
-    fingerprint = stage_fingerprint(config, source.fingerprint)
-    existing = manifest.read_manifest(config.output)
-    if existing is not None and existing.fingerprint == fingerprint:
-        manifest.verify_files(config.output, existing)
-        log.event(_log, "tokenizer already trained: skipping", output=config.output)
-        return existing
-    storage.ensure_writable(config.output)
-    if existing is not None:  # another config or input: the old folder is no longer valid
-        storage.delete(manifest.manifest_uri(config.output))
-    threads = config.threads
-    started = time.time()
-    with tempfile.TemporaryDirectory(prefix="tritter-tokenizer-") as workdir:
-        sample = draw(config, source, Path(workdir))
-        sample_seconds = time.time() - started
-        log.event(
-            _log, "training SentencePiece unigram", vocab_size=config.vocab_size, threads=threads
-        )
-        train_started = time.time()
-        proto = run_sentencepiece(sample, config, threads)
-        train_seconds = time.time() - train_started
-    tokenizer = Tokenizer(proto, storage.join(config.output, MODEL_NAME))
-    check_layout(tokenizer, config.vocab_size)
-    measured = compression.measure(tokenizer.encode_batch, sample.heldout)
-
-    model_uri = storage.join(config.output, MODEL_NAME)
-    vocab_uri = storage.join(config.output, VOCAB_NAME)
-    storage.write_bytes(model_uri, proto)
-    storage.write_text(vocab_uri, vocab_text(proto))
-    assert sample.mixture is not None
-    train_bytes = sum(v["bytes"] for v in sample.train.values())
-    result = manifest.Manifest(
-        stage=STAGE,
-        fingerprint=fingerprint,
-        inputs={"curated": source.uri, "curated_fingerprint": source.fingerprint},
-        config=config_module.dump(config),
-        counts={
-            "vocab_size": tokenizer.vocab_size,
-            "sample": {
-                "documents": sum(v["documents"] for v in sample.train.values()),
-                "bytes": train_bytes,
-                "sentences": sample.sentences,
-                "subsets": sample.train,
-                "languages_bytes": sample.train_languages,
-                "mixture_realized": {
-                    k: round(v["bytes"] / max(train_bytes, 1), 6) for k, v in sample.train.items()
-                },
-            },
-            "heldout": sample.heldout_stats,
-            "compression": measured,
-            "seconds": {
-                "sample": round(sample_seconds, 2),
-                "train": round(train_seconds, 2),
-                "total": round(time.time() - started, 2),
-            },
-            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            "threads": threads,
-        },
-        files=[
-            manifest.file_entry(config.output, model_uri, tokenizer.sha256),
-            manifest.file_entry(config.output, vocab_uri),
-        ],
-        extra={
-            "sha256": tokenizer.sha256,
-            "vocab_size": tokenizer.vocab_size,
-            "special_ids": tokenizer.special_ids,
-            "special_tokens": [
-                {"name": t.name, "piece": t.piece, "id": t.id, "purpose": t.purpose}
-                for t in SPECIAL_TOKENS
-            ],
-            "byte_fallback_ids": [FIRST_BYTE_ID, FIRST_BYTE_ID + 255],
-            "mixture": sample.mixture.to_json(),
-            "sentencepiece": {**trainer_options(config), "version": _sentencepiece_version()},
-        },
-    )
-    manifest.write_manifest(config.output, result)
-    log.event(
-        _log,
-        "tokenizer trained",
-        output=config.output,
-        vocab_size=tokenizer.vocab_size,
-        sha256=tokenizer.sha256[:12],
-        chars_per_token=measured.get("all", {}).get("chars_per_token"),
-        seconds=round(time.time() - started, 1),
-    )
-    return result
-
-
-def _sentencepiece_version() -> str:
+def sentencepiece_version() -> str:
     import sentencepiece
 
     return getattr(sentencepiece, "__version__", "unknown")

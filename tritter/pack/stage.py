@@ -1,4 +1,8 @@
-"""`tritter pack` locally: plan, then every shard in a process pool, then finalize."""
+"""The pack stage: curated/ + tokenizer/ → tokens/ (`tritter pack`).
+
+Locally: plan, every output shard in a process pool, then finalize. In a pipeline the same
+three steps fan out (`plan.make_plan`, `shard.pack_shard` per unit, `finalize.finalize`).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,29 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from tritter import log, manifest, progress
+from tritter import log, progress
 from tritter.pack.config import PackConfig
 from tritter.pack.finalize import finalize, verify
 from tritter.pack.plan import make_plan
 from tritter.pack.shard import pack_shard, read_result
+from tritter.run_folder import PACK_MANIFEST, PackInputs, PackManifest
 
 _log = log.get_logger("pack")
 
 
-def run(config: PackConfig, check_hash: bool = False) -> manifest.Manifest:
+def fingerprint(config: PackConfig, inputs: PackInputs) -> str:
+    return PACK_MANIFEST.fingerprint(config, inputs)
+
+
+def is_done(output: str) -> PackManifest | None:
+    return PACK_MANIFEST.read(output)
+
+
+def run(config: PackConfig, check_hash: bool = False) -> PackManifest:
     """The whole pack; a finished output with the same inputs and config is only verified."""
     plan, complete = make_plan(config)
     if complete:
-        found = manifest.require_manifest(config.output, "pack")
+        found = PACK_MANIFEST.require(config.output)
         verify(config.output, found, check_hash=check_hash)
         log.event(_log, "pack already complete: verified, skipping", output=config.output)
         return found
