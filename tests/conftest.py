@@ -65,3 +65,11 @@ def run_tritter(
 def tritter_cli():
     """`tritter_cli(*args, env=...)` → CompletedProcess of the real CLI."""
     return run_tritter
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory):
+    """The shared curated folder, CLI-trained tokenizer and pack (built once per session)."""
+    from tests.tokenizer.support import build  # it imports `run_tritter` from here
+
+    return build(tmp_path_factory.getbasetemp() / "tokpack")

@@ -1,7 +1,6 @@
-"""A run folder written to the shared run-folder contract, for report tests.
-
-Training, tokenizer and pack manifests here follow the contract documents; the end-to-end test
-(`test_report_end_to_end.py`) uses a run the real stages produced."""
+"""A run folder for report tests, its manifests built from the stages' own records
+(`tritter.run_folder`), so it cannot hold a key a stage never writes. The end-to-end test
+(`tests/evaluate/test_end_to_end.py`) reports on a run the real stages produced."""
 
 from __future__ import annotations
 
@@ -10,51 +9,115 @@ import math
 
 import yaml
 
+from tests.support.curated import curate_counts, curate_extra
 from tritter import manifest, storage
+from tritter.run_folder import (
+    CURATE_MANIFEST,
+    EVALUATE_MANIFEST,
+    PACK_MANIFEST,
+    TOKENIZER_MANIFEST,
+    Compression,
+    CurateInputs,
+    DocBytes,
+    EvaluateCounts,
+    EvaluateInputs,
+    Nothing,
+    PackCounts,
+    PackExtra,
+    PackInputs,
+    PackMixture,
+    ResolvedMixtureRecord,
+    RunFolder,
+    TokenizerCounts,
+    TokenizerExtra,
+    TokenizerInputs,
+    TokenizerSample,
+    TokenizerSeconds,
+)
 
 
-def _manifest(folder: str, stage: str, counts: dict, config: dict, extra: dict | None = None):
+def _manifest(folder: str, contract, inputs, counts, extra, config: dict | None = None):
     manifest.write_manifest(
         folder,
-        manifest.Manifest(stage=stage, fingerprint=f"fp-{stage}", inputs={}, config=config,
-                          counts=counts, extra=extra or {}),
+        manifest.Manifest(stage=contract.stage, fingerprint=f"fp-{contract.stage}",
+                          inputs=inputs, config=config or {}, counts=counts, extra=extra),
     )  # fmt: skip
 
 
 def write_sample_run(root: str, steps: int = 400, with_eval: bool = True) -> str:
-    _manifest(
-        storage.join(root, "curated"), "curate",
-        {"input_documents": 12000, "kept_documents": 9000, "kept_bytes": 48_000_000,
-         "dropped_documents": 3000, "shards": 4,
-         "dropped": {"license": 1400, "near_duplicate": 800, "secret": 35, "too_long": 765},
-         "languages": {"python": 5000, "rust": 3000, "markdown": 1000},
-         "subsets": {"python": 5000, "rust": 3000, "docs": 1000},
-         "licenses": {"mit": 6000, "apache-2.0": 3000},
-         "dedup": {"exact_removed": 300, "near_removed": 500, "threshold": 0.7}},
-        {"dedup_threshold": 0.7},
+    run = RunFolder(root)
+    counts = curate_counts([], shards=4).model_copy(update={
+        "input_documents": 12000, "kept_documents": 9000, "kept_bytes": 48_000_000,
+        "dropped_documents": 3000,
+        "dropped": {"license": 1400, "near_duplicate": 800, "secret": 35, "too_long": 765},
+        "languages": {"python": 5000, "rust": 3000, "markdown": 1000},
+        "subsets": {"python": 5000, "rust": 3000, "docs": 1000},
+        "licenses": {"mit": 6000, "apache-2.0": 3000},
+    })  # fmt: skip
+    counts.dedup.exact_removed, counts.dedup.near_removed, counts.dedup.threshold = 300, 500, 0.7
+    _manifest(run.curated, CURATE_MANIFEST,
+              CurateInputs(source="tests", listing_sha256="ab" * 32), counts, curate_extra(),
+              {"dedup_threshold": 0.7})  # fmt: skip
+    mixture = ResolvedMixtureRecord(
+        target={"docs": 0.133333, "python": 0.533333, "rust": 0.333333},
+        requested={"python": 0.4, "rust": 0.25, "docs": 0.1}, renormalized=False,
+        missing_subsets=[], excluded_subsets=[],
     )  # fmt: skip
-    # The layout `tritter tokenizer train` writes (tritter/tokenizer/train.py).
-    _manifest(storage.join(root, "tokenizer"), "tokenizer",
-              {"vocab_size": 8192,
-               "sample": {"documents": 9000, "bytes": 40_000_000,
-                          "mixture_realized": {"python": 0.55, "rust": 0.33, "docs": 0.12}},
-               "compression": {
-                   "python": {"documents": 50, "chars": 200_000, "bytes": 201_000,
-                              "tokens": 54_000, "chars_per_token": 3.7037,
-                              "bytes_per_token": 3.7222},
-                   "rust": {"documents": 30, "chars": 90_000, "bytes": 90_500,
-                            "tokens": 26_000, "chars_per_token": 3.4615,
-                            "bytes_per_token": 3.4808},
-                   "all": {"documents": 80, "chars": 290_000, "bytes": 291_500,
-                           "tokens": 80_000, "chars_per_token": 3.625,
-                           "bytes_per_token": 3.6438}},
-               "seconds": {"sample": 1.0, "train": 12.5, "total": 14.0}},
-              {"vocab_size": 8192, "model_type": "unigram"},
-              {"sha256": "ab" * 32, "vocab_size": 8192})  # fmt: skip
-    _manifest(storage.join(root, "tokens"), "pack",
-              {"tokens": 12_000_000, "shards": 6,
-               "subset_tokens": {"python": 6_100_000, "rust": 3_900_000, "docs": 2_000_000}},
-              {"mix": {"python": 0.4, "rust": 0.25, "docs": 0.1}, "seq_len": 1024})  # fmt: skip
+    compression = {
+        "python": Compression(documents=50, chars=200_000, bytes=201_000, tokens=54_000,
+                              chars_per_token=3.7037, bytes_per_token=3.7222),
+        "rust": Compression(documents=30, chars=90_000, bytes=90_500, tokens=26_000,
+                            chars_per_token=3.4615, bytes_per_token=3.4808),
+        "all": Compression(documents=80, chars=290_000, bytes=291_500, tokens=80_000,
+                           chars_per_token=3.625, bytes_per_token=3.6438),
+    }  # fmt: skip
+    _manifest(
+        run.tokenizer, TOKENIZER_MANIFEST,
+        TokenizerInputs(curated=run.curated, curated_fingerprint="fp-curate"),
+        TokenizerCounts(
+            vocab_size=8192,
+            sample=TokenizerSample(
+                documents=9000, bytes=40_000_000, sentences=90_000,
+                subsets={"python": DocBytes(documents=5000, bytes=22_000_000)},
+                languages_bytes={"python": 22_000_000},
+                mixture_realized={"python": 0.55, "rust": 0.33, "docs": 0.12},
+            ),
+            heldout={"python": DocBytes(documents=50, bytes=201_000)},
+            compression=compression,
+            seconds=TokenizerSeconds(sample=1.0, train=12.5, total=14.0),
+            peak_rss_bytes=1 << 30, threads=2,
+        ),
+        TokenizerExtra(
+            sha256="ab" * 32, vocab_size=8192, special_ids={"eos": 2}, special_tokens=[],
+            byte_fallback_ids=[32, 287], mixture=mixture,
+            sentencepiece={"model_type": "unigram", "vocab_size": 8192},
+        ),
+    )  # fmt: skip
+    train = {"python": 6_100_000, "rust": 3_900_000, "docs": 2_000_000}
+    _manifest(
+        run.tokens, PACK_MANIFEST,
+        PackInputs(curated=run.curated, curated_fingerprint="fp-curate",
+                   tokenizer=run.tokenizer, tokenizer_sha256="ab" * 32),
+        PackCounts(
+            tokens={"train": train}, tokens_total={"train": 12_000_000},
+            documents={"train": {"python": 5000, "rust": 3000, "docs": 1000}},
+            unique_tokens={"train": train}, languages={"train": train},
+            mixture=PackMixture(
+                target=mixture.target,
+                realized={k: round(v / 12_000_000, 6) for k, v in train.items()},
+                repetition=dict.fromkeys(train, 1.0), planned_repetition=dict.fromkeys(train, 1.0),
+                budget_tokens=12_000_000, planned_tokens=12_000_000, budget_capped=False,
+            ),
+            text_bytes=48_000_000, shards=6, seconds=30.0, pack_seconds=50.0,
+            pack_cpu_seconds=50.0,
+        ),
+        PackExtra(
+            tokenizer_sha256="ab" * 32, vocab_size=8192, seq_len=1024, dtype="uint16", eos_id=2,
+            pad_id=3, format={}, shards=[], mixture=mixture, val_too_short=[], val_missing=[],
+            plan={},
+        ),
+        {"mix": {"python": 0.4, "rust": 0.25, "docs": 0.1}, "seq_len": 1024},
+    )  # fmt: skip
     checkpoints = storage.join(root, "checkpoints")
     storage.write_text(
         storage.join(checkpoints, "config.yaml"),
@@ -129,5 +192,13 @@ def write_sample_run(root: str, steps: int = 400, with_eval: bool = True) -> str
             "sandbox": {"isolation": "namespaces", "protections": ["net_namespace", "rlimits"]},
         }  # fmt: skip
         storage.write_text(storage.join(root, "eval", "results.json"), json.dumps(results))
-        _manifest(storage.join(root, "eval"), "evaluate", {"tasks": 3}, {})
+        _manifest(
+            run.eval, EVALUATE_MANIFEST,
+            EvaluateInputs(
+                checkpoint=checkpoints, checkpoint_identity={}, tokenizer_sha256="ab" * 32
+            ),
+            EvaluateCounts(tasks={"humaneval": {"problems": 164, "pass@1": 0.0244},
+                                  "mbpp": {"problems": 500, "pass@1": 0.61}}),
+            Nothing(),
+        )  # fmt: skip
     return root

@@ -127,3 +127,36 @@ def test_html_renders_in_headless_chromium(tmp_path, tritter_cli):
     colours = image.crop((0, 200, 1280, 2400)).getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 200
     shutil.copy(shot, tmp_path / "keep.png")
+
+
+def test_realized_mixture_from_a_real_pack_flags_a_starved_subset(artifacts, tmp_path):
+    """Report on folders the real stages wrote: the mixture table reads the pack manifest's
+    own counts, and a subset packed far below its target share is flagged."""
+    from tests.tokenizer.support import pack_args, run_tritter
+    from tritter.report import stage
+    from tritter.report.config import ReportConfig
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "curated").symlink_to(artifacts.curated, target_is_directory=True)
+    (run / "tokenizer").symlink_to(artifacts.tokenizer, target_is_directory=True)
+    # Few docs documents, a 30% share for them and no repetition allowed: docs stay far below.
+    mix = ("--mix", "python=0.7,docs=0.3", "--max-repetition", "1")
+    packed = run_tritter(*pack_args(artifacts.curated, artifacts.tokenizer, run / "tokens", *mix))
+    assert packed.returncode == 0, packed.stderr
+    counts = manifest.require_manifest(str(run / "tokens")).counts
+    docs_share = counts["mixture"]["realized"]["docs"]
+    assert docs_share < counts["mixture"]["target"]["docs"] / 2
+
+    stage.run(ReportConfig(run=str(run)))
+    data = json.loads((run / "report" / "report.json").read_text())
+    rows = {row["subset"]: row for row in data["mixture"]}
+    assert rows["docs"]["flagged"] and not rows["python"]["flagged"]
+    assert rows["docs"]["tokens"] == counts["tokens"]["train"]["docs"]
+    markdown = (run / "report" / "report.md").read_text()
+    assert f"| docs | {counts['tokens']['train']['docs']:,} | " in markdown
+    assert "more than 2× off" in markdown
+    # Nothing changed: a second report is a no-op (its manifest matches).
+    before = (run / "report" / "_manifest.json").read_text()
+    stage.run(ReportConfig(run=str(run)))
+    assert (run / "report" / "_manifest.json").read_text() == before

@@ -24,10 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from tritter.evaluate import runner
+    from tritter.evaluate import stage
 
     config = build_config(EvaluateConfig, args, args.config)
-    results = runner.run(config)
+    results = stage.run(config)
     for task, values in results["tasks"].items():
         if task == "perplexity":
             for subset, numbers in {**values["subsets"], "all": values["overall"]}.items():

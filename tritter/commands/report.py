@@ -25,8 +25,8 @@ def handle(args: argparse.Namespace) -> int:
     from tritter.report import stage
 
     config = build_config(ReportConfig, args, args.config)
-    result = stage.run(config)
-    print(f"report: {result['output']}/report.html")
-    for warning in result["warnings"]:
+    _, warnings = stage.run(config)
+    print(f"report: {stage.output_of(config)}/report.html")
+    for warning in warnings:
         print(f"warning: {warning}")
     return 0

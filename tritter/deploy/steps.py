@@ -301,7 +301,7 @@ def pretrain(settings: str, data: str, tokenizer: str) -> str:
 
 def evaluate(settings: str, checkpoints: str, tokenizer: str, data: str) -> str:
     from tritter.config import validate
-    from tritter.evaluate import runner
+    from tritter.evaluate import stage
     from tritter.evaluate.config import EvaluateConfig
 
     checked = prepare(settings)
@@ -320,7 +320,7 @@ def evaluate(settings: str, checkpoints: str, tokenizer: str, data: str) -> str:
             "perplexity": {"seq_len": checked.seq_len},
         },
     )
-    runner.run(config)
+    stage.run(config)
     return output
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from tritter.config import Config
+from tritter.config import Config, runtime_field
 
 TASKS = ("perplexity", "humaneval", "mbpp")
 
@@ -20,7 +20,7 @@ class SandboxConfig(Config):
         "private pid space, unprivileged uid), 'rlimits' (resource limits only) or 'auto' "
         "(the strongest available; logs what is active)",
     )
-    workers: int = Field(2, ge=1, le=256, description="programs run at the same time")
+    workers: int = runtime_field(2, ge=1, le=256, description="programs run at the same time")
     timeout_seconds: float = Field(
         10.0, gt=0, le=600, description="wall-clock limit per program (seconds)"
     )
@@ -59,7 +59,7 @@ class GenerationConfig(Config):
         description="k values for pass@k (reported when num_samples >= k)",
     )
     max_new_tokens: int = Field(512, ge=1, le=32768, description="generation budget per sample")
-    batch_size: int = Field(8, ge=1, le=4096, description="sequences decoded together")
+    batch_size: int = runtime_field(8, ge=1, le=4096, description="sequences decoded together")
     seed: int = Field(0, ge=0, description="sampling seed")
     stop: list[str] | None = Field(
         None, description="stop sequences (default: the standard ones for each task)"
@@ -86,7 +86,7 @@ class PerplexityConfig(Config):
     seq_len: int | None = Field(
         None, ge=2, le=1 << 20, description="window length (default: the model's max positions)"
     )
-    batch_size: int = Field(4, ge=1, le=4096, description="sequences per forward pass")
+    batch_size: int = runtime_field(4, ge=1, le=4096, description="sequences per forward pass")
     max_batches: int | None = Field(
         None, ge=1, description="stop each subset after this many batches (default: all)"
     )
@@ -103,12 +103,14 @@ class BenchmarkFiles(Config):
 
 
 class EvaluateConfig(Config):
-    checkpoint: str = Field(
+    checkpoint: str = runtime_field(
         description="checkpoints root, one step-… folder or a Hugging Face BitNet directory"
     )
-    tokenizer: str = Field(description="tokenizer folder or tokenizer.model URI")
-    output: str = Field(description="output folder (e.g. <run>/eval)")
-    data: str | None = Field(None, description="packed token shards (needed for perplexity)")
+    tokenizer: str = runtime_field(description="tokenizer folder or tokenizer.model URI")
+    output: str = runtime_field(description="output folder (e.g. <run>/eval)")
+    data: str | None = runtime_field(
+        None, description="packed token shards (needed for perplexity)"
+    )
     tasks: list[str] = Field(
         default_factory=lambda: list(TASKS), description=f"tasks to run: {', '.join(TASKS)}"
     )
@@ -118,11 +120,11 @@ class EvaluateConfig(Config):
         description="only the first N problems of each code task (smoke tests; scores are "
         "then not comparable to published ones)",
     )
-    device: str = Field("auto", description="torch device ('auto': cuda when available)")
+    device: str = runtime_field("auto", description="torch device ('auto': cuda when available)")
     dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="compute dtype ('auto': bfloat16 on GPU, float32 on CPU)"
     )
-    run_name: str | None = Field(
+    run_name: str | None = runtime_field(
         None, description="run label for pushed metrics (default: the output folder's parent)"
     )
     generation: GenerationConfig = Field(default_factory=GenerationConfig)

@@ -11,7 +11,8 @@ import torch
 
 from tritter import storage
 from tritter.errors import TritterError
-from tritter.train.store import COMMIT_MARKER, CheckpointStore
+from tritter.run_folder import COMMIT_MARKER
+from tritter.train.store import is_hf_dir, resolve
 
 
 def pick_device(name: str) -> torch.device:
@@ -36,32 +37,24 @@ def checkpoint_identity(uri: str) -> dict[str, Any]:
     """What identifies the weights at `uri` without loading them (for the skip fingerprint).
 
     A Hugging Face directory: its file names and sizes plus config.json's hash. A checkpoints
-    root or step folder: the newest committed step and its commit marker's hash.
+    root or step folder: the step it resolves to and its commit marker's hash.
     """
-    objects = storage.list_objects(uri)
-    if not objects:
+    if not storage.list_objects(uri):
         raise TritterError(f"{uri}: checkpoint not found")
-    base = storage.normalize(uri).rstrip("/")
-    relative = {o.uri[len(base) :].lstrip("/").replace("\\", "/"): o for o in objects}
-    if "config.json" in relative:
-        config_hash = hashlib.sha256(storage.read_bytes(relative["config.json"].uri)).hexdigest()
-        files = sorted((name, o.size) for name, o in relative.items() if "/" not in name)
-        return {"kind": "huggingface", "config_sha256": config_hash, "files": files}
-    if COMMIT_MARKER in relative:  # one committed step folder
-        name, marker_uri = COMMIT_MARKER, relative[COMMIT_MARKER].uri
-    else:  # a checkpoints root: the step training would resume from (marker validated)
-        latest = CheckpointStore(uri).latest()
-        if latest is None:
-            raise TritterError(
-                f"{uri}: no complete checkpoint (no config.json and no step folder with "
-                f"{COMMIT_MARKER})"
-            )
-        name = f"{storage.basename(latest.uri)}/{COMMIT_MARKER}"
-        marker_uri = storage.join(latest.uri, COMMIT_MARKER)
-    marker = storage.read_bytes(marker_uri)
+    if is_hf_dir(uri):
+        base = storage.normalize(uri).rstrip("/")
+        config_hash = hashlib.sha256(storage.read_bytes(storage.join(base, "config.json")))
+        files = sorted(
+            (name, item.size)
+            for item in storage.list_objects(base)
+            if "/" not in (name := item.uri[len(base) :].lstrip("/").replace("\\", "/"))
+        )
+        return {"kind": "huggingface", "config_sha256": config_hash.hexdigest(), "files": files}
+    checkpoint = resolve(uri)  # the step training would resume from (marker validated)
+    marker = storage.read_bytes(storage.join(checkpoint.uri, COMMIT_MARKER))
     return {
         "kind": "pretrain",
-        "marker": name,
+        "marker": f"{storage.basename(checkpoint.uri)}/{COMMIT_MARKER}",
         "marker_sha256": hashlib.sha256(marker).hexdigest(),
     }
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import yaml
 
+from tritter import run_folder
 from tritter.report.collect import RunData
 from tritter.report.targets import SEED_TARGETS, Target
+from tritter.run_folder import PackManifest
 
 
 @dataclass
@@ -183,8 +185,7 @@ def report_data(run: RunData, plots: dict[str, str]) -> dict[str, Any]:
     """Everything report.json holds."""
     manifests = {
         name: {
-            "stage": m.stage, "created": m.created, "code_version": m.code_version,
-            "counts": m.counts, "config": m.config, "inputs": m.inputs, "extra": m.extra,
+            **{k: v for k, v in m.to_dict().items() if k not in ("files", "fingerprint")},
             "files": len(m.files), "bytes": sum(f.size for f in m.files),
         }
         for name, m in run.manifests.items()
@@ -203,6 +204,7 @@ def report_data(run: RunData, plots: dict[str, str]) -> dict[str, Any]:
         "evaluation": run.eval_results,
         "targets": _targets(run.eval_results),
         "checkpoints": _checkpoints(run),
+        "mixture": [asdict(row) for row in mixture_rows(run.tokens)] if run.tokens else [],
         "final_export": run.final_export,
         "plots": plots,
         "warnings": run.warnings,
@@ -238,98 +240,130 @@ def _shares_table(counts: dict[str, Any], total: float | None, label: str, unit:
     return Table([label, unit, "share"], rows)
 
 
-def _data_section(data: dict[str, Any]) -> Section | None:
-    manifests = data["manifests"]
+def _data_section(run: RunData, data: dict[str, Any]) -> Section | None:
     section = Section("Data", "data")
-    curated = manifests.get("curated")
-    if curated:
-        counts = curated["counts"]
-        total = counts.get("input_documents")
+    if run.curated is not None:
+        counts = run.curated.counts
         section.tables.append(
             _kv_table(
                 [
-                    ("input documents", counts.get("input_documents")),
-                    ("kept documents", counts.get("kept_documents")),
-                    ("kept bytes", counts.get("kept_bytes")),
-                    ("dropped documents", counts.get("dropped_documents")),
-                    ("shards", counts.get("shards")),
+                    ("input documents", counts.input_documents),
+                    ("kept documents", counts.kept_documents),
+                    ("kept bytes", counts.kept_bytes),
+                    ("dropped documents", counts.dropped_documents),
+                    ("shards", counts.shards),
                 ],
                 "Curation (curated/_manifest.json)",
             )
         )
-        if counts.get("dropped"):
-            table = _shares_table(counts["dropped"], total, "dropped because", "documents")
+        if counts.dropped:
+            table = _shares_table(counts.dropped, counts.input_documents, "dropped because",
+                                  "documents")  # fmt: skip
             table.caption = "Dropped by reason (share of input documents)"
             section.tables.append(table)
-        for key, label in (("subsets", "subset"), ("languages", "language"),
-                           ("licenses", "license"), ("labels", "quality label")):  # fmt: skip
-            if isinstance(counts.get(key), dict) and counts[key]:
-                table = _shares_table(counts[key], None, label, "documents")
+        kept_by = (
+            (counts.subsets, "subset"),
+            (counts.languages, "language"),
+            (counts.licenses, "license"),
+            (counts.labels, "quality label"),
+        )
+        for values, label in kept_by:
+            if values:
+                table = _shares_table(values, None, label, "documents")
                 table.caption = f"Kept documents by {label}"
                 section.tables.append(table)
-        if isinstance(counts.get("dedup"), dict):
-            section.tables.append(_kv_table(list(counts["dedup"].items()), "Deduplication"))
-    tokens = manifests.get("tokens")
-    if tokens:
-        section.tables.extend(_mixture_tables(tokens))
-    for name in ("raw", "filtered"):
-        if name in manifests:
+        section.tables.append(_kv_table(list(counts.dedup.model_dump().items()), "Deduplication"))
+    if run.tokens is not None:
+        section.tables.extend(_pack_tables(run.tokens, data["mixture"]))
+        flagged = [row for row in data["mixture"] if row["flagged"]]
+        for row in flagged:
+            section.text.append(
+                f"Mixture: subset {row['subset']} is {pct(row['realized'])} of the training "
+                f"tokens against a {pct(row['target'])} target — more than "
+                f"{MIXTURE_TOLERANCE:g}× off (too little data for its share, capped by "
+                "--max-repetition, or a token budget it cannot fill)."
+            )
+    for name in (run_folder.RAW, run_folder.FILTERED):
+        if name in run.manifests:
             section.tables.append(
-                _kv_table(_flat(manifests[name]["counts"]), f"{name}/_manifest.json counts")
+                _kv_table(_flat(run.manifests[name].counts), f"{name}/_manifest.json counts")
             )
     if not section.tables:
         return None
     return section
 
 
-def _mixture_tables(tokens: dict[str, Any]) -> list[Table]:
-    """Realized mixture from the pack manifest: tokens per subset against the requested mix."""
-    counts, config = tokens.get("counts", {}), tokens.get("config", {})
-    realized = None
-    for key in ("subset_tokens", "tokens_per_subset", "subsets"):
-        value = counts.get(key)
-        if isinstance(value, dict) and value:
-            realized = {
-                name: (v.get("tokens") if isinstance(v, dict) else v) for name, v in value.items()
-            }
-            break
-    wanted = config.get("mix") if isinstance(config.get("mix"), dict) else {}
-    tables = []
-    if realized:
-        total = sum(v for v in realized.values() if isinstance(v, (int, float))) or 1
-        wanted_total = sum(wanted.values()) or 1
-        rows = [
-            [
-                name,
-                fmt(value),
-                pct(value / total) if isinstance(value, (int, float)) else "—",
-                pct(wanted[name] / wanted_total) if name in wanted else "—",
-            ]
-            for name, value in sorted(realized.items(), key=lambda kv: -(kv[1] or 0))
-        ]
-        tables.append(Table(["subset", "tokens", "realized", "requested"], rows,
-                            "Mixture realized (tokens/_manifest.json)"))  # fmt: skip
-    scalars = [(k, v) for k, v in _flat(counts) if not k.startswith(("subset", "tokens_per"))]
-    if scalars:
-        tables.append(_kv_table(scalars[:30], "Packed token shards"))
-    return tables
+# A subset whose realized share of training tokens is more than this factor above or below its
+# target is flagged in the report.
+MIXTURE_TOLERANCE = 2.0
 
 
-def _tokenizer_section(data: dict[str, Any]) -> Section | None:
-    """Compression on held-out text per subset (tokenizer/_manifest.json `counts.compression`),
+@dataclass
+class MixtureRow:
+    subset: str
+    tokens: int  # training tokens packed
+    realized: float  # share of training tokens
+    target: float  # share wanted (the mixture renormalized over the subsets present)
+    flagged: bool  # more than MIXTURE_TOLERANCE× off its target
+
+
+def mixture_rows(tokens: PackManifest) -> list[MixtureRow]:
+    """Realized mixture per subset against its target, from the pack manifest."""
+    mixture = tokens.counts.mixture
+    train = tokens.counts.tokens.get("train", {})
+    rows = []
+    for subset in sorted(set(mixture.target) | set(train), key=lambda s: -train.get(s, 0)):
+        realized, target = mixture.realized.get(subset, 0.0), mixture.target.get(subset, 0.0)
+        off = realized < target / MIXTURE_TOLERANCE or realized > target * MIXTURE_TOLERANCE
+        rows.append(MixtureRow(subset, train.get(subset, 0), realized, target, off))
+    return rows
+
+
+def _pack_tables(tokens: PackManifest, mixture: list[dict[str, Any]]) -> list[Table]:
+    rows = [
+        [row["subset"], fmt(row["tokens"]), pct(row["realized"]), pct(row["target"]),
+         f"⚠ more than {MIXTURE_TOLERANCE:g}× off" if row["flagged"] else "ok"]
+        for row in mixture
+    ]  # fmt: skip
+    counts = tokens.counts
+    summary = [
+        ("training tokens", counts.tokens_total.get("train")),
+        ("validation tokens", counts.tokens_total.get("val")),
+        ("shards", counts.shards),
+        ("text bytes", counts.text_bytes),
+        ("token budget", counts.mixture.budget_tokens),
+        ("budget capped by --max-repetition", counts.mixture.budget_capped),
+        ("sequence length", tokens.extra.seq_len),
+        ("token dtype", tokens.extra.dtype),
+        ("seconds", counts.seconds),
+    ]
+    return [
+        Table(
+            ["subset", "tokens", "realized", "target", "status"],
+            rows,
+            "Mixture realized (training tokens, tokens/_manifest.json)",
+        ),
+        _kv_table(summary, "Packed token shards"),
+    ]
+
+
+def _all_last(item: tuple[str, Any]) -> tuple[bool, str]:
+    return item[0] == "all", item[0]
+
+
+def _tokenizer_section(run: RunData) -> Section | None:
+    """Compression on held-out text per language (tokenizer/_manifest.json `counts.compression`),
     then the headline settings."""
-    tokenizer = data["manifests"].get("tokenizer")
-    if not tokenizer:
+    tokenizer = run.tokenizer
+    if tokenizer is None:
         return None
-    counts, extra, config = tokenizer["counts"], tokenizer["extra"], tokenizer["config"]
+    counts, extra = tokenizer.counts, tokenizer.extra
     section = Section("Tokenizer", "tokenizer")
-    compression = counts.get("compression")
-    if isinstance(compression, dict) and compression:
+    if counts.compression:
         rows = [
-            [name, fmt(row.get("chars_per_token")), fmt(row.get("bytes_per_token")),
-             fmt(row.get("tokens")), fmt(row.get("bytes")), fmt(row.get("documents"))]
-            for name, row in sorted(compression.items(), key=lambda kv: (kv[0] == "all", kv[0]))
-            if isinstance(row, dict)
+            [name, fmt(row.chars_per_token), fmt(row.bytes_per_token), fmt(row.tokens),
+             fmt(row.bytes), fmt(row.documents)]
+            for name, row in sorted(counts.compression.items(), key=_all_last)
         ]  # fmt: skip
         section.tables.append(
             Table(
@@ -338,24 +372,20 @@ def _tokenizer_section(data: dict[str, Any]) -> Section | None:
                 "Compression on held-out documents",
             )
         )
-    sample = counts.get("sample") if isinstance(counts.get("sample"), dict) else {}
     settings = [
-        ("vocab size", counts.get("vocab_size", extra.get("vocab_size", config.get("vocab_size")))),
-        ("sha256", str(extra.get("sha256", ""))[:16] + "…" if extra.get("sha256") else None),
-        ("model type", config.get("model_type")),
-        ("training documents", sample.get("documents")),
-        ("training bytes", sample.get("bytes")),
-        ("training seconds", (counts.get("seconds") or {}).get("train")
-         if isinstance(counts.get("seconds"), dict) else None),
-    ]  # fmt: skip
-    shown = [(k, v) for k, v in settings if v is not None]
-    if not compression:  # an unfamiliar manifest: show what it holds
-        shown += [(k, v) for k, v in _flat(counts) if k != "vocab_size"][:30]
-    section.tables.append(_kv_table(shown, "Settings (tokenizer/_manifest.json)"))
-    realized = sample.get("mixture_realized")
-    if isinstance(realized, dict) and realized:
-        rows = [[name, pct(float(share))] for name, share in
-                sorted(realized.items(), key=lambda kv: -float(kv[1]))]  # fmt: skip
+        ("vocab size", counts.vocab_size),
+        ("sha256", extra.sha256[:16] + "…"),
+        ("model type", extra.sentencepiece.get("model_type")),
+        ("training documents", counts.sample.documents),
+        ("training bytes", counts.sample.bytes),
+        ("training seconds", counts.seconds.train),
+    ]
+    section.tables.append(_kv_table(settings, "Settings (tokenizer/_manifest.json)"))
+    realized = counts.sample.mixture_realized
+    if realized:
+        rows = [
+            [name, pct(share)] for name, share in sorted(realized.items(), key=lambda kv: -kv[1])
+        ]
         section.tables.append(
             Table(["subset", "share of bytes"], rows, "Tokenizer training sample by subset")
         )
@@ -544,8 +574,8 @@ def build(run: RunData, plots: dict[str, str]) -> Report:
     sections = [
         _evaluation_section(data),
         _training_section(data, plots),
-        _data_section(data),
-        _tokenizer_section(data),
+        _data_section(run, data),
+        _tokenizer_section(run),
         _config_section(data),
         _checkpoint_section(data),
     ]

@@ -1,7 +1,8 @@
 """Read everything a run folder holds that the report shows.
 
-A run is one root URI with `raw/ filtered/ curated/ tokenizer/ tokens/ checkpoints/ eval/`.
-Stages may be missing (a report on a run still training is useful), and a live run's
+The folders and their manifests are those of `tritter.run_folder`; each stage's manifest is read
+through its contract, so the report sees typed records or a warning naming the bad file and
+field. Stages may be missing (a report on a run still training is useful), and a live run's
 `metrics.jsonl` may end in a half-written line; such gaps become warnings in the report, never
 failures. Only "there is no run here at all" is an error.
 """
@@ -9,24 +10,28 @@ failures. Only "there is no run here at all" is an error.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from tritter import manifest, storage
+from tritter import manifest, run_folder, storage
 from tritter.errors import TritterError
-from tritter.train.store import COMMIT_MARKER
+from tritter.run_folder import (
+    CurateManifest,
+    EvaluateManifest,
+    PackManifest,
+    PretrainManifest,
+    TokenizerManifest,
+)
+from tritter.train.store import CheckpointStore
 
-STAGE_FOLDERS = ("raw", "filtered", "curated", "tokenizer", "tokens", "checkpoints", "eval")
-# Step folders are matched loosely here (any number of digits): the report also lists folders a
-# different naming width left behind, where training itself only ever writes step-%08d.
-_STEP_FOLDER = re.compile(r"^step-(\d+)$")
+# Folder → the contract of the stage writing it (the reserved folders have none).
+CONTRACTS = {contract.folder: contract for contract in run_folder.STAGES}
 
 
 @dataclass
-class Checkpoint:
+class CheckpointRow:
     step: int
     uri: str
     committed: bool
@@ -36,11 +41,12 @@ class Checkpoint:
 @dataclass
 class RunData:
     root: str
+    # Every finished folder's manifest: typed for the stages' folders, plain for reserved ones.
     manifests: dict[str, manifest.Manifest] = field(default_factory=dict)
-    present: list[str] = field(default_factory=list)  # stage folders that exist at all
+    present: list[str] = field(default_factory=list)  # folders that exist at all
     train_config: dict[str, Any] | None = None
     metrics: list[dict[str, Any]] = field(default_factory=list)
-    checkpoints: list[Checkpoint] = field(default_factory=list)
+    checkpoints: list[CheckpointRow] = field(default_factory=list)
     final_export: bool = False
     eval_results: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
@@ -48,38 +54,51 @@ class RunData:
     def records(self, kind: str) -> list[dict[str, Any]]:
         return [r for r in self.metrics if r.get("kind") == kind]
 
+    @property
+    def curated(self) -> CurateManifest | None:
+        return self.manifests.get(run_folder.CURATED)
+
+    @property
+    def tokenizer(self) -> TokenizerManifest | None:
+        return self.manifests.get(run_folder.TOKENIZER)
+
+    @property
+    def tokens(self) -> PackManifest | None:
+        return self.manifests.get(run_folder.TOKENS)
+
+    @property
+    def pretrain(self) -> PretrainManifest | None:
+        return self.manifests.get(run_folder.CHECKPOINTS)
+
+    @property
+    def evaluation(self) -> EvaluateManifest | None:
+        return self.manifests.get(run_folder.EVAL)
+
 
 def collect(root: str) -> RunData:
-    root = storage.normalize(root)
-    data = RunData(root=root)
-    for folder in STAGE_FOLDERS:
-        uri = storage.join(root, folder)
+    run = run_folder.RunFolder(root)
+    data = RunData(root=run.root)
+    for name in run_folder.REPORTED_FOLDERS:
+        uri = run.part(name)
         try:
-            found = manifest.read_manifest(uri)
-        except (TritterError, AttributeError, TypeError) as err:
-            # A corrupt manifest: the folder is there, its stage unknown. (read_manifest raises
-            # AttributeError itself for valid JSON that is not an object.)
-            reason = (
-                str(err)
-                if isinstance(err, TritterError)
-                else f"{manifest.manifest_uri(uri)}: corrupt manifest ({err})"
-            )
-            data.warnings.append(reason)
-            data.present.append(folder)
+            contract = CONTRACTS.get(name)
+            found = contract.read(uri) if contract else manifest.read_manifest(uri)
+        except TritterError as err:  # a corrupt manifest: the folder is there, unusable
+            data.warnings.append(str(err))
+            data.present.append(name)
             continue
         if found is not None:
-            data.manifests[folder] = found
-            data.present.append(folder)
+            data.manifests[name] = found
+            data.present.append(name)
         elif storage.list_objects(uri):  # started but not finished (e.g. training still running)
-            data.present.append(folder)
+            data.present.append(name)
     if not data.present:
-        raise TritterError(
-            f"{root}: no run here (none of {', '.join(f + '/' for f in STAGE_FOLDERS)} exist)"
-        )
-    if "checkpoints" in data.present:
-        _collect_training(data, storage.join(root, "checkpoints"))
-    if "eval" in data.present:
-        data.eval_results = _read_json(storage.join(root, "eval", "results.json"), data)
+        folders = ", ".join(f + "/" for f in run_folder.REPORTED_FOLDERS)
+        raise TritterError(f"{run.root}: no run here (none of {folders} exist)")
+    if run_folder.CHECKPOINTS in data.present:
+        _collect_training(data, run.checkpoints)
+    if run_folder.EVAL in data.present:
+        data.eval_results = _read_json(storage.join(run.eval, run_folder.RESULTS), data)
     return data
 
 
@@ -94,7 +113,7 @@ def _read_json(uri: str, data: RunData) -> Any:
 
 
 def _collect_training(data: RunData, folder: str) -> None:
-    config_uri = storage.join(folder, "config.yaml")
+    config_uri = storage.join(folder, run_folder.TRAIN_CONFIG)
     try:
         loaded = yaml.safe_load(storage.read_text(config_uri))
         data.train_config = loaded if isinstance(loaded, dict) else None
@@ -102,25 +121,17 @@ def _collect_training(data: RunData, folder: str) -> None:
         data.warnings.append(f"{config_uri}: missing")
     except yaml.YAMLError as err:
         data.warnings.append(f"{config_uri}: invalid YAML ({' '.join(str(err).split())})")
-    data.metrics = read_metrics(storage.join(folder, "metrics.jsonl"), data.warnings)
-    steps: dict[int, Checkpoint] = {}
-    for item in storage.list_objects(folder):
-        relative = item.uri[len(folder) :].lstrip("/").replace("\\", "/")
-        parts = relative.split("/")
-        if parts[0] == "final" and parts[-1] == "config.json":
-            data.final_export = True
-        match = _STEP_FOLDER.match(parts[0])
-        if not match or len(parts) < 2:
-            continue
-        step = int(match.group(1))
-        checkpoint = steps.setdefault(
-            step, Checkpoint(step, storage.join(folder, parts[0]), committed=False)
-        )
-        if len(parts) == 2 and parts[1] == COMMIT_MARKER:
-            checkpoint.committed = True
-            marker = _read_json(item.uri, data)
-            checkpoint.marker = marker if isinstance(marker, dict) else {}
-    data.checkpoints = [steps[step] for step in sorted(steps)]
+    data.metrics = read_metrics(storage.join(folder, run_folder.METRICS), data.warnings)
+    store = CheckpointStore(folder)
+    data.final_export = store.has_final()
+    for step_folder in store.folders():
+        row = CheckpointRow(step_folder.step, step_folder.uri, step_folder.committed)
+        if row.committed:
+            try:
+                row.marker = store.validate(step_folder).marker
+            except TritterError as err:
+                data.warnings.append(str(err))
+        data.checkpoints.append(row)
 
 
 def read_metrics(uri: str, warnings: list[str]) -> list[dict[str, Any]]:

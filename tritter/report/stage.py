@@ -1,11 +1,15 @@
-"""`tritter report`: collect the run, draw the plots, write HTML + Markdown + JSON + PNGs."""
+"""The report stage: the run folder → report/ (`tritter report`).
+
+Collect the run, draw the plots, write HTML + Markdown + JSON + PNGs, then the manifest. The
+report depends on the manifests it read (by fingerprint), the number of metrics records (a run
+still training adds some) and its settings: a relaunch that finds the same is a no-op.
+"""
 
 from __future__ import annotations
 
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from tritter import config as config_module
 from tritter import log, manifest, storage
@@ -14,15 +18,44 @@ from tritter.report.collect import collect
 from tritter.report.config import ReportConfig
 from tritter.report.plots import make_plots
 from tritter.report.render import html_page, markdown
+from tritter.run_folder import (
+    REPORT_MANIFEST,
+    Nothing,
+    ReportCounts,
+    ReportInputs,
+    ReportManifest,
+    RunFolder,
+)
 
-STAGE = "report"
 _log = log.get_logger("report")
 
 
-def run(config: ReportConfig) -> dict[str, Any]:
-    """Write the report; returns {"output": URI, "files": [...], "warnings": [...]}."""
+def fingerprint(config: ReportConfig, inputs: ReportInputs) -> str:
+    return REPORT_MANIFEST.fingerprint(config, inputs)
+
+
+def is_done(output: str) -> ReportManifest | None:
+    return REPORT_MANIFEST.read(output)
+
+
+def output_of(config: ReportConfig) -> str:
+    return config.output or RunFolder(config.run).report
+
+
+def run(config: ReportConfig) -> tuple[ReportManifest, list[str]]:
+    """Write the report; returns its manifest and the warnings met while collecting the run."""
     data = collect(config.run)
-    output = config.output or storage.join(data.root, "report")
+    output = output_of(config)
+    inputs = ReportInputs(
+        run=data.root,
+        manifests={name: m.fingerprint for name, m in sorted(data.manifests.items())},
+        metrics_records=len(data.metrics),
+    )
+    expected = fingerprint(config, inputs)
+    existing = REPORT_MANIFEST.current(output, expected)
+    if existing is not None:
+        log.event(_log, "report up to date: nothing to do", output=output)
+        return existing, data.warnings
     storage.ensure_writable(output)
     with tempfile.TemporaryDirectory(prefix="tritter-report-") as tmp:
         folder = Path(tmp)
@@ -41,26 +74,17 @@ def run(config: ReportConfig) -> dict[str, Any]:
             uri = storage.join(output, path.name)
             storage.upload_file(path, uri)
             files.append(manifest.file_entry(output, uri, sha256=storage.sha256_file(path)))
-    inputs = {
-        "run": data.root,
-        "manifests": {name: m.fingerprint for name, m in sorted(data.manifests.items())},
-        "metrics_records": len(data.metrics),
-    }
-    settings = config_module.dump(config)
-    manifest.write_manifest(
-        output,
-        manifest.Manifest(
-            stage=STAGE,
-            fingerprint=manifest.fingerprint(STAGE, inputs, settings),
-            inputs=inputs,
-            config=settings,
-            counts={
-                "sections": len(report.sections),
-                "plots": len(plots),
-                "warnings": len(data.warnings),
-            },
-            files=files,
+    result = manifest.Manifest(
+        stage=REPORT_MANIFEST.stage,
+        fingerprint=expected,
+        inputs=inputs,
+        config=config_module.dump(config),
+        counts=ReportCounts(
+            sections=len(report.sections), plots=len(plots), warnings=len(data.warnings)
         ),
+        files=files,
+        extra=Nothing(),
     )
+    manifest.write_manifest(output, result)
     log.event(_log, "report written", output=output, plots=len(plots), warnings=len(data.warnings))
-    return {"output": output, "files": [f.path for f in files], "warnings": data.warnings}
+    return result, data.warnings

@@ -44,16 +44,11 @@ from torch.distributed.checkpoint.state_dict import (
 
 from tritter import log, storage
 from tritter.errors import TritterError
+from tritter.run_folder import FINAL_INFO, MODEL_CONFIG, TRAINER_STATE, step_folder
 from tritter.train.distributed import DistContext
-from tritter.train.store import COMMIT_MARKER, Checkpoint, CheckpointStore, step_folder
+from tritter.train.store import Checkpoint, CheckpointStore, is_hf_dir, resolve
 
 _log = log.get_logger("train.checkpoint")
-
-TRAINER_STATE = "trainer_state.pt"
-MODEL_CONFIG = "model.json"
-CONFIG_FILE = "config.yaml"
-FINAL_FOLDER = "final"
-FINAL_INFO = "tritter.json"
 
 
 def staging_root(run_key: str) -> Path:
@@ -269,25 +264,6 @@ def _read_json(uri: str) -> dict[str, Any]:
         raise TritterError(f"{uri}: invalid JSON ({err})") from err
 
 
-def _resolve_step(uri: str) -> Checkpoint:
-    """A step folder (has its own marker) or a checkpoints root (newest committed step)."""
-    base = storage.normalize(uri)
-    name = storage.basename(base)
-    if name.startswith("step-") and storage.exists(storage.join(base, COMMIT_MARKER)):
-        parent = base[: -len(name)].rstrip("/\\") or "/"
-        store = CheckpointStore(parent)
-        step = int(name[len("step-") :])
-        files = store._folders().get(step, {})
-        return Checkpoint(step, base, store._read_marker(step, files))
-    latest = CheckpointStore(base).latest()
-    if latest is None:
-        raise TritterError(
-            f"{uri}: no complete checkpoint (no config.json and no step folder with "
-            f"{COMMIT_MARKER})"
-        )
-    return latest
-
-
 def load_model(uri: str) -> tuple[Any, dict[str, Any]]:
     """(Tritter in fp32 on CPU, info) for a checkpoints root, a step folder or an HF directory.
 
@@ -296,19 +272,13 @@ def load_model(uri: str) -> tuple[Any, dict[str, Any]]:
     from tritter.model import ModelConfig, Tritter
 
     base = storage.normalize(uri)
-    if storage.exists(storage.join(base, "config.json")):
+    if is_hf_dir(base):
         info: dict[str, Any] = {"kind": "huggingface", "uri": base, "step": None}
         if storage.exists(storage.join(base, FINAL_INFO)):
             extra = _read_json(storage.join(base, FINAL_INFO))
             info.update(step=extra.get("step"), tokenizer_sha256=extra.get("tokenizer_sha256"))
-        if storage.is_s3(base):
-            with tempfile.TemporaryDirectory(prefix="tritter-hf-") as tmp:
-                for item in storage.list_objects(base):
-                    name = item.uri[len(base) + 1 :]
-                    storage.download_file(item.uri, Path(tmp) / name)
-                return Tritter.from_hf(tmp), info
-        return Tritter.from_hf(str(storage.local_path(base))), info
-    checkpoint = _resolve_step(base)
+        return Tritter.from_hf(base), info  # local or s3:// (downloaded once, in from_hf)
+    checkpoint = resolve(base)
     model_config = ModelConfig.model_validate(
         _read_json(storage.join(checkpoint.uri, MODEL_CONFIG))
     )

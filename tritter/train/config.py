@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tritter.config import Config
+from tritter.config import Config, runtime_field
 from tritter.errors import TritterError
 
 
@@ -59,18 +59,22 @@ class ScheduleConfig(Config):
 
 
 class CheckpointConfig(Config):
-    every: int = Field(
+    every: int = runtime_field(
         500, ge=1, le=10**9, description="save a checkpoint every this many optimizer steps"
     )
-    keep_last: int = Field(
+    keep_last: int = runtime_field(
         3, ge=1, le=10**6, description="committed checkpoints kept (older ones are deleted)"
     )
 
 
 class TrainConfig(Config):
-    data: str = Field(description="tokens folder (output of `tritter pack`): path or s3:// URI")
-    tokenizer: str = Field(description="tokenizer folder or tokenizer.model: path or s3:// URI")
-    output: str = Field(
+    data: str = runtime_field(
+        description="tokens folder (output of `tritter pack`): path or s3:// URI"
+    )
+    tokenizer: str = runtime_field(
+        description="tokenizer folder or tokenizer.model: path or s3:// URI"
+    )
+    output: str = runtime_field(
         description="the run's checkpoints folder (run_root/checkpoints): path or s3:// URI"
     )
     model: str = Field("tiny", description="model preset (tiny, 125m, 700m, 1.3b, 3b, 7b, ...)")
@@ -107,17 +111,17 @@ class TrainConfig(Config):
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="auto: bf16 autocast on GPU, fp32 on CPU (weights stay fp32)"
     )
-    sharding: Literal["ddp", "fsdp"] = Field(
+    sharding: Literal["ddp", "fsdp"] = runtime_field(
         "ddp", description="ddp (replicated) or fsdp (FSDP2 fully_shard per decoder block)"
     )
-    activation_checkpointing: bool = Field(
+    activation_checkpointing: bool = runtime_field(
         False, description="recompute decoder-block activations in the backward pass"
     )
-    compile: bool = Field(False, description="torch.compile the decoder blocks")
+    compile: bool = runtime_field(False, description="torch.compile the decoder blocks")
     document_masking: bool = Field(
         False, description="attend only within a document (packed samples span documents)"
     )
-    device: Literal["auto", "cpu", "cuda"] = Field(
+    device: Literal["auto", "cpu", "cuda"] = runtime_field(
         "auto", description="auto: one GPU per rank when CUDA is present, else CPU"
     )
     val_every: int = Field(
@@ -142,35 +146,35 @@ class TrainConfig(Config):
     max_skipped_steps: int = Field(
         10, ge=0, le=10**6, description="stop after this many consecutive skipped updates"
     )
-    metrics_port: int = Field(
+    metrics_port: int = runtime_field(
         9400, ge=0, le=65535, description="Prometheus port served by local rank 0 (0: off)"
     )
-    hold_metrics_seconds: float = Field(
+    hold_metrics_seconds: float = runtime_field(
         0.0, ge=0, le=86400, description="keep serving metrics this long after training ends"
     )
-    run_name: str | None = Field(
+    run_name: str | None = runtime_field(
         None, description="run label in metrics (default: name of the folder above --output)"
     )
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of initialisation and data order")
-    nproc: int | None = Field(
+    nproc: int | None = runtime_field(
         None,
         ge=1,
         le=1024,
         description="processes per node (default: PET_NPROC_PER_NODE, GPU count, or 1)",
     )
-    memory_gb: float | None = Field(
+    memory_gb: float | None = runtime_field(
         None,
         gt=0,
         le=1e6,
         description="memory declared per rank (GiB): refuse a model that cannot fit",
     )
-    peak_flops: float | None = Field(
+    peak_flops: float | None = runtime_field(
         None, gt=0, description="peak FLOP/s per rank for MFU (default: known GPUs; CPU estimate)"
     )
-    num_workers: int = Field(
+    num_workers: int = runtime_field(
         0, ge=0, le=64, description="data-loader worker processes per rank (0: in-process)"
     )
-    log_every: int = Field(
+    log_every: int = runtime_field(
         1, ge=1, le=10**6, description="progress line every this many steps (metrics.jsonl: all)"
     )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from tritter import storage
 from tritter.errors import TritterError
+from tritter.run_folder import PretrainInputs
 from tritter.train.config import TrainConfig, accumulation_steps, total_steps
 from tritter.train.store import Checkpoint, CheckpointStore
 
@@ -24,6 +25,7 @@ STATE_BYTES_PER_PARAMETER = 16
 class Preflight:
     model_config: Any  # tritter.model.ModelConfig
     tokenizer: Any  # tritter.tokenizer.Tokenizer
+    inputs: PretrainInputs  # what the run trains on, by content (the stage fingerprint's part)
     latest: Checkpoint | None
     resume_state: dict[str, Any] | None
     accumulation: int
@@ -84,8 +86,14 @@ def check(config: TrainConfig, world_size: int, write_probe: bool = True) -> Pre
     for name, uri in (("data", config.data), ("tokenizer", config.tokenizer)):
         if not storage.is_s3(uri) and not storage.local_path(uri).exists():
             raise TritterError(f"{uri}: --{name} not found")
-    read_pack_manifest(storage.normalize(config.data))
+    packed = read_pack_manifest(storage.normalize(config.data))
     tokenizer = Tokenizer.load(config.tokenizer)
+    inputs = PretrainInputs(
+        data=storage.normalize(config.data),
+        data_fingerprint=packed.fingerprint,
+        tokenizer=config.tokenizer,
+        tokenizer_sha256=tokenizer.sha256,
+    )
     check_tokenizer(config.data, tokenizer)
     model_config = model_config_for(config, tokenizer.vocab_size)
     accumulation = accumulation_steps(config, world_size)
@@ -117,4 +125,6 @@ def check(config: TrainConfig, world_size: int, write_probe: bool = True) -> Pre
                 f"{latest.uri}: checkpoint has vocab {saved_vocab}, this run's model "
                 f"{model_config.vocab_size}"
             )
-    return Preflight(model_config, tokenizer, latest, resume_state, accumulation, steps, memory)
+    return Preflight(
+        model_config, tokenizer, inputs, latest, resume_state, accumulation, steps, memory
+    )

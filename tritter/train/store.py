@@ -1,14 +1,17 @@
-"""The checkpoints folder: `step-%08d/` folders, commit markers, choosing and pruning.
+"""The checkpoints folder: the one reader (and writer) of step folders and commit markers.
 
-A step folder is complete only when its `_COMMITTED` marker exists. The marker is written last
-(after every rank has uploaded its files) and lists every file with its size, so:
+Training writes `step-%08d/` folders; a step folder is complete only when its `_COMMITTED` marker
+exists. The marker is written last (after every rank has uploaded its files) and lists every
+file with its size, so:
 
 * a folder interrupted mid-write has no marker and is never chosen;
 * the newest folder with a valid marker whose listed files are all present wins;
 * a marker that does not parse, or lists a file that is missing or has another size, is a
   corrupt checkpoint: a one-line error rather than silently training from an older state.
 
-Works on local folders and s3:// alike through `tritter.storage` (one listing per query).
+Training (resume, prune), evaluation (which weights to load), the report (which saves exist) and
+`load_model` all read step folders through `CheckpointStore` and `resolve`. Works on local
+folders and s3:// alike through `tritter.storage` (one listing per query).
 """
 
 from __future__ import annotations
@@ -16,24 +19,34 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tritter import storage
 from tritter.errors import TritterError
+from tritter.run_folder import COMMIT_MARKER, FINAL, STEP_PREFIX, step_folder
 
-COMMIT_MARKER = "_COMMITTED"
 MARKER_FORMAT = "tritter.checkpoint/1"
-_STEP_FOLDER = re.compile(r"^step-(\d{8})$")
+# Any digit count: training writes eight, but a folder another width left behind still counts.
+_STEP_FOLDER = re.compile(rf"^{re.escape(STEP_PREFIX)}(\d+)$")
 
 
-def step_folder(step: int) -> str:
-    return f"step-{step:08d}"
+@dataclass(frozen=True)
+class StepFolder:
+    """One step folder as listed: committed or not, with its files' sizes."""
+
+    step: int
+    uri: str
+    files: dict[str, int] = field(default_factory=dict)  # relative name → size
+
+    @property
+    def committed(self) -> bool:
+        return COMMIT_MARKER in self.files
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """One committed step folder."""
+    """One committed step folder whose marker has been checked against its files."""
 
     step: int
     uri: str
@@ -51,60 +64,68 @@ class CheckpointStore:
     def step_uri(self, step: int) -> str:
         return storage.join(self.root, step_folder(step))
 
-    def _folders(self) -> dict[int, dict[str, int]]:
-        """step → {relative file name: size} for every step folder under the root."""
-        folders: dict[int, dict[str, int]] = {}
+    # -- reading ---------------------------------------------------------------------------------
+
+    def folders(self) -> list[StepFolder]:
+        """Every step folder under the root (committed or not), in step order."""
+        found: dict[int, StepFolder] = {}
         base = self.root.rstrip("/")
         for item in storage.list_objects(self.root):
             relative = item.uri[len(base) :].lstrip("/").replace("\\", "/")
             head, _, rest = relative.partition("/")
             match = _STEP_FOLDER.match(head)
             if match and rest:
-                folders.setdefault(int(match.group(1)), {})[rest] = item.size
-        return folders
+                step = int(match.group(1))
+                folder = found.setdefault(step, StepFolder(step, storage.join(self.root, head)))
+                folder.files[rest] = item.size
+        return [found[step] for step in sorted(found)]
 
-    def _read_marker(self, step: int, files: dict[str, int]) -> dict[str, Any]:
-        uri = storage.join(self.step_uri(step), COMMIT_MARKER)
+    def committed_steps(self) -> list[int]:
+        return [folder.step for folder in self.folders() if folder.committed]
+
+    def validate(self, folder: StepFolder) -> Checkpoint:
+        """The checkpoint of a committed folder, its marker checked against its files."""
+        uri = storage.join(folder.uri, COMMIT_MARKER)
         try:
             marker = json.loads(storage.read_text(uri))
+        except FileNotFoundError as err:
+            raise TritterError(f"{folder.uri}: not a committed checkpoint (no marker)") from err
         except (ValueError, UnicodeDecodeError) as err:
             raise TritterError(f"{uri}: corrupt checkpoint marker ({err})") from err
         if (
             not isinstance(marker, dict)
-            or marker.get("step") != step
+            or marker.get("step") != folder.step
             or not isinstance(marker.get("files"), list)
         ):
             raise TritterError(f"{uri}: corrupt checkpoint marker (missing step or files)")
         sizes = marker.get("sizes", {})
         for name in marker["files"]:
-            if name not in files:
+            if name not in folder.files:
                 raise TritterError(
-                    f"{self.step_uri(step)}: corrupt checkpoint: committed file {name} is missing"
+                    f"{folder.uri}: corrupt checkpoint: committed file {name} is missing"
                 )
-            if name in sizes and sizes[name] != files[name]:
+            if name in sizes and sizes[name] != folder.files[name]:
                 raise TritterError(
-                    f"{self.step_uri(step)}: corrupt checkpoint: {name} has {files[name]} "
+                    f"{folder.uri}: corrupt checkpoint: {name} has {folder.files[name]} "
                     f"bytes, the marker says {sizes[name]}"
                 )
-        return marker
-
-    def committed_steps(self) -> list[int]:
-        return sorted(s for s, files in self._folders().items() if COMMIT_MARKER in files)
+        return Checkpoint(folder.step, folder.uri, marker)
 
     def latest(self) -> Checkpoint | None:
         """The newest committed checkpoint (validated), or None for a fresh run."""
-        folders = self._folders()
-        steps = sorted((s for s, f in folders.items() if COMMIT_MARKER in f), reverse=True)
-        if not steps:
-            return None
-        step = steps[0]
-        marker = self._read_marker(step, folders[step])
-        return Checkpoint(step, self.step_uri(step), marker)
+        committed = [folder for folder in self.folders() if folder.committed]
+        return self.validate(committed[-1]) if committed else None
+
+    def has_final(self) -> bool:
+        """True once the final Hugging Face export (`final/config.json`) exists."""
+        return storage.exists(storage.join(self.root, FINAL, "config.json"))
+
+    # -- writing ---------------------------------------------------------------------------------
 
     def commit(self, step: int, world_size: int, extra: dict[str, Any] | None = None) -> None:
         """Write the marker listing what the step folder holds now (call after all uploads)."""
-        files = self._folders().get(step, {})
-        files.pop(COMMIT_MARKER, None)
+        folder = next((f for f in self.folders() if f.step == step), None)
+        files = {k: v for k, v in (folder.files if folder else {}).items() if k != COMMIT_MARKER}
         if not files:
             raise TritterError(f"{self.step_uri(step)}: nothing to commit (no files written)")
         marker = {
@@ -126,18 +147,44 @@ class CheckpointStore:
     def prune(self, keep_last: int) -> list[int]:
         """Delete committed checkpoints beyond the newest `keep_last`, and leftovers of
         interrupted saves older than the newest committed one. Returns the removed steps."""
-        folders = self._folders()
-        committed = sorted(s for s, f in folders.items() if COMMIT_MARKER in f)
+        folders = self.folders()
+        committed = [f.step for f in folders if f.committed]
         if not committed:
             return []
         keep = set(committed[-keep_last:])
         newest = committed[-1]
         removed = []
-        for step in sorted(folders):
-            if step in keep or step > newest:
+        for folder in folders:
+            if folder.step in keep or folder.step > newest:
                 continue  # a newer uncommitted folder may be a save in progress
             # The marker goes first so a crash mid-delete leaves an uncommitted folder.
-            storage.delete(storage.join(self.step_uri(step), COMMIT_MARKER))
-            self.remove(step)
-            removed.append(step)
+            storage.delete(storage.join(folder.uri, COMMIT_MARKER))
+            storage.delete_prefix(folder.uri)
+            removed.append(folder.step)
         return removed
+
+
+def is_hf_dir(uri: str) -> bool:
+    """A Hugging Face model directory (the final export, or any BitNet checkpoint)."""
+    return storage.exists(storage.join(uri, "config.json"))
+
+
+def resolve(uri: str) -> Checkpoint:
+    """A step folder (it has its own marker) or a checkpoints root (its newest committed step).
+
+    A one-line error when there is no complete checkpoint at `uri`."""
+    base = storage.normalize(uri)
+    name = storage.basename(base)
+    match = _STEP_FOLDER.match(name)
+    if match and storage.exists(storage.join(base, COMMIT_MARKER)):
+        parent = base[: -len(name)].rstrip("/\\") or "/"
+        step = int(match.group(1))
+        folder = next(f for f in CheckpointStore(parent).folders() if f.step == step)
+        return CheckpointStore(parent).validate(folder)
+    latest = CheckpointStore(base).latest()
+    if latest is None:
+        raise TritterError(
+            f"{uri}: no complete checkpoint (no config.json and no step folder with "
+            f"{COMMIT_MARKER})"
+        )
+    return latest

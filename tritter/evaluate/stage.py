@@ -1,4 +1,5 @@
-"""`tritter evaluate`: perplexity / bits per byte and sandboxed code generation for a checkpoint.
+"""The evaluate stage: a checkpoint → eval/ (`tritter evaluate`): perplexity / bits per byte and
+sandboxed code generation.
 
 Order matters for users: everything cheap that can be wrong (task names, benchmark files,
 tokenizer, held-out data, output folder, the sandbox) is checked before the model loads, so a
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tritter import config as config_module
 from tritter import log, manifest, storage
@@ -19,33 +20,41 @@ from tritter.errors import TritterError
 from tritter.evaluate import loading
 from tritter.evaluate.config import EvaluateConfig
 from tritter.evaluate.tasks import CodeTask, load_task
+from tritter.run_folder import (
+    EVALUATE_MANIFEST,
+    PACK_MANIFEST,
+    RESULTS,
+    EvaluateCounts,
+    EvaluateInputs,
+    EvaluateManifest,
+    Nothing,
+    samples_file,
+)
 
-STAGE = "evaluate"
+if TYPE_CHECKING:
+    from tritter.tokenizer import Tokenizer
+
 _log = log.get_logger("evaluate")
 
 
-def _fingerprint_inputs(config: EvaluateConfig, tokenizer: Any) -> dict[str, Any]:
-    inputs: dict[str, Any] = {
-        "checkpoint": storage.normalize(config.checkpoint),
-        "checkpoint_identity": loading.checkpoint_identity(config.checkpoint),
-        "tokenizer_sha256": tokenizer.sha256,
-    }
-    if "perplexity" in config.tasks:
-        data = manifest.require_manifest(config.data)
-        inputs["data"] = storage.normalize(config.data)
-        inputs["data_fingerprint"] = data.fingerprint
-    return inputs
+def stage_inputs(config: EvaluateConfig, tokenizer: Tokenizer) -> EvaluateInputs:
+    """The weights (by their identity, not their bytes), tokenizer and held-out data."""
+    data = PACK_MANIFEST.require(config.data) if "perplexity" in config.tasks else None
+    return EvaluateInputs(
+        checkpoint=storage.normalize(config.checkpoint),
+        checkpoint_identity=loading.checkpoint_identity(config.checkpoint),
+        tokenizer_sha256=tokenizer.sha256,
+        data=storage.normalize(config.data) if data is not None else None,
+        data_fingerprint=data.fingerprint if data is not None else None,
+    )
 
 
-def _settings(config: EvaluateConfig) -> dict[str, Any]:
-    """The config that determines the results (not where they go or how fast)."""
-    settings = config_module.dump(config)
-    for key in ("output", "checkpoint", "tokenizer", "data", "run_name", "device"):
-        settings.pop(key, None)
-    settings["sandbox"].pop("workers", None)
-    settings["generation"].pop("batch_size", None)
-    settings["perplexity"].pop("batch_size", None)
-    return settings
+def fingerprint(config: EvaluateConfig, inputs: EvaluateInputs) -> str:
+    return EVALUATE_MANIFEST.fingerprint(config, inputs)
+
+
+def is_done(output: str) -> EvaluateManifest | None:
+    return EVALUATE_MANIFEST.read(output)
 
 
 def run(config: EvaluateConfig) -> dict[str, Any]:
@@ -58,13 +67,12 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
         name: load_task(name, files[name], config.limit) for name in config.tasks if name in files
     }
     tokenizer = loading.load_tokenizer(config.tokenizer)
-    inputs = _fingerprint_inputs(config, tokenizer)
-    settings = _settings(config)
-    fingerprint = manifest.fingerprint(STAGE, inputs, settings)
+    inputs = stage_inputs(config, tokenizer)
+    expected = fingerprint(config, inputs)
     output = config.output
-    if manifest.is_complete(output, fingerprint):
+    if EVALUATE_MANIFEST.current(output, expected) is not None:
         log.event(_log, "evaluation already complete; nothing to do", output=output)
-        return json.loads(storage.read_text(storage.join(output, "results.json")))
+        return json.loads(storage.read_text(storage.join(output, RESULTS)))
     storage.ensure_writable(output)
     storage.delete(manifest.manifest_uri(output))  # a stale manifest must not vouch for new files
 
@@ -111,18 +119,21 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
     results["config"] = config_module.dump(config)
     results["seconds"] = round(time.time() - started, 2)
 
-    results_uri = storage.join(output, "results.json")
+    results_uri = storage.join(output, RESULTS)
     storage.write_text(results_uri, loading.dumps(results))
     written.append(manifest.file_entry(output, results_uri))
-    counts = {
-        name: {k: v for k, v in values.items() if k.startswith("pass@") or k == "problems"}
-        for name, values in results["tasks"].items()
-        if name != "perplexity"
-    }
+    counts = EvaluateCounts(
+        tasks={
+            name: {k: v for k, v in values.items() if k.startswith("pass@") or k == "problems"}
+            for name, values in results["tasks"].items()
+            if name != "perplexity"
+        }
+    )
     manifest.write_manifest(
         output,
-        manifest.Manifest(stage=STAGE, fingerprint=fingerprint, inputs=inputs, config=settings,
-                          counts=counts, files=written),
+        manifest.Manifest(stage=EVALUATE_MANIFEST.stage, fingerprint=expected, inputs=inputs,
+                          config=config_module.dump(config), counts=counts, files=written,
+                          extra=Nothing()),
     )  # fmt: skip
 
     from tritter.evaluate.metrics import push_results
@@ -150,8 +161,8 @@ def _perplexity(
         )
     # Default window: the length the shards were packed for (what training saw), capped by
     # the model's context.
-    packed = manifest.require_manifest(config.data).config.get("seq_len") or max_positions
-    seq_len = config.perplexity.seq_len or min(int(packed), max_positions)
+    packed = PACK_MANIFEST.require(config.data).extra.seq_len
+    seq_len = config.perplexity.seq_len or min(packed, max_positions)
     loaders, skipped = {}, {}
     for name in wanted:
         try:
@@ -213,7 +224,7 @@ def _code_task(
     metrics["seconds"] = round(time.perf_counter() - started, 2)
     if config.limit:
         metrics["limited_to"] = config.limit
-    uri = storage.join(config.output, f"samples-{task.name}.jsonl")
+    uri = storage.join(config.output, samples_file(task.name))
     lines = (json.dumps(result.to_record(), ensure_ascii=False) for result in checked)
     storage.write_text(uri, "".join(line + "\n" for line in lines))
     log.event(_log, "scored", task=task.name,

@@ -1,0 +1,82 @@
+"""The pretrain stage: tokens/ + tokenizer/ → checkpoints/ (`tritter pretrain`).
+
+`run` trains on this machine: in-process for one rank, or this node's ranks through torchrun
+(locally with `--nproc N`, or in a Kubeflow PyTorchJob / TrainJob pod whose operator set the
+node's place in the job). An interrupted run resumes from its newest committed checkpoint; a
+run whose checkpoints folder already holds the final export for these inputs and settings is
+done and does nothing. The manifest is written by rank 0 after `final/`
+(`Trainer._write_manifest`), with the same fingerprint `fingerprint` computes here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+
+import yaml
+
+from tritter import config as config_io
+from tritter import log
+from tritter.errors import TritterError
+from tritter.run_folder import PRETRAIN_MANIFEST, PretrainInputs, PretrainManifest
+from tritter.train import launch
+from tritter.train.config import TrainConfig
+from tritter.train.preflight import check
+
+_log = log.get_logger("train")
+
+
+def fingerprint(config: TrainConfig, inputs: PretrainInputs) -> str:
+    return PRETRAIN_MANIFEST.fingerprint(config, inputs)
+
+
+def is_done(output: str) -> PretrainManifest | None:
+    return PRETRAIN_MANIFEST.read(output)
+
+
+def run(config: TrainConfig) -> PretrainManifest:
+    """Train to the end (or find it trained); returns the checkpoints folder's manifest."""
+    plan = launch.detect(nproc=config.nproc)
+    if plan.mode == "worker":
+        raise TritterError("inside a torchrun worker: call tritter.train.trainer.train instead")
+    pre = check(config, plan.world_size)  # bad input: one line, before any rank starts
+    done = PRETRAIN_MANIFEST.current(config.output, fingerprint(config, pre.inputs))
+    if done is not None:
+        log.event(_log, "training already finished: nothing to do", output=config.output,
+                  steps=done.counts.steps)  # fmt: skip
+        return done
+    launch.check_devices(plan, config.device)
+    if plan.mode == "single":
+        from tritter.train.trainer import train
+
+        train(config)
+    else:
+        _run_torchrun(plan, config)
+    return PRETRAIN_MANIFEST.require(config.output)
+
+
+def _run_torchrun(plan: launch.LaunchPlan, config: TrainConfig) -> None:
+    """Start this node's ranks with torchrun; the resolved config travels as a YAML file."""
+    with tempfile.TemporaryDirectory(prefix="tritter-launch-") as tmp:
+        path = os.path.join(tmp, "config.yaml")
+        with open(path, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(config_io.dump(config), handle, sort_keys=False)
+        command = launch.torchrun_command(plan, ["pretrain", "--config", path])
+        child = subprocess.Popen(command, env=launch.worker_env(os.environ, plan))
+
+        def forward(signum: int, _frame: object) -> None:
+            child.send_signal(signum)
+
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            code = child.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    if code != 0:
+        raise TritterError(
+            f"training stopped: a rank exited with code {code} (its error is above); "
+            "relaunching the same command resumes from the newest complete checkpoint"
+        )
