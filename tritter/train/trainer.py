@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 import yaml
 
 from tritter import config as config_io
@@ -40,13 +39,13 @@ from tritter.train.checkpoint import (
 from tritter.train.config import TrainConfig
 from tritter.train.distributed import DistContext
 from tritter.train.faults import FaultInjector
+from tritter.train.loss import scored_tokens, token_loss_sum
 from tritter.train.metrics import MetricsLog, TrainGauges
 from tritter.train.optim import build_optimizer, set_hyperparameters
 from tritter.train.preflight import check
 from tritter.train.store import CheckpointStore
 
 _log = log.get_logger("train")
-IGNORE_INDEX = -100
 
 # Dense bf16 peak FLOP/s by GPU name (the figure MFU is quoted against).
 GPU_PEAK_FLOPS = {
@@ -247,7 +246,7 @@ class Trainer:
         ctx, config = self.ctx, self.config
         started = time.perf_counter()
         micro, waited = self._next_batches(batches)
-        local_real = sum(int((b[1] != IGNORE_INDEX).sum()) for b in micro)
+        local_real = sum(scored_tokens(b[1]) for b in micro)
         (real_tokens,) = ctx.all_reduce([float(local_real)])
         scale = ctx.world_size / max(real_tokens, 1.0)
         loss_sum = torch.zeros((), dtype=torch.float64, device=ctx.device)
@@ -258,10 +257,7 @@ class Trainer:
             with gradient_sync(self.wrapped, index == len(micro) - 1):
                 with self.autocast():
                     logits = self.wrapped(inputs, document_ids=documents)
-                summed = F.cross_entropy(
-                    logits.float().flatten(0, 1), targets.flatten(),
-                    ignore_index=IGNORE_INDEX, reduction="sum",
-                )  # fmt: skip
+                summed = token_loss_sum(logits, targets)
                 (summed * scale).backward()
             loss_sum += summed.detach().double()
         max_norm = config.optim.clip_grad_norm or math.inf

@@ -1,7 +1,8 @@
 """Validation loss and bits per byte on the held-out split, per subset, during training.
 
-Uses the evaluation stage's `Totals` so the numbers mean exactly what `tritter evaluate`
-reports: bpb = Σ loss / (ln 2 · Σ bytes of the target tokens), special tokens excluded from bpb.
+Uses the same per-batch sums as `tritter evaluate` (tritter/train/loss.py), so the numbers mean
+exactly what evaluation reports: bpb = Σ loss / (ln 2 · Σ bytes of the target tokens), special
+tokens excluded from bpb.
 Every rank scores its share of the first `val_batches` global batches of each subset (the
 loaders pad the last batch so all ranks run the same number of forwards, which FSDP needs) and
 the sums are reduced over ranks.
@@ -11,12 +12,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import TypedDict
 
 import torch
 
-from tritter.evaluate.perplexity import Totals, batch_totals
 from tritter.train.distributed import DistContext
+from tritter.train.loss import Totals, batch_totals
+
+
+class ValidationResult(TypedDict):
+    val_loss: float | None  # mean nats per token over all subsets; None: no validation tokens
+    val_bpb: float | None
+    per_subset: dict[str, dict[str, float]]  # subset → {"loss", "bpb"}
 
 
 class Validator:
@@ -52,7 +59,7 @@ class Validator:
         }
 
     @torch.no_grad()
-    def run(self, model: torch.nn.Module) -> dict[str, Any]:
+    def run(self, model: torch.nn.Module) -> ValidationResult:
         was_training = model.training
         model.eval()
         overall = Totals()
@@ -78,5 +85,7 @@ class Validator:
                 per_subset[name] = {"loss": summary["loss"], "bpb": summary["bpb"]}
                 overall.add(totals)
         model.train(was_training)
-        summary = overall.summary() if overall.tokens else {"loss": None, "bpb": None}
+        if not overall.tokens:
+            return {"val_loss": None, "val_bpb": None, "per_subset": per_subset}
+        summary = overall.summary()
         return {"val_loss": summary["loss"], "val_bpb": summary["bpb"], "per_subset": per_subset}
