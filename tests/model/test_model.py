@@ -4,14 +4,8 @@ import pytest
 import torch
 
 from tritter.errors import TritterError
-from tritter.model import (
-    PRESETS,
-    ModelConfig,
-    Tritter,
-    apply_activation_checkpointing,
-    build_model,
-    count_parameters,
-)
+from tritter.model import PRESETS, ModelConfig, Tritter, build_model, count_parameters
+from tritter.train.parallelize import apply_activation_checkpointing
 
 VOCAB = 97
 

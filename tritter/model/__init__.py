@@ -10,13 +10,7 @@ from tritter.model.attention import KVCache
 from tritter.model.bitlinear import BitLinear, act_quant_reference, weight_quant_reference
 from tritter.model.config import PRESETS, ModelConfig, resolve_config
 from tritter.model.layers import RMSNorm
-from tritter.model.transformer import (
-    Tritter,
-    apply_activation_checkpointing,
-    build_model,
-    count_parameters,
-    flops_per_token,
-)
+from tritter.model.transformer import Tritter, build_model, count_parameters, flops_per_token
 
 __all__ = [
     "PRESETS",
@@ -26,7 +20,6 @@ __all__ = [
     "RMSNorm",
     "Tritter",
     "act_quant_reference",
-    "apply_activation_checkpointing",
     "build_model",
     "count_parameters",
     "flops_per_token",

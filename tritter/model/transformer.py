@@ -1,9 +1,10 @@
 """The Tritter decoder: embedding → N × (attention, gated squared-ReLU MLP) → norm → head.
 
-A plain `nn.Module` in the torchtitan sense: parallelism (FSDP over `.layers`), activation
-checkpointing (`apply_activation_checkpointing`) and `torch.compile` are applied from outside.
-Module and parameter names equal Hugging Face's `BitNetForCausalLM` minus the `model.` prefix,
-so import/export (tritter/model/hf.py) is a rename, not a reshuffle.
+A plain `nn.Module` in the torchtitan sense: activation checkpointing (the `Block.checkpointing`
+flag), `torch.compile` and parallelism (FSDP over `.layers`) are applied from outside, by
+tritter/train/parallelize.py. Module and parameter names equal Hugging Face's
+`BitNetForCausalLM` minus the `model.` prefix, so import/export (tritter/model/hf.py) is a
+rename, not a reshuffle.
 """
 
 from __future__ import annotations
@@ -252,16 +253,3 @@ def flops_per_token(config: ModelConfig, seq_len: int) -> float:
 def build_model(config: ModelConfig | str, **overrides: Any) -> Tritter:
     """A freshly initialised fp32 model from a config or preset name plus field overrides."""
     return Tritter(resolve_config(config, **overrides))
-
-
-def apply_activation_checkpointing(model: Tritter, every: int = 1) -> Tritter:
-    """Recompute every `every`-th block in the backward pass (1 = all blocks).
-
-    Implemented as a flag on each block, so parameter names (and therefore checkpoints and HF
-    export) stay unchanged — unlike wrapping modules with `checkpoint_wrapper`.
-    """
-    if every < 1:
-        raise TritterError(f"activation checkpointing 'every' must be >= 1, got {every}")
-    for index, block in enumerate(model.layers):
-        block.checkpointing = index % every == 0
-    return model

@@ -19,6 +19,7 @@ import math
 import signal
 import time
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 import torch
@@ -27,6 +28,7 @@ import yaml
 from tritter import config as config_io
 from tritter import log, storage
 from tritter.errors import TritterError
+from tritter.model import ModelConfig, Tritter
 from tritter.train import schedule
 from tritter.train.checkpoint import (
     CONFIG_FILE,
@@ -42,6 +44,14 @@ from tritter.train.faults import FaultInjector
 from tritter.train.loss import scored_tokens, token_loss_sum
 from tritter.train.metrics import MetricsLog, TrainGauges
 from tritter.train.optim import build_optimizer, set_hyperparameters
+from tritter.train.parallelize import (
+    bf16_compute,
+    full_value,
+    gradient_sync,
+    init_model,
+    local_tensor,
+    parallelize,
+)
 from tritter.train.preflight import check
 from tritter.train.store import CheckpointStore
 
@@ -80,57 +90,13 @@ def run_name(config: TrainConfig) -> str:
     return storage.basename(parent) or storage.basename(output) or "run"
 
 
-def autocast_factory(config: TrainConfig, device: torch.device) -> Callable[[], Any]:
-    precision = config.precision
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" else "fp32"
-    if precision == "fp32":
+def autocast_factory(
+    config: TrainConfig, device: torch.device
+) -> Callable[[], contextlib.AbstractContextManager[None]]:
+    """A fresh autocast context per forward: bf16 compute (see `bf16_compute`) or none."""
+    if not bf16_compute(config, device):
         return contextlib.nullcontext
     return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
-
-
-def wrap_model(model: torch.nn.Module, config: TrainConfig, ctx: DistContext) -> torch.nn.Module:
-    """DDP (replicated) or FSDP2 (each decoder block, then the root, fully sharded)."""
-    if config.sharding == "fsdp":
-        from torch.distributed.device_mesh import init_device_mesh
-        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
-
-        mesh = init_device_mesh(ctx.device.type, (ctx.world_size,))
-        policy = None
-        if autocast_factory(config, ctx.device) is not contextlib.nullcontext:
-            policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-        kwargs: dict[str, Any] = {"mesh": mesh}
-        if policy is not None:
-            kwargs["mp_policy"] = policy
-        for block in model.layers:
-            fully_shard(block, **kwargs)
-        fully_shard(model, **kwargs)
-        return model
-    if ctx.world_size == 1:
-        return model
-    from torch.nn.parallel import DistributedDataParallel
-
-    return DistributedDataParallel(
-        model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None
-    )
-
-
-def gradient_sync(model: torch.nn.Module, enabled: bool) -> contextlib.AbstractContextManager:
-    """Skip the gradient reduction on all but the last micro batch of a step."""
-    if hasattr(model, "set_requires_gradient_sync"):  # FSDP2
-        model.set_requires_gradient_sync(enabled)
-        return contextlib.nullcontext()
-    if not enabled and hasattr(model, "no_sync"):  # DDP
-        return model.no_sync()
-    return contextlib.nullcontext()
-
-
-def local_tensor(value: torch.Tensor) -> torch.Tensor:
-    return value.to_local() if hasattr(value, "to_local") else value
-
-
-def full_value(value: torch.Tensor) -> float:
-    return float(value.full_tensor() if hasattr(value, "full_tensor") else value)
 
 
 class Trainer:
@@ -141,38 +107,19 @@ class Trainer:
 
     # -- setup ---------------------------------------------------------------------------------
 
-    def prepare_model(self, model_config: Any, accumulation: int, total: int) -> None:
+    def prepare_model(self, model_config: ModelConfig, accumulation: int, total: int) -> None:
         """Model (seeded, identical on every rank), wrapping, optimizer, precision and the
         step counters: everything `train_step` needs (the benchmark uses just this)."""
-        from tritter.model import apply_activation_checkpointing, build_model
-
         config, ctx = self.config, self.ctx
         self.model_config = model_config
         self.accumulation, self.total = accumulation, total
         self.global_tokens = (
             accumulation * ctx.world_size * config.micro_batch_size * config.seq_len
         )
-        sharded = config.sharding == "fsdp"
-        torch.manual_seed(config.seed)  # identical initial weights on every rank
-        if sharded:
-            # No rank ever holds the whole fp32 model: shapes on the meta device, shard, then
-            # allocate and initialise only the local shards (DTensor's RNG keeps them distinct).
-            with torch.device("meta"):
-                model = build_model(model_config)
-        else:
-            model = build_model(model_config).to(ctx.device)
-        if config.activation_checkpointing:
-            apply_activation_checkpointing(model)
-        if config.compile:
-            for block in model.layers:
-                block.compile()
-        self.model = model
-        self.wrapped = wrap_model(model, config, ctx)
-        if sharded:
-            model.to_empty(device=ctx.device)
-            torch.manual_seed(config.seed)
-            model.init_weights()
-        self.optimizer = build_optimizer(model, config.optim, ctx.device)
+        # `model` holds the parameters (optimizer, clipping, export); `wrapped` runs them.
+        self.model = init_model(model_config, config, ctx)
+        self.wrapped = parallelize(self.model, config, ctx)
+        self.optimizer = build_optimizer(self.model, config.optim, ctx.device)
         self.autocast = autocast_factory(config, ctx.device)
         self.run = run_name(config)
         self.gauges = TrainGauges(self.run, ctx.rank)
@@ -296,7 +243,7 @@ class Trainer:
             "skipped": skipped,
         }
 
-    def _request_stop(self, signum: int, _frame: Any) -> None:
+    def _request_stop(self, signum: int, _frame: FrameType | None) -> None:
         # Pod deletion/preemption: finish the step, checkpoint, exit (the relaunch resumes).
         self.stop_requested = True
 
@@ -446,8 +393,6 @@ class Trainer:
             StateDictOptions,
             get_model_state_dict,
         )
-
-        from tritter.model import Tritter
 
         full = get_model_state_dict(
             self.wrapped, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
