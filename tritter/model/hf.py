@@ -10,22 +10,40 @@ Loading checks everything before building anything: every config field is either
 compared with the model's before a single weight is assigned, so a bad directory never yields a
 half-loaded model. A directory with the "online" BitNet quantization config loads as a ternary
 model; one without a quantization config is a dense model, as `transformers` would run it.
+
+Dependency direction. This adapter never imports tritter/model/transformer.py: `load_hf` takes
+the model class to build and `save_hf` the model to write, and `Tritter.from_hf` / `save_hf` only
+delegate here, importing this module when called. Of the ways to break the cycle
+between the two modules this is the one that keeps `Tritter.from_hf(dir)` and
+`model.save_hf(dir)` (used by the CLI, the checkpoint loader and the tests) without hidden
+coupling: free functions alone would drop that API; this module importing `Tritter` and
+attaching the methods would make them exist only after an import elsewhere; and a lazy import
+in each direction (what this replaced) is still a cycle. What the adapter needs from the model
+(the config, the parameter names and shapes, which projections are ternary `BitLinear`s) it
+reads off the object it is handed, from an empty meta-device instance when loading; passing the
+class also makes `from_hf` on a subclass build that subclass. Importing, building or running a
+model never loads this module.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+from torch import nn
 
 from tritter import storage
 from tritter.config import format_validation_error
 from tritter.errors import TritterError
 from tritter.model.bitlinear import BitLinear
 from tritter.model.config import ModelConfig
-from tritter.model.packing import latent_from_packed
+from tritter.model.packing import latent_from_packed, pack_model
+
+# The model class `load_hf` builds: constructed from a ModelConfig, with Tritter's module names.
+ModelT = TypeVar("ModelT", bound=nn.Module)
 
 # config.json fields copied onto ModelConfig as they are.
 MAPPED = (
@@ -227,19 +245,16 @@ def _read_tensors(directory: Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def load_hf(directory: str, dtype: torch.dtype = torch.float32) -> Any:
-    """A Tritter model from a BitNetForCausalLM directory (local or s3://), weights in `dtype`."""
-    if storage.is_s3(directory):
-        import tempfile
+def load_hf(
+    model_class: Callable[[ModelConfig], ModelT], directory: str, dtype: torch.dtype = torch.float32
+) -> ModelT:
+    """A `model_class` model from a BitNetForCausalLM directory (local or s3://), weights in
+    `dtype`. An s3:// directory is downloaded to a temporary folder first."""
+    with storage.local_folder(directory) as root:
+        return _load(model_class, root, dtype)
 
-        with tempfile.TemporaryDirectory(prefix="tritter-hf-") as tmp:
-            prefix = directory.rstrip("/")
-            for item in storage.list_objects(prefix + "/"):
-                storage.download_file(item.uri, Path(tmp) / item.uri[len(prefix) + 1 :])
-            return load_hf(tmp, dtype)
-    from tritter.model.transformer import Tritter
 
-    root = Path(storage.local_path(directory))
+def _load(model_class: Callable[[ModelConfig], ModelT], root: Path, dtype: torch.dtype) -> ModelT:
     config_path = root / "config.json"
     if not config_path.exists():
         raise TritterError(f"{config_path}: not found (not a Hugging Face model directory)")
@@ -255,7 +270,7 @@ def load_hf(directory: str, dtype: torch.dtype = torch.float32) -> Any:
 
     # The empty model on the meta device gives the expected names and shapes for free.
     with torch.device("meta"):
-        model = Tritter(config)
+        model = model_class(config)
     # name → (shape, kind): "float" tensors, or "codes"/"scale" of packed ternary weights.
     expected: dict[str, tuple[tuple[int, ...], str]] = {
         hf_tensor_name(n): (tuple(p.shape), "float")
@@ -299,17 +314,17 @@ def load_hf(directory: str, dtype: torch.dtype = torch.float32) -> Any:
 
 
 def save_hf(
-    model: Any, directory: str, packed: bool = False, dtype: torch.dtype | None = None
+    model: nn.Module, directory: str, packed: bool = False, dtype: torch.dtype | None = None
 ) -> None:
-    """Write config.json + model.safetensors for `transformers` (config.json written last).
+    """Write config.json + model.safetensors for `transformers` (config.json written last), each
+    file atomically, to a local or s3:// directory. `model` is a Tritter (its `config` and
+    parameter names are what is written).
 
     packed=True writes the 2-bit offline format (`linear_class: bitlinear`, `quantization_mode:
     offline`, see tritter/model/packing.py): ~8× smaller ternary weights, loadable by
     `transformers` and by `Tritter.from_hf` (which turns the codes back into latent weights).
     """
     from safetensors.torch import save_file
-
-    from tritter.model.packing import pack_model
 
     if packed:
         if model.config.quantization != "ternary":

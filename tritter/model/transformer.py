@@ -4,7 +4,8 @@ A plain `nn.Module` in the torchtitan sense: activation checkpointing (the `Bloc
 flag), `torch.compile` and parallelism (FSDP over `.layers`) are applied from outside, by
 tritter/train/parallelize.py. Module and parameter names equal Hugging Face's
 `BitNetForCausalLM` minus the `model.` prefix, so import/export (tritter/model/hf.py) is a
-rename, not a reshuffle.
+rename, not a reshuffle. `from_hf`/`save_hf` delegate to that adapter, which never imports this
+module (it is handed the class or the model), so the dependency runs one way.
 """
 
 from __future__ import annotations
@@ -204,11 +205,12 @@ class Tritter(nn.Module):
         return flops_per_token(self.config, seq_len)
 
     @classmethod
-    def from_hf(cls, directory: str, **kwargs: Any) -> Tritter:
-        """Load a Hugging Face `BitNetForCausalLM` directory (config.json + safetensors)."""
-        from tritter.model.hf import load_hf
+    def from_hf(cls, directory: str, dtype: torch.dtype = torch.float32) -> Tritter:
+        """Load a Hugging Face `BitNetForCausalLM` directory (config.json + safetensors, local or
+        s3://), weights in `dtype`."""
+        from tritter.model.hf import load_hf  # only when called: building a model never needs it
 
-        return load_hf(directory, **kwargs)
+        return load_hf(cls, directory, dtype)
 
     def save_hf(
         self, directory: str, packed: bool = False, dtype: torch.dtype | None = None

@@ -387,7 +387,6 @@ class Trainer:
     def export_final(self) -> None:
         """final/: the Hugging Face directory (save_hf) and tritter.json (written last)."""
         import tempfile
-        from pathlib import Path
 
         from torch.distributed.checkpoint.state_dict import (
             StateDictOptions,
@@ -404,11 +403,7 @@ class Trainer:
             target = storage.join(self.config.output, FINAL_FOLDER)
             with tempfile.TemporaryDirectory(prefix="tritter-final-") as tmp:
                 export.save_hf(tmp)
-                for path in sorted(Path(tmp).rglob("*")):
-                    if path.is_file():
-                        storage.upload_file(
-                            path, storage.join(target, path.relative_to(tmp).as_posix())
-                        )
+                storage.upload_folder(tmp, target)
             info = {
                 "step": self.step,
                 "tokens": self.tokens,
