@@ -16,8 +16,6 @@ computed in fp32 from the saved input (rstd is recomputed: one cheap reduction).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from tritter.kernels.bitlinear import _output_dtype
 from tritter.kernels.matmul import int8_ternary_matmul
@@ -81,7 +79,7 @@ def norm_bitlinear(
     norm_weight: torch.Tensor,
     eps: float,
     weights: list[torch.Tensor],
-    codes: list[Any] | None = None,
+    codes: list[tuple[torch.Tensor, torch.Tensor] | None] | None = None,
 ) -> tuple[torch.Tensor, ...]:
     """[F.linear(act_quant(RMSNorm(x)), weight_quant(W)) for W in weights], fused, STE grads.
 

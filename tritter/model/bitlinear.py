@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -109,7 +108,9 @@ class BitLinear(nn.Linear):
         """Whether the quantized path runs on the Triton kernels for this input."""
         return self.kernel == "triton" or (self.kernel == "auto" and x.is_cuda and _triton_ready())
 
-    def inference_weight(self, triton: bool) -> Any:
+    def inference_weight(
+        self, triton: bool
+    ) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor | None:
         """The quantized weight, reused across calls while no gradient is recorded.
 
         Generation calls every layer once per new token; re-ternarizing all weights each time

@@ -8,12 +8,16 @@ error names that field.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from tritter.config import Config, validate
 from tritter.errors import TritterError
+
+# A value for one ModelConfig field, as overrides pass it (validated, and coerced where pydantic
+# coerces, e.g. "64" for an int field, before it is used).
+FieldValue = int | float | bool | str
 
 
 class ModelConfig(Config):
@@ -57,7 +61,7 @@ class ModelConfig(Config):
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads
 
-    def replace(self, **overrides: Any) -> ModelConfig:
+    def replace(self, **overrides: FieldValue) -> ModelConfig:
         """A validated copy with some fields changed (unknown fields are errors)."""
         return validate(ModelConfig, {**self.model_dump(), **overrides})
 
@@ -103,9 +107,9 @@ PRESETS: dict[str, ModelConfig] = {
         max_position_embeddings=4096,
         tie_word_embeddings=True,
     ),
-    # Seed 002's blueprint (24 × 3072, 16 heads, 8k context, 65k vocab, tied embeddings). The seed
-    # calls it "~700M" but the shape holds 2,919,656,448 parameters; it is offered under its own
-    # name so nobody trains it believing it is the 700m preset.
+    # The project's original blueprint shape (24 × 3072, 16 heads, 8k context, 65k vocab, tied
+    # embeddings). It was described as "~700M" but holds 2,919,656,448 parameters, so it is
+    # offered under its own name: nobody trains it believing it is the 700m preset.
     "blueprint": ModelConfig(
         vocab_size=65536,
         hidden_size=3072,
@@ -119,7 +123,7 @@ PRESETS: dict[str, ModelConfig] = {
 }
 
 
-def resolve_config(config: ModelConfig | str, **overrides: Any) -> ModelConfig:
+def resolve_config(config: ModelConfig | str, **overrides: FieldValue) -> ModelConfig:
     """A preset name or a config, with field overrides applied and validated."""
     if isinstance(config, str):
         if config not in PRESETS:

@@ -10,8 +10,6 @@ module (it is handed the class or the model), so the dependency runs one way.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,7 +18,7 @@ from torch.utils.checkpoint import checkpoint
 from tritter.errors import TritterError
 from tritter.model.attention import Attention, KVCache, attention_mask
 from tritter.model.bitlinear import BitLinear, norm_then_linears
-from tritter.model.config import ModelConfig, resolve_config
+from tritter.model.config import FieldValue, ModelConfig, resolve_config
 from tritter.model.layers import RMSNorm, rope_cos_sin
 
 
@@ -252,6 +250,6 @@ def flops_per_token(config: ModelConfig, seq_len: int) -> float:
     return float(6 * matmul + 12 * layers * hidden * seq_len)
 
 
-def build_model(config: ModelConfig | str, **overrides: Any) -> Tritter:
+def build_model(config: ModelConfig | str, **overrides: FieldValue) -> Tritter:
     """A freshly initialised fp32 model from a config or preset name plus field overrides."""
     return Tritter(resolve_config(config, **overrides))
