@@ -11,8 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import run_tritter
-from tritter.curate import runner, steps
+from tritter.curate import stage
+from tritter.curate.apply import apply_shard
 from tritter.curate.config import CurateConfig
+from tritter.curate.finalize import finalize
+from tritter.curate.index import dedup_index
+from tritter.curate.plan import plan
+from tritter.curate.process import process_shard
+from tritter.curate.work import Skipped
 from tritter.errors import TritterError
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -46,7 +52,7 @@ def write_jsonl(path: Path, rows: list, extra_lines: list[str] = ()) -> None:
 
 def curate(tmp_path: Path, source, **options) -> dict:
     config = CurateConfig(input=str(source), output=str(tmp_path / "out"), workers=1, **options)
-    return runner.run(config)["counts"]
+    return stage.run(config).to_dict()["counts"]
 
 
 def kept_rows(out: Path) -> list[dict]:
@@ -202,28 +208,26 @@ def test_special_files_are_counted_not_read(tmp_path):
 
 
 def test_steps_run_one_by_one_match_the_all_in_one_run(tmp_path):
-    from tritter.jobs import curate as jobs
-
     tree = SAMPLES / "mit_project"
     config = {"input": str(tree), "output": str(tmp_path / "stepwise"), "shard_mb": 0.005}
-    info = jobs.plan(json.dumps(config))
-    assert info["complete"] is False and info["shards"] > 2
+    info = plan(CurateConfig.model_validate(config))
+    assert info.complete is False and info.shards > 2
     with pytest.raises(TritterError, match="has not been processed"):
-        jobs.dedup_index(config["output"], 0)
-    for index in reversed(range(info["shards"])):
-        jobs.process_shard(config["output"], index)
-    for group in range(info["band_groups"]):
-        jobs.dedup_index(config["output"], group)
-    for index in range(info["shards"]):
-        jobs.apply_shard(config["output"], index)
-    stepwise = jobs.finalize(config["output"])["counts"]
-    assert jobs.plan(json.dumps(config))["complete"] is True
-    assert jobs.process_shard(config["output"], 0) == {"skipped": True}
+        dedup_index(config["output"], 0)
+    for index in reversed(range(info.shards)):
+        process_shard(config["output"], index)
+    for group in range(info.band_groups):
+        dedup_index(config["output"], group)
+    for index in range(info.shards):
+        apply_shard(config["output"], index)
+    stepwise = finalize(config["output"]).to_dict()["counts"]
+    assert plan(CurateConfig.model_validate(config)).complete is True
+    assert process_shard(config["output"], 0) == Skipped()  # finished: the unit is skipped
     together = curate(tmp_path, tree, shard_mb=0.005)
     assert together == stepwise
     for name in sorted(p.name for p in (tmp_path / "out").glob("part-*")):
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "stepwise" / name).read_bytes()
     other = str(tmp_path / "other")
-    jobs.plan(json.dumps({**config, "output": other}))
+    plan(CurateConfig.model_validate({**config, "output": other}))
     with pytest.raises(TritterError, match="shard index 99 out of range"):
-        steps.process_shard(other, 99)
+        process_shard(other, 99)

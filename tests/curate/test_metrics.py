@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tritter.curate import runner
+from tritter.curate import stage as curate_stage
 from tritter.curate.config import CurateConfig
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -41,7 +41,7 @@ def pushgateway(monkeypatch):
 def test_steps_push_document_byte_and_shard_counters(pushgateway, tmp_path):
     config = CurateConfig(input=str(SAMPLES / "mit_project"), output=str(tmp_path / "out"),
                           workers=2, shard_mb=0.01)  # fmt: skip
-    counts = runner.run(config)["counts"]
+    counts = curate_stage.run(config).to_dict()["counts"]
     paths = sorted(path for _, path, _ in pushgateway)
     shards = counts["shards"]
     assert len([p for p in paths if "/step/curate_process/" in p]) == shards

@@ -7,16 +7,27 @@ from pathlib import Path
 
 import pytest
 
-from tritter.curate import filters, languages, licenses, quality, secrets, security
+from tritter.curate import filters, languages, licenses, quality, rules, secrets, security
+from tritter.curate.config import CurateConfig
+from tritter.curate.sources import RawDoc
 
 SAMPLES = Path(__file__).parent / "samples"
 LIMITS = filters.Thresholds()
 GOOD = (SAMPLES / "mit_project/geometry/vectors.py").read_text()
+CONTEXT = rules.Context(
+    config=CurateConfig(input="in", output="out"),
+    limits=LIMITS,
+    policy=licenses.Policy(frozenset(licenses.PERMISSIVE)),
+    license_of=lambda raw, text: "mit",
+)
 
 
 def reason(text: str, path: str = "pkg/module.py", language: str = "python") -> str | None:
+    """The content filter that drops the document, if any (run as curation runs them)."""
     data = text.encode()
-    return filters.content_reason(text, filters.text_stats(data), path, language, LIMITS)
+    raw = RawDoc(path=path, size=len(data), data=data, language=language)
+    verdict = rules.inspect(raw, CONTEXT, (rules.DECODE, *rules.CONTENT_FILTERS))
+    return verdict.reason if isinstance(verdict, rules.Drop) else None
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,17 +4,19 @@ Source code goes in (a directory, JSONL/Parquet document sets, an `s3://` prefix
 Face dataset); deduplicated, license-clean, secret-free, decontaminated, quality-labelled
 Parquet shards come out, with a `_manifest.json` that accounts for every input document.
 
-The stage is a chain of steps that all have the same shape (documents in → documents out +
-counts), so the same functions run in a local process pool or fan out on Kubeflow:
+`stage` is the entry point (`fingerprint`, `is_done`, `run`). The run is five steps with plain
+arguments (a config, then only the output folder and a unit index), so the same functions run
+in a local process pool or fan out on Kubeflow:
 
-1. `plan`          enumerate the source into work units (`steps.plan`)
-2. `process-shard` ingest → license → filters → secrets → decontamination → security label →
-                   quality → exact hash → MinHash signature + band keys (`steps.process_shard`)
-3. `dedup-index`   join band keys across shards for one band group; exact and near-duplicate
-                   edges (`steps.dedup_index`)
-4. `apply-shard`   drop duplicates, write the final `part-XXXXX.parquet` (`steps.apply_shard`)
-5. `finalize`      write `_manifest.json` last (`steps.finalize`)
+1. `plan.plan`             enumerate the source into work units
+2. `process.process_shard` every per-document rule (`rules`), then the batch rules, exact hash,
+                           MinHash signature + band keys, for one work unit
+3. `index.dedup_index`     join band keys across shards for one band group; exact and verified
+                           near-duplicate edges (`dedup`, `dedup_verify`)
+4. `apply.apply_shard`     drop duplicates, write the final `part-XXXXX.parquet`
+5. `finalize.finalize`     write `_manifest.json` last
 
-One concern per module: `sources` (ingest), `licenses`, `filters`, `secrets`, `security`,
-`quality`, `minhash`, `decontam`, `dedup`, `output`, `steps`, `runner` (local pool + summary).
+The checks, one concern per module: `sources` (ingest and name-based drops), `licenses`,
+`filters`, `secrets`, `security`, `quality`, `decontam`, `minhash`, `dedup`; `rules` orders
+them. `output` writes shards, `work` names the intermediate files, `metrics` pushes counters.
 """

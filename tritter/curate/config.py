@@ -11,12 +11,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from tritter.config import Config
+from tritter.config import Config, runtime_field
 from tritter.curate import languages, licenses
-
-# Options that change how the work is scheduled or kept, not what the output contains: left out
-# of the stage fingerprint, so relaunching with more workers is still a no-op.
-RUNTIME_FIELDS = ("workers", "keep_work", "output")
 
 
 class CurateConfig(Config):
@@ -25,7 +21,10 @@ class CurateConfig(Config):
         "documents (file, directory or prefix), hf://DATASET[:CONFIG][:SPLIT], or "
         "'python-stdlib' (the running interpreter's standard library)",
     )
-    output: str = Field(description="output folder: local path, file:// or s3:// URI")
+    # output, workers and keep_work are runtime fields (left out of the stage fingerprint): where
+    # the output goes, how many workers make it and whether _work/ is kept change nothing in
+    # it, so a finished output relaunched with more workers, or moved, is still done.
+    output: str = runtime_field(description="output folder: local path, file:// or s3:// URI")
     format: Literal["parquet", "jsonl"] = Field(
         "parquet",
         description="shard format: parquet (tritter.schema.CURATED_SCHEMA) or jsonl (the seed's "
@@ -146,10 +145,10 @@ class CurateConfig(Config):
     shard_files: int = Field(
         5000, ge=1, le=10_000_000, description="at most this many input files per work unit"
     )
-    workers: int | None = Field(
+    workers: int | None = runtime_field(
         None, ge=1, le=1024, description="local worker processes (default: CPU count)"
     )
-    keep_work: bool = Field(
+    keep_work: bool = runtime_field(
         False,
         description="keep the intermediate _work/ folder after the manifest is written",
     )

@@ -1,4 +1,5 @@
-"""Exact and near-duplicate decisions over all shards (pure array logic; IO lives in steps.py).
+"""Exact and near-duplicate decisions over all shards (pure array logic: the steps read and
+write the arrays, `dedup_verify` checks candidate pairs against the shards' shingle sets).
 
 Documents are addressed by a global reference `ref = shard << 32 | row`.
 
@@ -8,7 +9,8 @@ Exact duplicates: documents with the same normalized-content hash form a group; 
 Near duplicates, among representatives only (so a thousand identical files do not make a
 thousand-way bucket): LSH buckets by band key; in every bucket each member is paired with the
 bucket's first member (datatrove's scheme), pairs from all bands of the group are merged, and
-each candidate pair is verified with the full signature (estimated Jaccard ≥ threshold). The
+each candidate pair is verified (`dedup_verify`: the full signatures' estimate sets aside
+clearly dissimilar pairs, the exact Jaccard of the two distinct-shingle sets decides). The
 verified pairs are edges; connected components are clusters; each cluster keeps its best
 member, the rest are `near_duplicate`s.
 
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 SHARD_SHIFT = 32
+# The drop reasons dedup decides (after every shard is processed), in the manifest's order.
+REASONS = ("exact_duplicate", "near_duplicate")
 
 
 def make_refs(shard: int, rows: int) -> np.ndarray:
@@ -33,6 +37,12 @@ def make_refs(shard: int, rows: int) -> np.ndarray:
 
 def split_ref(ref: int) -> tuple[int, int]:
     return int(ref) >> SHARD_SHIFT, int(ref) & ((1 << SHARD_SHIFT) - 1)
+
+
+def group_bands(bands: int, groups: int) -> list[tuple[int, int]]:
+    """Contiguous band ranges, one per band group (a dedup-index work unit)."""
+    edges = np.linspace(0, bands, groups + 1).round().astype(int)
+    return [(int(edges[g]), int(edges[g + 1])) for g in range(groups)]
 
 
 @dataclass

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 PERMISSIVE = ("mit", "apache-2.0", "bsd-2-clause", "bsd-3-clause", "isc", "unlicense", "cc0-1.0")
 COPYLEFT_PREFIXES = ("gpl", "agpl", "lgpl")
 UNKNOWN = "unknown"
+# What `Policy.verdict` drops a document for, in the order the manifest lists them.
+REASONS = ("license_copyleft", "license_other", "license_unknown")
 
 LICENSE_FILE = re.compile(r"^(licen[cs]e|copying|unlicense)([-_.][\w.-]*)?$", re.IGNORECASE)
 METADATA_FILES = ("Cargo.toml", "package.json", "pyproject.toml", "PKG-INFO")

@@ -43,6 +43,19 @@ RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".parquet")
 TEXT_FIELDS = ("text", "content", "code")
 _MB = 1_000_000
 
+# The drop reasons decided while reading, before a document's content is looked at (a
+# `RawDoc.reason`), in the order the manifest lists them.
+REASONS = (
+    "unreadable",  # a broken symlink, special file or failed read
+    "vendored",  # a path under node_modules/, vendor/, site-packages/ ...
+    "config",  # configuration and lock files
+    "boilerplate",  # LICENSE, CHANGELOG, AUTHORS ... (content-based boilerplate counts here too)
+    "not_source",  # no known language
+    "language_excluded",  # not among --languages
+    "too_large",  # over --max-bytes
+    "corrupt_record",  # a document-set record that is not an object or has no text
+)
+
 
 @dataclass
 class Source:

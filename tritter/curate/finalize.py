@@ -1,0 +1,155 @@
+"""Step 5, finalize: check that every input document is accounted for, write `_manifest.json`
+(last: only now is the output complete), then remove `_work/` (it holds a second copy of every
+kept document) unless `--keep-work`.
+
+The manifest is built from the `tritter.run_folder` curate records, so it holds exactly the
+keys its readers (pack, tokenizer, the report) expect.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+
+from tritter import config as config_lib
+from tritter import log, manifest, storage
+from tritter.curate.apply import ApplyStats, applied_shards
+from tritter.curate.index import DedupDecisions, GroupStats, indexed_groups, load_decisions
+from tritter.curate.plan import Run, load_run
+from tritter.curate.process import ShardStats, processed_shards
+from tritter.curate.rules import REASONS
+from tritter.errors import TritterError
+from tritter.run_folder import (
+    CURATE_MANIFEST,
+    WORK,
+    CurateCounts,
+    CurateExtra,
+    CurateInputs,
+    CurateManifest,
+    CurateThroughput,
+    DedupCounts,
+    LicensePolicyRecord,
+)
+
+_log = log.get_logger("curate")
+
+PARQUET_SCHEMA = "tritter.schema.CURATED_SCHEMA"
+JSONL_SCHEMA = (
+    "seed JSONL (text, language, quality_score, quality_label, explanation, source, license, stars)"
+)
+
+
+def finalize(out: str) -> CurateManifest:
+    """Publish the manifest of a fully applied run; on a finished output, return its manifest."""
+    run = load_run(out)
+    if run is None:  # finished, and _work/ already removed
+        return CURATE_MANIFEST.require(out)
+    result = CURATE_MANIFEST.current(out, run.fingerprint)
+    if result is None:
+        result = _publish(run)
+    if not run.config.keep_work:
+        storage.delete_prefix(storage.join(out, WORK))
+    return result
+
+
+def _publish(run: Run) -> CurateManifest:
+    processed = processed_shards(run)
+    applied = applied_shards(run)
+    groups = indexed_groups(run)
+    counts = _counts(run, processed, applied, groups, load_decisions(run))
+    result: CurateManifest = manifest.Manifest(
+        stage=CURATE_MANIFEST.stage,
+        fingerprint=run.fingerprint,
+        inputs=CurateInputs(source=run.source.label, listing_sha256=run.listing_sha256),
+        config=config_lib.dump(run.config),
+        counts=counts,
+        files=[manifest.FileEntry(**f.model_dump()) for a in applied for f in a.files],
+        extra=_extra(run, processed, counts.read_bytes),
+    )
+    manifest.write_manifest(run.output, result)
+    log.event(_log, "curation finished", output=run.output, kept=counts.kept_documents,
+              dropped=counts.dropped_documents)  # fmt: skip
+    return result
+
+
+def _merge(counters: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for counter in counters:
+        total.update(counter)
+    return dict(sorted(total.items()))
+
+
+def _counts(
+    run: Run,
+    processed: list[ShardStats],
+    applied: list[ApplyStats],
+    groups: list[GroupStats],
+    decisions: DedupDecisions,
+) -> CurateCounts:
+    dropped = _merge([s.dropped for s in processed] + [a.dropped for a in applied])
+    input_documents = sum(s.input_documents for s in processed)
+    kept = sum(a.kept for a in applied)
+    if input_documents != kept + sum(dropped.values()):
+        raise TritterError(
+            f"{run.output}: accounting error: {input_documents} inputs != {kept} kept + "
+            f"{sum(dropped.values())} dropped"
+        )
+    unknown = sorted(set(dropped) - set(REASONS))
+    if unknown:  # a reason no rule declares would silently vanish from the ordered counts
+        raise TritterError(f"{run.output}: drop reasons no rule declares: {', '.join(unknown)}")
+    return CurateCounts(
+        input_documents=input_documents,
+        input_bytes=sum(s.input_bytes for s in processed),
+        read_bytes=sum(s.read_bytes for s in processed),
+        kept_documents=kept,
+        kept_bytes=sum(a.kept_bytes for a in applied),
+        dropped_documents=sum(dropped.values()),
+        dropped={reason: dropped[reason] for reason in REASONS if reason in dropped},
+        labels=_merge(a.labels for a in applied),
+        negatives=_merge(a.negatives for a in applied),
+        languages=_merge(a.languages for a in applied),
+        subsets=_merge(a.subsets for a in applied),
+        licenses=_merge(a.licenses for a in applied),
+        dedup=_dedup_counts(run, groups, decisions),
+        shards=run.shards,
+    )
+
+
+def _dedup_counts(run: Run, groups: list[GroupStats], decisions: DedupDecisions) -> DedupCounts:
+    return DedupCounts(
+        exact_groups=len(decisions.exact_group_sizes),
+        exact_removed=len(decisions.exact),
+        largest_exact_group=max(decisions.exact_group_sizes, default=0),
+        near_clusters=len(decisions.near_cluster_sizes),
+        near_removed=len(decisions.near),
+        largest_near_cluster=max(decisions.near_cluster_sizes, default=0),
+        candidate_pairs=sum(g.candidate_pairs for g in groups),
+        verified_pairs=sum(g.verified_pairs for g in groups),
+        threshold=run.config.dedup_threshold,
+        num_perm=run.config.num_perm,
+        bands=run.bands,
+        rows=run.rows,
+    )
+
+
+def _extra(run: Run, processed: list[ShardStats], read_bytes: int) -> CurateExtra:
+    seconds = time.time() - run.started
+    return CurateExtra(
+        source=run.source.to_json(),
+        license_policy=LicensePolicyRecord(
+            allowed=sorted(run.policy.allowed),
+            allow_unknown=run.policy.allow_unknown,
+            assume_license=run.config.assume_license,
+            source_declaration=run.source.declaration_note or None,
+        ),
+        format=run.config.format,
+        schema=PARQUET_SCHEMA if run.config.format == "parquet" else JSONL_SCHEMA,
+        throughput=CurateThroughput(
+            seconds=round(seconds, 2),
+            read_mb_per_second=round(read_bytes / 1e6 / max(seconds, 1e-9), 2),
+            process_seconds=round(sum(s.seconds for s in processed), 2),
+        ),
+        input_files=run.input_files,
+        listing_sha256=run.listing_sha256,
+    )
