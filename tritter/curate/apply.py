@@ -127,7 +127,7 @@ def _publish(
     curated = output.curated_table(kept)
     local = tmp / "part"
     if run.config.format == "jsonl":
-        output.write_jsonl(local, [output.seed_record(r) for r in curated.to_pylist()])
+        output.write_jsonl(local, [output.jsonl_record(r) for r in curated.to_pylist()])
     else:
         pq.write_table(curated, local, compression=output.COMPRESSION)
     rejects_local = tmp / "rejects.jsonl"

@@ -27,8 +27,9 @@ class CurateConfig(Config):
     output: str = runtime_field(description="output folder: local path, file:// or s3:// URI")
     format: Literal["parquet", "jsonl"] = Field(
         "parquet",
-        description="shard format: parquet (tritter.schema.CURATED_SCHEMA) or jsonl (the seed's "
-        "JSONL layout)",
+        description="shard format: parquet (tritter.schema.CURATED_SCHEMA) or jsonl (one object "
+        "per line: text, language, quality_score, source, license, stars, and quality_label "
+        "and explanation for negatives)",
     )
     input_format: Literal["auto", "files", "jsonl", "parquet"] = Field(
         "auto",

@@ -38,7 +38,8 @@ EXTENSIONS: dict[str, str] = {
 LANGUAGES: frozenset[str] = frozenset(EXTENSIONS.values())
 DOC_LANGUAGES: frozenset[str] = frozenset({"markdown", "restructuredtext"})
 
-# Names a document-set record may use for a language (The Stack, seed JSONL, GitHub dumps).
+# Names a document-set record may use for a language (The Stack, `--format jsonl` output,
+# GitHub dumps).
 ALIASES: dict[str, str] = {
     "py": "python", "python3": "python", "rs": "rust", "js": "javascript",
     "node": "javascript", "ts": "typescript", "golang": "go", "c++": "cpp", "cxx": "cpp",
@@ -116,7 +117,8 @@ def is_minified_name(path: str) -> bool:
 
 
 def default_subset(language: str) -> str:
-    """The mixture component a language counts towards when packing (seed 000's mixture)."""
+    """The mixture component a language counts towards when packing (one of the subsets
+    `tritter.data.mixture` weighs: python, rust, docs, or the language's own name)."""
     if language in DOC_LANGUAGES:
         return "docs"
     return language

@@ -1,6 +1,6 @@
 """License resolution: which SPDX license a document is distributed under, and may we train on it.
 
-Order (DESIGN §5, BigCode practice), first answer wins:
+Order (BigCode's practice), first answer wins:
 
 1. the document's own header: an `SPDX-License-Identifier:` line, or a standard license notice
    (GPL "This program is free software…", Apache "Licensed under the Apache License…", MIT
@@ -23,7 +23,8 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# DESIGN §5: the permissive allowlist.
+# The permissive allowlist: licenses that let us train on and redistribute the code without
+# passing obligations on to the model's users (no copyleft).
 PERMISSIVE = ("mit", "apache-2.0", "bsd-2-clause", "bsd-3-clause", "isc", "unlicense", "cc0-1.0")
 COPYLEFT_PREFIXES = ("gpl", "agpl", "lgpl")
 UNKNOWN = "unknown"

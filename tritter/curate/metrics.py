@@ -1,6 +1,6 @@
 """Prometheus counters for curation steps, pushed to a Pushgateway at the end of each step.
 
-Names and labels (DESIGN §3):
+Names and labels (the Grafana dashboards of `tritter.deploy.dashboards` query them):
 
 * `tritter_data_documents_total{stage, outcome, reason}` — `stage` is the step
   (`curate_process`, `curate_apply`); outcome `dropped` with the drop reason, `passed` (survived

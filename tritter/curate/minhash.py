@@ -274,13 +274,12 @@ def choose_bands(threshold: float, num_perm: int, fn_weight: float = 0.99) -> tu
     """
     grid_low = np.linspace(0.0, threshold, 200)
     grid_high = np.linspace(threshold, 1.0, 200)
-    best: tuple[float, int, int] | None = None
+    best = (float("inf"), 1, num_perm)  # (error, bands, rows)
     for bands in range(1, num_perm + 1):
         for rows in range(1, num_perm // bands + 1):
             fp = np.trapezoid(1 - (1 - grid_low**rows) ** bands, grid_low)
             fn = np.trapezoid((1 - grid_high**rows) ** bands, grid_high)
             error = (1 - fn_weight) * fp + fn_weight * fn
-            if best is None or error < best[0]:
+            if error < best[0]:
                 best = (float(error), bands, rows)
-    assert best is not None
     return best[1], best[2]

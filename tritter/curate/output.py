@@ -1,9 +1,10 @@
 """Writing documents: the per-shard work table and the final Parquet / JSONL shards.
 
-Final Parquet shards follow `tritter.schema.CURATED_SCHEMA` exactly. `--format jsonl` writes the
-seed's JSONL layout instead: `text, language, quality_score, source, license, stars`, plus
-`quality_label` and `explanation` for negatives only (seed 001 omits the label for positives),
-where `source` is the document's path, prefixed by its repository when known.
+Final Parquet shards follow `tritter.schema.CURATED_SCHEMA` exactly. `--format jsonl` writes one
+JSON object per document instead: `text, language, quality_score, source, license, stars`, plus
+`quality_label` and `explanation` for negatives only (a positive carries no label key), where
+`source` is the document's path, prefixed by its repository when known, and `stars` is left out
+when unknown.
 
 Everything is written to a local temporary file first and published whole with
 `storage.upload_file` (rename locally, single PUT / completed multipart upload on S3).
@@ -59,8 +60,8 @@ class ParquetSink:
             self._writer.close()
 
 
-def seed_record(row: dict[str, Any]) -> dict[str, Any]:
-    """A curated row in the seed's JSONL layout."""
+def jsonl_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A curated row in the `--format jsonl` layout."""
     source = f"{row['repo']}/{row['path']}" if row.get("repo") else row["path"]
     record: dict[str, Any] = {
         "text": row["text"],

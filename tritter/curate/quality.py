@@ -227,7 +227,7 @@ def score(text: str, stats: TextStats, language: str, lowered: str | None = None
 
 
 def explain(quality: Quality) -> str:
-    """Seed layout: a heading line, then one `- issue. Fix: …` line per weak signal."""
+    """A heading line, then one `- issue. Fix: …` line per weak signal."""
     lines = ["This code has quality issues:"]
     for name in quality.weaknesses():
         lines.append("- " + WEAKNESS_TEXT[name].format(value=quality.raw[name]))

@@ -1,4 +1,4 @@
-"""Hardcoded credentials: a document holding one is always rejected (seed 001, SPEC-007).
+"""Hardcoded credentials: a document holding one is always rejected.
 
 Each detector is a named regular expression; the scan returns only the detector's *name*. The
 matched value is never returned, logged or stored, so it cannot leak into a reject list, a log

@@ -1,8 +1,8 @@
 """Security flaws that make a document a *negative* example rather than a rejected one.
 
-Seed 001 (SPEC-007): code/SQL/shell injection and unsafe deserialization stay in the corpus,
-labelled `quality_label="negative"` with an `explanation` of the flaw and its fix, so the model
-learns to recognize and explain them. (Hardcoded secrets are different: see `secrets.py`.)
+Code/SQL/shell injection and unsafe deserialization stay in the corpus, labelled
+`quality_label="negative"` with an `explanation` of the flaw and its fix, so the model learns to
+recognize and explain them. (Hardcoded secrets are different: see `secrets.py`.)
 
 Each rule names the flaw, a literal trigger that must be present before its regex runs (most
 documents trigger none, which keeps this cheap), the languages it applies to, and the sentence
@@ -182,7 +182,7 @@ def _anchored_hit(flaw: Flaw, lowered: str) -> bool:
 
 
 def explain(flaws: list[Flaw]) -> str:
-    """The seed's explanation layout: the issues, each with its fix."""
+    """A heading line, then one `- issue. Fix: …` line per flaw."""
     lines = ["This code has security issues:"]
     lines += [f"- {flaw.explanation}" for flaw in flaws]
     return "\n".join(lines)

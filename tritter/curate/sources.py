@@ -30,12 +30,16 @@ import sysconfig
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tritter import storage
 from tritter.curate import languages, licenses
 from tritter.curate.config import CurateConfig
 from tritter.errors import TritterError
+
+if TYPE_CHECKING:
+    import datasets
+    import pyarrow.parquet as pq
 
 STDLIB = "python-stdlib"
 STDLIB_LICENSE = "psf-2.0"
@@ -390,7 +394,7 @@ class _RangeFile(io.RawIOBase):
         return len(data)
 
 
-def open_parquet(uri: str) -> Any:
+def open_parquet(uri: str) -> pq.ParquetFile:
     """A `pyarrow.parquet.ParquetFile`; a one-line error naming the file when it is corrupt."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -420,7 +424,7 @@ def _parquet_units(uri: str, limit: int) -> list[dict[str, Any]]:
     return units
 
 
-def _open_hf(source: Source) -> Any:
+def _open_hf(source: Source) -> datasets.IterableDataset:
     spec = source.hf
     try:
         import datasets
@@ -521,7 +525,7 @@ def _attach(
         yield doc
 
 
-def _text_of(record: dict[str, Any], config: CurateConfig) -> Any:
+def _text_of(record: dict[str, Any], config: CurateConfig) -> object:
     if config.text_field:
         return record.get(config.text_field)
     for name in TEXT_FIELDS:
