@@ -1,60 +1,84 @@
-"""Curation steps as plain functions for Kubeflow components (`tritter.jobs.curate`).
-
-Signatures take only URIs, ints and strings so a lightweight KFP component can call them
-directly; each is idempotent (a finished unit is skipped) and writes whole files:
-
-    info = plan(config_json)                 # {"shards": N, "band_groups": G, "complete": …}
-    process_shard(output, i)    for i in range(N)    # ParallelFor
-    dedup_index(output, g)      for g in range(G)    # ParallelFor (after all shards)
-    apply_shard(output, i)      for i in range(N)    # ParallelFor (after all groups)
-    finalize(output)                                 # writes _manifest.json last
-
-`config_json` is a JSON object of `CurateConfig` fields (at least `input` and `output`).
-`run(config_json)` does all of it in a local process pool, like `tritter curate`.
-"""
+"""Curation steps: plan → process every shard → dedup index per band group → apply per shard
+→ finalize, each fan-out followed by a barrier that checks every unit reported."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
 from tritter.config import validate
-from tritter.curate import runner, steps
+from tritter.curate import apply, index, process
+from tritter.curate import finalize as finalize_step
+from tritter.curate import plan as plan_step
 from tritter.curate.config import CurateConfig
-from tritter.errors import TritterError
+from tritter.curate.plan import load_run
+from tritter.deploy.params import PipelineParams, split_list
+from tritter.jobs.settings import check_all_done, open_unit, prepare, run_folder, work_units
 
 
-def parse_config(config_json: str) -> CurateConfig:
-    try:
-        data = json.loads(config_json)
-    except ValueError as err:
-        raise TritterError(f"curate config: invalid JSON ({err})") from err
-    if not isinstance(data, dict):
-        raise TritterError("curate config: expected a JSON object of CurateConfig fields")
-    return validate(CurateConfig, data)
+def config(params: PipelineParams) -> CurateConfig:
+    return validate(
+        CurateConfig,
+        {
+            "input": params.source,
+            "output": run_folder(params).curated,
+            "languages": split_list(params.languages),
+        },
+    )
 
 
-def plan(config_json: str) -> dict[str, Any]:
-    """Enumerate the source into work units under `<output>/_work/`."""
-    return steps.plan(parse_config(config_json))
+def plan(settings: str) -> list[str]:
+    """Enumerate the source; the process-shard units (one no-op unit when already curated)."""
+    planned = plan_step.plan(config(prepare(settings)))
+    return work_units(settings, max(planned.shards, 1))
 
 
-def process_shard(output: str, index: int) -> dict[str, Any]:
-    return steps.process_shard(output, int(index))
+def _unit(unit: str, step: Callable[[str, int], Any]) -> int:
+    """Run one fanned-out unit (`step(curated_folder, index)`); a no-op once curation is done."""
+    params, number = open_unit(unit)
+    curated = run_folder(params).curated
+    if load_run(curated) is not None:
+        step(curated, number)
+    return number
 
 
-def dedup_index(output: str, group: int) -> dict[str, Any]:
-    return steps.dedup_index(output, int(group))
+def _barrier(settings: str, done: list[Any], label: str, expected: str, following: str) -> list:
+    """After a fan-out: every `expected` unit (a planned-run attribute) reported; returns the
+    next fan-out's units (`following` of them)."""
+    run = load_run(run_folder(prepare(settings)).curated)
+    if run is None:
+        return work_units(settings, 1)  # already curated: one no-op unit
+    check_all_done(label, done, getattr(run, expected))
+    return work_units(settings, getattr(run, following))
 
 
-def apply_shard(output: str, index: int) -> dict[str, Any]:
-    return steps.apply_shard(output, int(index))
+def process_unit(unit: str) -> int:
+    return _unit(unit, process.process_shard)
 
 
-def finalize(output: str) -> dict[str, Any]:
-    return steps.finalize(output)
+def groups(settings: str, processed: list[Any]) -> list[str]:
+    """Barrier after every shard is processed: the dedup-index units."""
+    return _barrier(settings, processed, "curate process", "shards", "band_groups")
 
 
-def run(config_json: str) -> dict[str, Any]:
-    """All steps locally (process pool of `workers`)."""
-    return runner.run(parse_config(config_json))
+def index_unit(unit: str) -> int:
+    return _unit(unit, index.dedup_index)
+
+
+def apply_units(settings: str, indexed: list[Any]) -> list[str]:
+    """Barrier after every band group is indexed: the apply-shard units."""
+    return _barrier(settings, indexed, "curate dedup index", "band_groups", "shards")
+
+
+def apply_unit(unit: str) -> int:
+    return _unit(unit, apply.apply_shard)
+
+
+def finalize(settings: str, applied: list[Any]) -> str:
+    """Barrier after every shard is applied, then the manifest; returns the curated folder."""
+    curated = run_folder(prepare(settings)).curated
+    run = load_run(curated)
+    if run is not None:
+        check_all_done("curate apply", applied, run.shards)
+    finalize_step.finalize(curated)
+    return curated

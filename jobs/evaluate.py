@@ -1,20 +1,33 @@
-"""Container entrypoint of the evaluation step: `python -m tritter.jobs.evaluate [flags]`.
-
-Takes exactly the flags of `tritter evaluate` (and `--config FILE`), so the pipeline component
-and a local run share one interface; exits 1 with a one-line `tritter: error: …` on bad input.
-"""
+"""The evaluate step: held-out perplexity and sandboxed HumanEval/MBPP on the newest checkpoint."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
-
-from tritter import cli
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return cli.main(["evaluate", *(sys.argv[1:] if argv is None else argv)])
+from tritter.config import validate
+from tritter.deploy.params import PipelineParams, split_list
+from tritter.evaluate import stage
+from tritter.evaluate.config import EvaluateConfig
+from tritter.jobs.settings import prepare, run_folder
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def config(params: PipelineParams, checkpoints: str, tokenizer: str, data: str) -> EvaluateConfig:
+    return validate(
+        EvaluateConfig,
+        {
+            "checkpoint": checkpoints,
+            "tokenizer": tokenizer,
+            "data": data,
+            "output": run_folder(params).eval,
+            "tasks": split_list(params.eval_tasks),
+            "limit": params.eval_limit or None,
+            "generation": {"max_new_tokens": params.eval_max_new_tokens},
+            # Score held-out text with the training window (the preset's may exceed the data).
+            "perplexity": {"seq_len": params.seq_len},
+        },
+    )
+
+
+def evaluate(settings: str, checkpoints: str, tokenizer: str, data: str) -> str:
+    """Returns the eval folder."""
+    made = config(prepare(settings), checkpoints, tokenizer, data)
+    stage.run(made)
+    return made.output

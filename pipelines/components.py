@@ -1,9 +1,9 @@
 """Lightweight KFP components, one per pipeline step.
 
 The first step checks every pipeline parameter and returns them as one settings JSON that all
-later steps receive. Each body is a single call into `tritter.deploy.steps`: KFP copies the
-function's source into the compiled pipeline, so bodies stay one line and the logic lives in
-tested library code. The stage image already holds the project, so nothing is pip-installed
+later steps receive. Each body is a single call into the stage's `tritter.jobs` module: KFP
+copies the function's source into the compiled pipeline, so bodies stay one line and the logic
+lives in tested library code. The stage image already holds the project, so nothing is pip-installed
 at run time (`install_kfp_package=False`).
 """
 
@@ -50,104 +50,104 @@ def check_parameters(
     train_timeout_hours: float,
 ) -> str:
     values = dict(locals())
-    from tritter.deploy import steps
+    from tritter.jobs import settings
 
-    return steps.check_parameters(**values)
+    return settings.check_parameters(**values)
 
 
 @_component(DATA_IMAGE)
 def curate_plan(settings: str) -> list:
-    from tritter.deploy import steps
+    from tritter.jobs import curate
 
-    return steps.curate_plan(settings)
+    return curate.plan(settings)
 
 
 @_component(DATA_IMAGE)
 def curate_process(unit: str) -> int:
-    from tritter.deploy import steps
+    from tritter.jobs import curate
 
-    return steps.curate_process(unit)
+    return curate.process_unit(unit)
 
 
 @_component(DATA_IMAGE)
 def curate_groups(settings: str, processed: list) -> list:
-    from tritter.deploy import steps
+    from tritter.jobs import curate
 
-    return steps.curate_groups(settings, processed)
+    return curate.groups(settings, processed)
 
 
 @_component(DATA_IMAGE)
 def curate_index(unit: str) -> int:
-    from tritter.deploy import steps
+    from tritter.jobs import curate
 
-    return steps.curate_index(unit)
+    return curate.index_unit(unit)
 
 
 @_component(DATA_IMAGE)
 def curate_apply_units(settings: str, indexed: list) -> list:
-    from tritter.deploy import steps
+    from tritter.jobs import curate
 
-    return steps.curate_apply_units(settings, indexed)
+    return curate.apply_units(settings, indexed)
 
 
 @_component(DATA_IMAGE)
 def curate_apply(unit: str) -> int:
-    from tritter.deploy import steps
+    from tritter.jobs import curate
 
-    return steps.curate_apply(unit)
+    return curate.apply_unit(unit)
 
 
 @_component(DATA_IMAGE)
 def curate_finalize(settings: str, applied: list) -> str:
-    from tritter.deploy import steps
+    from tritter.jobs import curate
 
-    return steps.curate_finalize(settings, applied)
+    return curate.finalize(settings, applied)
 
 
 @_component(DATA_IMAGE)
 def tokenizer_train(settings: str, curated: str) -> str:
-    from tritter.deploy import steps
+    from tritter.jobs import tokenizer
 
-    return steps.tokenizer_train(settings, curated)
+    return tokenizer.train(settings, curated)
 
 
 @_component(DATA_IMAGE)
 def pack_plan(settings: str, curated: str, tokenizer: str) -> list:
-    from tritter.deploy import steps
+    from tritter.jobs import pack
 
-    return steps.pack_plan(settings, curated, tokenizer)
+    return pack.plan(settings, curated, tokenizer)
 
 
 @_component(DATA_IMAGE)
 def pack_shard(unit: str) -> int:
-    from tritter.deploy import steps
+    from tritter.jobs import pack
 
-    return steps.pack_shard(unit)
+    return pack.shard_unit(unit)
 
 
 @_component(DATA_IMAGE)
 def pack_finalize(settings: str, packed: list) -> str:
-    from tritter.deploy import steps
+    from tritter.jobs import pack
 
-    return steps.pack_finalize(settings, packed)
+    return pack.finalize(settings, packed)
 
 
 @_component(TRAIN_IMAGE)
 def pretrain(settings: str, data: str, tokenizer: str) -> str:
-    from tritter.deploy import steps
+    from tritter.jobs import pretrain
 
-    return steps.pretrain(settings, data, tokenizer)
+    return pretrain.pretrain(settings, data, tokenizer)
 
 
 @_component(EVAL_IMAGE)
 def evaluate(settings: str, checkpoints: str, tokenizer: str, data: str) -> str:
-    from tritter.deploy import steps
+    from tritter.jobs import evaluate
 
-    return steps.evaluate(settings, checkpoints, tokenizer, data)
+    return evaluate.evaluate(settings, checkpoints, tokenizer, data)
 
 
 @_component(EVAL_IMAGE)
 def report(settings: str, evaluated: str) -> str:
-    from tritter.deploy import steps
+    from tritter.jobs import report
 
-    return steps.report(settings, evaluated)
+    return report.report(settings, evaluated)

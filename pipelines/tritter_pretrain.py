@@ -19,10 +19,10 @@ Per-step settings and why:
 """
 
 from kfp import dsl, kubernetes
-from tritter.pipelines import components as c
 
 from tritter.deploy import params
 from tritter.deploy.params import PipelineParams
+from tritter.pipelines import components as c
 
 PIPELINE_NAME = "tritter-pretrain"
 SECRET_KEYS = {

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from tritter import __version__, log
-from tritter.errors import TritterError
+from tritter.errors import exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,18 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     log.configure()
-    try:
-        return int(args.handler(args) or 0)
-    except TritterError as err:
-        print(f"tritter: error: {err}", file=sys.stderr)
-    except FileNotFoundError as err:
-        print(f"tritter: error: {err.filename or err}: not found", file=sys.stderr)
-    except PermissionError as err:
-        print(f"tritter: error: {err.filename or err}: permission denied", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("tritter: interrupted", file=sys.stderr)
-        return 130
-    return 1
+    return exit_code(lambda: args.handler(args))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from tests.deploy.validation import validate
-from tritter.deploy import chart, dashboards, package
+from tritter.deploy import dashboards
+from tritter.pipelines import chart, package
 
 CHART = chart.CHART
 GPU_VALUES = yaml.safe_load((CHART.parent / "examples" / "multinode-gpu.yaml").read_text())
@@ -44,7 +45,7 @@ def test_every_rendered_object_validates(values):
 
 
 def test_generated_files_are_up_to_date():
-    assert chart.main(["--check"]) == 0, "run `python -m tritter.deploy.chart`"
+    assert chart.main(["--check"]) == 0, "run `python -m tritter.pipelines.chart`"
 
 
 def test_role_is_least_privilege():

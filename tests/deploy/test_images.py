@@ -9,7 +9,8 @@ import yaml
 
 from tests.deploy.dockerfiles import IMAGES, all_dockerfiles, exec_form
 from tritter import __version__, cli
-from tritter.deploy import images, package
+from tritter.deploy import images
+from tritter.pipelines import package
 
 DOCKERFILES = all_dockerfiles()
 REPO = IMAGES.parent

@@ -10,9 +10,10 @@ from kubeflow.training import models
 
 from tests.deploy.validation import validate
 from tritter import cli
-from tritter.deploy import steps
 from tritter.deploy.pytorchjob import JobSpec, build_job, build_model, job_name
 from tritter.errors import TritterError
+from tritter.jobs import pretrain as pretrain_job
+from tritter.jobs import settings as settings_job
 
 
 def spec(**changes) -> JobSpec:
@@ -112,14 +113,15 @@ def test_job_names_are_stable_dns_labels():
 
 
 def test_pipeline_settings_become_the_job(tmp_path):
-    settings = steps.check_parameters(
+    settings = settings_job.check_parameters(
         run_root=str(tmp_path / "run"),
         nodes=2,
         gpus_per_node=4,
         model="1.3b",
         s3_secret="team-s3",
     )
-    job = build_job(steps.train_job_spec(settings, "/d/tokens", "/d/tokenizer", "kubernetes"))
+    params = settings_job.prepare(settings)
+    job = build_job(pretrain_job.train_job_spec(params, "/d/tokens", "/d/tokenizer", "kubernetes"))
     validate(job)
     master = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
     assert master["envFrom"] == [{"secretRef": {"name": "team-s3"}}]

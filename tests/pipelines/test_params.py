@@ -7,9 +7,12 @@ import json
 import pytest
 import yaml
 
-from tritter.deploy import package, params, steps
+from tritter.deploy import params
 from tritter.errors import TritterError
+from tritter.jobs import curate as curate_job
+from tritter.jobs import settings as settings_job
 from tritter.model import PRESETS
+from tritter.pipelines import package
 
 
 def test_model_presets_match_the_model_package():
@@ -39,13 +42,13 @@ def test_bad_parameters_name_themselves(values, name):
 
 
 def test_steps_refuse_bad_settings_before_any_work(tmp_path):
-    settings = steps.check_parameters(run_root=str(tmp_path / "run"))
+    settings = settings_job.check_parameters(run_root=str(tmp_path / "run"))
     data = json.loads(settings)
     data["seq_len"] = 3
     with pytest.raises(TritterError, match="pipeline parameter 'seq_len'"):
-        steps.curate_plan(json.dumps(data))
+        curate_job.plan(json.dumps(data))
     with pytest.raises(TritterError, match="work unit"):
-        steps.curate_process("not json")
+        curate_job.process_unit("not json")
     assert not (tmp_path / "run" / "curated").exists()
 
 
@@ -53,7 +56,7 @@ def test_s3_run_root_without_credentials_names_the_secret(monkeypatch):
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_WEB_IDENTITY_TOKEN_FILE"):
         monkeypatch.delenv(key, raising=False)
     with pytest.raises(TritterError, match="Secret 'my-s3'"):
-        steps.check_parameters(run_root="s3://bucket/run", s3_secret="my-s3")
+        settings_job.check_parameters(run_root="s3://bucket/run", s3_secret="my-s3")
 
 
 def test_docstring_describes_every_parameter():

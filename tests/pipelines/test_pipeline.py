@@ -6,8 +6,8 @@ import yaml
 from kfp import components
 
 from tests.conftest import run_tritter
-from tritter.deploy import package
 from tritter.deploy.params import PipelineParams
+from tritter.pipelines import package
 
 COMMITTED = package.committed_package()
 

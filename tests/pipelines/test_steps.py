@@ -10,21 +10,24 @@ import pytest
 
 from tests.deploy.corpus import build_source
 from tritter import manifest
-from tritter.deploy import steps
 from tritter.errors import TritterError
+from tritter.jobs import curate as curate_job
+from tritter.jobs import pack as pack_job
+from tritter.jobs import settings as settings_job
+from tritter.jobs import tokenizer as tokenizer_job
 
 
 def _curate(settings: str) -> str:
-    processed = [steps.curate_process(unit) for unit in steps.curate_plan(settings)]
-    indexed = [steps.curate_index(unit) for unit in steps.curate_groups(settings, processed)]
-    applied = [steps.curate_apply(unit) for unit in steps.curate_apply_units(settings, indexed)]
-    return steps.curate_finalize(settings, applied)
+    processed = [curate_job.process_unit(u) for u in curate_job.plan(settings)]
+    indexed = [curate_job.index_unit(u) for u in curate_job.groups(settings, processed)]
+    applied = [curate_job.apply_unit(u) for u in curate_job.apply_units(settings, indexed)]
+    return curate_job.finalize(settings, applied)
 
 
 def _pack(settings: str, curated: str) -> tuple[str, str]:
-    tokenizer = steps.tokenizer_train(settings, curated)
-    packed = [steps.pack_shard(unit) for unit in steps.pack_plan(settings, curated, tokenizer)]
-    return tokenizer, steps.pack_finalize(settings, packed)
+    tokenizer = tokenizer_job.train(settings, curated)
+    packed = [pack_job.shard_unit(unit) for unit in pack_job.plan(settings, curated, tokenizer)]
+    return tokenizer, pack_job.finalize(settings, packed)
 
 
 def _stamps(*folders: str) -> list[int]:
@@ -33,10 +36,10 @@ def _stamps(*folders: str) -> list[int]:
 
 def test_data_stages_fan_out_then_relaunch_is_a_no_op(tmp_path):
     source = build_source(tmp_path / "src", python_bytes=150_000)
-    settings = steps.check_parameters(
+    settings = settings_job.check_parameters(
         source=str(source), run_root=str(tmp_path / "run"), vocab_size=1024, seq_len=64
     )
-    units = steps.curate_plan(settings)
+    units = curate_job.plan(settings)
     assert [json.loads(u)["index"] for u in units] == list(range(len(units)))
     curated = _curate(settings)
     tokenizer, tokens = _pack(settings, curated)
@@ -52,8 +55,8 @@ def test_data_stages_fan_out_then_relaunch_is_a_no_op(tmp_path):
 
 def test_barriers_refuse_missing_units(tmp_path):
     source = build_source(tmp_path / "src", python_bytes=30_000)
-    settings = steps.check_parameters(source=str(source), run_root=str(tmp_path / "run"))
-    units = steps.curate_plan(settings)
+    settings = settings_job.check_parameters(source=str(source), run_root=str(tmp_path / "run"))
+    units = curate_job.plan(settings)
     with pytest.raises(TritterError, match="curate process: expected units"):
-        steps.curate_groups(settings, processed=[])
+        curate_job.groups(settings, processed=[])
     assert units

@@ -63,7 +63,7 @@ def _add_custom(parser: argparse.ArgumentParser) -> None:
 
 
 def handle_compile(args: argparse.Namespace) -> int:
-    from tritter.deploy import package
+    from tritter.pipelines import package
 
     path = package.compile_package(args.output, args.registry, _defaults(args.defaults))
     print(f"pipeline: {path}")
@@ -73,7 +73,7 @@ def handle_compile(args: argparse.Namespace) -> int:
 def handle_upload(args: argparse.Namespace) -> int:
     import tempfile
 
-    from tritter.deploy import package
+    from tritter.pipelines import package
 
     source = Path(args.package) if args.package else package.committed_package()
     if not source.exists():

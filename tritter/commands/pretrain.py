@@ -33,15 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from tritter.train import launch, stage
+    from tritter.train import stage
     from tritter.train.config import TrainConfig
 
     config = build_config(TrainConfig, args, args.config)
-    if launch.detect(nproc=config.nproc).mode == "worker":  # a rank started by torchrun
-        from tritter.train.trainer import train
-
-        train(config)
-        return 0
-    result = stage.run(config)
-    print(f"trained {result.counts.steps} steps ({result.counts.tokens:,} tokens): {config.output}")
+    result = stage.run_in_this_process(config)
+    if result is not None:
+        steps, tokens = result.counts.steps, result.counts.tokens
+        print(f"trained {steps} steps ({tokens:,} tokens): {config.output}")
     return 0

@@ -100,7 +100,7 @@ def handle(args: argparse.Namespace) -> int:
     from kfp import components, local
 
     from tritter import storage
-    from tritter.deploy.package import committed_package, without_retries
+    from tritter.pipelines.package import committed_package, without_retries
 
     params = build_config(
         PipelineParams,

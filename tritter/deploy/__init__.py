@@ -1,6 +1,7 @@
-"""Deployment library: pipeline parameters, step bodies, PyTorchJob construction and launch.
+"""What a cluster run is made of: the pipeline's parameters (`params`), the stage images
+(`images`), the training PyTorchJob (`pytorchjob`) and how it is started and followed
+(`launch`), and the Grafana dashboards (`dashboards`).
 
-The Kubeflow components in `tritter.pipelines` are one-line wrappers around `tritter.deploy.steps`
-so that the code which runs inside a step is ordinary, tested Python rather than text embedded
-in the compiled pipeline.
+The step bodies that use them are in `tritter.jobs`; the pipeline, its compilation and upload,
+and the generated Helm chart files are in `tritter.pipelines`.
 """

@@ -57,6 +57,17 @@ def run(config: TrainConfig) -> PretrainManifest:
     return PRETRAIN_MANIFEST.require(config.output)
 
 
+def run_in_this_process(config: TrainConfig) -> PretrainManifest | None:
+    """What `tritter pretrain` does: a rank that torchrun started trains as that rank (and
+    returns None: rank 0 writes the manifest); anything else runs the stage."""
+    if launch.detect(nproc=config.nproc).mode == "worker":
+        from tritter.train.trainer import train
+
+        train(config)
+        return None
+    return run(config)
+
+
 def _run_torchrun(plan: launch.LaunchPlan, config: TrainConfig) -> None:
     """Start this node's ranks with torchrun; the resolved config travels as a YAML file."""
     with tempfile.TemporaryDirectory(prefix="tritter-launch-") as tmp:

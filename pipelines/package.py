@@ -20,8 +20,8 @@ from tritter.deploy.images import DEFAULT_REGISTRY
 from tritter.deploy.params import PipelineParams
 from tritter.errors import TritterError
 
-_log = log.get_logger("deploy.package")
-COMMITTED = Path(__file__).resolve().parents[2] / "pipelines" / "tritter_pretrain.yaml"
+_log = log.get_logger("pipelines.package")
+COMMITTED = Path(__file__).resolve().parent / "tritter_pretrain.yaml"
 
 
 def committed_package() -> Path:

@@ -1,0 +1,92 @@
+"""The pipeline settings every step receives, and the fan-out units built from them.
+
+The first step checks every pipeline parameter at once (`check_parameters`) and hands the
+result to all later steps as one JSON string (KFP passes parameters as strings): `prepare` turns
+it back into the typed `PipelineParams` — checked again, since a step can also be launched by
+hand — and points this process's S3 and Pushgateway clients where the settings say.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from tritter import log, storage
+from tritter.deploy.params import PipelineParams, check
+from tritter.errors import TritterError
+from tritter.run_folder import RunFolder
+
+_log = log.get_logger("jobs")
+
+# What a loop body needs to find its unit: the rest of the settings stays out of the fan-out
+# list, which KFP stores as one parameter (kept small for stages with thousands of units).
+UNIT_SETTINGS = ("run_root", "s3_endpoint", "s3_secret", "pushgateway_url")
+
+
+def prepare(settings: str) -> PipelineParams:
+    """Parse and re-check the settings JSON made by `check_parameters`, and set up S3 and
+    Pushgateway access for this process."""
+    try:
+        values = json.loads(settings)
+    except ValueError as err:
+        raise TritterError(f"pipeline settings: invalid JSON ({err})") from err
+    if not isinstance(values, dict):
+        raise TritterError("pipeline settings: expected a JSON object of pipeline parameters")
+    checked = check(**values)
+    if checked.s3_endpoint:
+        os.environ["AWS_ENDPOINT_URL_S3"] = checked.s3_endpoint
+        storage.reset_clients()
+    if checked.pushgateway_url:
+        os.environ["TRITTER_PUSHGATEWAY_URL"] = checked.pushgateway_url
+    if storage.is_s3(checked.run_root) and not _has_s3_credentials():
+        raise TritterError(
+            f"run_root {checked.run_root} is on S3 but no credentials are set: create the "
+            f"Secret '{checked.s3_secret}' with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    return checked
+
+
+def run_folder(params: PipelineParams) -> RunFolder:
+    return RunFolder(params.run_root)
+
+
+def _has_s3_credentials() -> bool:
+    keys = os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY")
+    # Workload identity (IRSA and friends) provides credentials without keys.
+    return bool(keys or os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE"))
+
+
+def check_parameters(**values: Any) -> str:
+    """The pipeline's first step: every parameter at once, before hours of curation. Returns
+    the settings JSON every later step receives."""
+    checked = prepare(json.dumps(values))
+    storage.ensure_writable(checked.run_root)
+    log.event(_log, "pipeline parameters accepted", run_root=checked.run_root)
+    return json.dumps(checked.model_dump(mode="json"), sort_keys=True)
+
+
+def work_units(settings: str, count: int) -> list[str]:
+    """Fan-out items: each carries the run's location with its index, so a loop body needs no
+    input from outside its ParallelFor (KFP's local runner mishandles those)."""
+    values = json.loads(settings)
+    located = {key: values[key] for key in UNIT_SETTINGS if key in values}
+    return [json.dumps({"settings": located, "index": i}, sort_keys=True) for i in range(count)]
+
+
+def open_unit(unit: str) -> tuple[PipelineParams, int]:
+    """(checked parameters, index) of one fan-out item."""
+    try:
+        data = json.loads(unit)
+        settings, index = json.dumps(data["settings"]), int(data["index"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise TritterError(f"work unit: expected {{settings, index}} JSON ({err})") from err
+    return prepare(settings), index
+
+
+def check_all_done(what: str, done: list[Any], expected: int) -> None:
+    """A barrier after a fan-out: every unit 0..expected-1 must have reported."""
+    # KFP passes collected ints as JSON numbers (floats locally): compare as ints.
+    got = sorted(int(float(v)) for v in done)
+    if got != list(range(expected)):
+        raise TritterError(f"{what}: expected units 0..{expected - 1} to be done, got {got}")
