@@ -15,6 +15,7 @@ matmuls run in the gradient's dtype (bf16 in mixed precision) on the regular ten
 from __future__ import annotations
 
 import torch
+
 from tritter.kernels.matmul import int8_ternary_matmul
 from tritter.kernels.quant import act_quant, weight_ternary
 

@@ -17,6 +17,7 @@ computed in fp32 from the saved input (rstd is recomputed: one cheap reduction).
 from __future__ import annotations
 
 import torch
+
 from tritter.kernels.bitlinear import _output_dtype
 from tritter.kernels.matmul import int8_ternary_matmul
 from tritter.kernels.quant import rmsnorm_act_quant, weight_ternary
