@@ -25,7 +25,7 @@ system-deps:
 		&& command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
-	else echo "install Debian packages: $(SYSTEM_PACKAGES) (tests that need them skip)"; fi
+	else echo "install Debian packages: $(SYSTEM_PACKAGES) (tests that need them skip; under CI they fail)"; fi
 
 # The main job on the embedded default corpus: the running Python's standard library, through
 # the whole Kubeflow pipeline run locally (curate → tokenizer → pack → pretrain → evaluate → report).
@@ -41,7 +41,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 test: setup system-deps lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -9,7 +9,6 @@ PromQL (Grafana variables replaced as Grafana would for "All") is evaluated thro
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -19,16 +18,17 @@ import pytest
 from tests.conftest import run_tritter
 from tests.deploy.corpus import build_source
 from tests.deploy.prometheus import BINARY, PUSHGATEWAY, Prometheus, Pushgateway
+from tests.support.real_parts import need_program
 from tests.support.seaweed import free_port
 from tritter.deploy import dashboards
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which(BINARY) is None, reason="Debian package prometheus needed"),
-    pytest.mark.skipif(
-        shutil.which(PUSHGATEWAY) is None, reason="Debian package prometheus-pushgateway needed"
-    ),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _prometheus_installed():
+    need_program(BINARY, "prometheus")
+    need_program(PUSHGATEWAY, "prometheus-pushgateway")
 
 
 def _ok(result: subprocess.CompletedProcess) -> None:

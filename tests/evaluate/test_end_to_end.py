@@ -8,13 +8,13 @@ the run report rendered in headless Chromium.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_tritter
+from tests.support.real_parts import need_program
 from tests.train.data import build
 
 pytestmark = pytest.mark.slow
@@ -70,10 +70,15 @@ def test_evaluate_a_pretrain_checkpoint_then_report(trained_run: Path, tmp_path:
     assert report["stages"]["eval"] == "complete"
     assert [c["step"] for c in report["checkpoints"] if c["committed"]] == [4, 8]
     assert report["final_export"] is True
+    # The realized mixture comes from the pack manifest the real pack stage wrote.
+    packed = json.loads((trained_run / "tokens" / "_manifest.json").read_text())["counts"]
+    mixture = {row["subset"]: row for row in report["mixture"]}
+    assert set(mixture) == set(packed["mixture"]["target"])
+    for subset, row in mixture.items():
+        assert row["tokens"] == packed["tokens"]["train"].get(subset, 0)
+        assert row["realized"] == packed["mixture"]["realized"].get(subset, 0.0)
 
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium not installed: report not rendered")
+    chromium = need_program("chromium", "chromium")
     shot = tmp_path / "report.png"
     subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

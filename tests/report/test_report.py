@@ -5,9 +5,8 @@ import re
 import shutil
 import subprocess
 
-import pytest
-
 from tests.report.sample_run import write_sample_run
+from tests.support.real_parts import need_program
 from tritter import manifest, storage
 
 
@@ -104,15 +103,15 @@ def test_corrupt_inputs_become_warnings_not_crashes(tmp_path, tritter_cli):
     assert "config.yaml: invalid YAML" in warnings
 
 
-@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium not installed")
 def test_html_renders_in_headless_chromium(tmp_path, tritter_cli):
     from PIL import Image
 
+    chromium = need_program("chromium", "chromium")
     root = write_sample_run(str(tmp_path / "run"))
     assert tritter_cli("report", "--run", root).returncode == 0
     shot = tmp_path / "report.png"
     subprocess.run(
-        [shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu",
          "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'prof'}",
          f"--screenshot={shot}", "--window-size=1280,2400",
