@@ -29,15 +29,17 @@ from tritter import config as config_io
 from tritter import log, storage
 from tritter.errors import TritterError
 from tritter.model import ModelConfig, Tritter
-from tritter.train import schedule
-from tritter.train.checkpoint import (
-    CONFIG_FILE,
-    FINAL_FOLDER,
+from tritter.run_folder import (
+    FINAL,
     FINAL_INFO,
     MODEL_CONFIG,
-    Checkpointer,
-    staging_root,
+    PRETRAIN_MANIFEST,
+    TRAIN_CONFIG,
+    PretrainCounts,
+    PretrainExtra,
 )
+from tritter.train import schedule
+from tritter.train.checkpoint import Checkpointer, staging_root
 from tritter.train.config import TrainConfig
 from tritter.train.distributed import DistContext
 from tritter.train.faults import FaultInjector
@@ -366,7 +368,7 @@ class Trainer:
         state = self._trainer_state()
         side = {
             MODEL_CONFIG: json.dumps(self.model_config.model_dump(mode="json"), indent=1).encode(),
-            CONFIG_FILE: yaml.safe_dump(config_io.dump(self.config), sort_keys=False).encode(),
+            TRAIN_CONFIG: yaml.safe_dump(config_io.dump(self.config), sort_keys=False).encode(),
         }
         self.checkpointer.save(
             self.step, self.wrapped, self.optimizer, state, side, on_done=self._checkpoint_done
@@ -400,7 +402,7 @@ class Trainer:
             with torch.device("meta"):  # no second copy of the weights in memory
                 export = Tritter(self.model_config)
             export.load_state_dict(full, assign=True)
-            target = storage.join(self.config.output, FINAL_FOLDER)
+            target = storage.join(self.config.output, FINAL)
             with tempfile.TemporaryDirectory(prefix="tritter-final-") as tmp:
                 export.save_hf(tmp)
                 storage.upload_folder(tmp, target)
@@ -421,12 +423,6 @@ class Trainer:
         """The stage manifest of the checkpoints folder (last): what went in, the final files."""
         from tritter import manifest
 
-        config = config_io.dump(self.config)
-        inputs = {
-            "data": self.config.data,
-            "tokenizer": self.config.tokenizer,
-            "tokenizer_sha256": self.pre.tokenizer.sha256,
-        }
         files = [
             manifest.file_entry(self.config.output, item.uri)
             for item in storage.list_objects(final)
@@ -434,20 +430,18 @@ class Trainer:
         manifest.write_manifest(
             self.config.output,
             manifest.Manifest(
-                stage="pretrain",
-                fingerprint=manifest.fingerprint("pretrain", inputs, config),
-                inputs=inputs,
-                config=config,
-                counts={
-                    "steps": self.step,
-                    "tokens": self.tokens,
-                    "skipped_steps": self.skipped_total,
-                },
+                stage=PRETRAIN_MANIFEST.stage,
+                fingerprint=PRETRAIN_MANIFEST.fingerprint(self.config, self.pre.inputs),
+                inputs=self.pre.inputs,
+                config=config_io.dump(self.config),
+                counts=PretrainCounts(
+                    steps=self.step, tokens=self.tokens, skipped_steps=self.skipped_total
+                ),
                 files=files,
-                extra={
-                    "model": self.model_config.model_dump(mode="json"),
-                    "world_size": self.ctx.world_size,
-                },
+                extra=PretrainExtra(
+                    model=self.model_config.model_dump(mode="json"),
+                    world_size=self.ctx.world_size,
+                ),
             ),
         )
 
@@ -464,7 +458,7 @@ class Trainer:
         self.gauges.step.set(self.step)
         if ctx.is_main:
             assert self.metrics_log is not None
-            config_io.save(config, storage.join(config.output, CONFIG_FILE))
+            config_io.save(config, storage.join(config.output, TRAIN_CONFIG))
             self.metrics_log.start(self.step)
             log.event(
                 _log, "training", run=self.run, model=config.model,
