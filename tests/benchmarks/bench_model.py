@@ -74,6 +74,7 @@ def bench_cpu(presets: list[str], steps: int) -> None:
 
 def bench_gpu(steps: int) -> None:
     import triton.testing
+
     from tritter.kernels.bitlinear import bitlinear
     from tritter.kernels.matmul import int8_ternary_matmul
     from tritter.kernels.quant import act_quant, rmsnorm_act_quant, weight_ternary

@@ -14,6 +14,7 @@ assert os.environ.get("TRITON_INTERPRET") != "1", "run without TRITON_INTERPRET"
 import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
+
 from tritter.kernels import matmul, quant  # noqa: E402
 
 ROW = {"x_ptr": "*bf16", "w_ptr": "*fp32", "y_ptr": "*fp32", "q_ptr": "*i8", "s_ptr": "*fp32",

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+
 from tritter.kernels import reference
 from tritter.kernels.bitlinear import bitlinear
 from tritter.kernels.matmul import int8_ternary_matmul
-
 from tritter.model.bitlinear import bitlinear_reference
 
 

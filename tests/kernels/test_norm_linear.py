@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+
 from tritter.kernels import reference
 from tritter.kernels.norm_linear import norm_bitlinear
 from tritter.kernels.quant import rmsnorm_act_quant
-
 from tritter.model import RMSNorm
 from tritter.model.bitlinear import bitlinear_reference
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from tritter.kernels import reference
 from tritter.kernels.quant import act_quant, rmsnorm_act_quant, weight_ternary
 
