@@ -1,7 +1,7 @@
 """The curated document schema: the contract between curation and everything downstream.
 
-Fields follow the seed curation notes (text, language, quality_score, quality_label,
-explanation, source, license, stars) plus provenance (id, sha256, repo, path, bytes) and
+The training-data fields (text, language, quality_score, quality_label, explanation, source,
+license, stars) plus provenance (id, sha256, repo, path, bytes) and
 `subset`, the mixture component a document counts towards when packing (`python`, `rust`,
 `curated_repos`, `docs`, `conversations`, or another language name).
 """

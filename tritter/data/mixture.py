@@ -1,6 +1,6 @@
 """Mixture weights: parsing, renormalization and allocation of a budget across sources.
 
-Seed 000's Phase-1 mixture is the default: Python 40 %, Rust 25 %, curated repositories 20 %,
+The phase-1 pretraining mixture is the default: Python 40 %, Rust 25 %, curated repositories 20 %,
 technical docs 10 %, persona conversations 5 %. Keys are curated `subset` names (the mixture
 component each curated document counts towards).
 

@@ -1,6 +1,6 @@
 """How a curated document becomes training text.
 
-Positive documents are used verbatim. Negative documents (seed 001: code with a security or
+Positive documents are used verbatim. Negative documents (code with a security or
 quality flaw, kept on purpose with an `explanation` of the flaw and its fix) are by default
 followed by that explanation written as a comment in the document's own language, so the model
 sees bad code together with why it is bad, never bad code alone. `drop` leaves negatives out;

@@ -14,11 +14,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tritter import log
 from tritter.deploy.pytorchjob import JobSpec, build_model
 from tritter.errors import TritterError
+
+if TYPE_CHECKING:
+    from kubeflow.training import KubeflowOrgV1PyTorchJob, TrainingClient
 
 _log = log.get_logger("deploy.launch")
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -113,7 +116,7 @@ def run_kubernetes(spec: JobSpec, timeout_seconds: float, poll_seconds: float = 
             log.event(_log, "PyTorchJob cleanup failed", name=spec.name, error=str(err))
 
 
-def _create(training: Any, job: Any, namespace: str) -> None:
+def _create(training: TrainingClient, job: KubeflowOrgV1PyTorchJob, namespace: str) -> None:
     training.create_job(job=job, namespace=namespace)
 
 
@@ -122,7 +125,9 @@ def _status(err: Exception) -> int | None:
     return getattr(err, "status", None) or getattr(err.__cause__, "status", None)
 
 
-def _create_or_follow(training: Any, job: Any, spec: JobSpec, namespace: str) -> None:
+def _create_or_follow(
+    training: TrainingClient, job: KubeflowOrgV1PyTorchJob, spec: JobSpec, namespace: str
+) -> None:
     """Create the job; a retried step that finds its previous attempt's job follows it while it
     runs, and replaces it when it failed (training resumes from the newest checkpoint)."""
     where = f"PyTorchJob {namespace}/{spec.name}"
@@ -151,7 +156,7 @@ def _create_or_follow(training: Any, job: Any, spec: JobSpec, namespace: str) ->
     raise TritterError(f"{where}: the failed job was not deleted within 120 s")
 
 
-def _log_tail(training: Any, name: str, namespace: str, lines: int = 20) -> str:
+def _log_tail(training: TrainingClient, name: str, namespace: str, lines: int = 20) -> str:
     try:
         logs, _ = training.get_job_logs(name=name, namespace=namespace, is_master=True)
     except Exception as err:  # a missing pod must not hide the job failure itself

@@ -13,11 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from tritter import log
+
+if TYPE_CHECKING:
+    from tritter.tokenizer import Tokenizer
 
 _log = log.get_logger("evaluate.generation")
 
@@ -80,7 +83,7 @@ class Generator:
     """Decodes completions for text prompts with a Tritter model and its tokenizer."""
 
     def __init__(
-        self, model: torch.nn.Module, tokenizer: Any, device: torch.device, max_positions: int
+        self, model: torch.nn.Module, tokenizer: Tokenizer, device: torch.device, max_positions: int
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -13,6 +13,9 @@ from tritter import storage
 from tritter.errors import TritterError
 from tritter.run_folder import COMMIT_MARKER
 from tritter.train.store import is_hf_dir, resolve
+
+if TYPE_CHECKING:
+    from tritter.tokenizer import Tokenizer
 
 
 def pick_device(name: str) -> torch.device:
@@ -72,7 +75,7 @@ def load_model(uri: str, device: torch.device, dtype: torch.dtype) -> tuple[Any,
     return model, info
 
 
-def model_vocab_size(model: Any) -> int:
+def model_vocab_size(model: torch.nn.Module) -> int:
     config = getattr(model, "config", None)
     size = getattr(config, "vocab_size", None)
     if size is None:
@@ -80,7 +83,7 @@ def model_vocab_size(model: Any) -> int:
     return int(size)
 
 
-def load_tokenizer(uri: str) -> Any:
+def load_tokenizer(uri: str) -> Tokenizer:
     from tritter.tokenizer import Tokenizer
 
     try:

@@ -1,7 +1,7 @@
 """`tritter_eval_*` gauges, pushed to a Pushgateway when TRITTER_PUSHGATEWAY_URL is set.
 
 Evaluation is a short batch step, so it pushes its final numbers once (grouped by run) rather
-than serving them. Ratios are 0–1, durations in seconds, as DESIGN §3 asks.
+than serving them. Like every Tritter metric: prefix `tritter_`, ratios 0–1, durations in seconds.
 """
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ from tritter.run_folder import (
 )
 
 if TYPE_CHECKING:
+    import torch
+
+    from tritter.evaluate.sandbox import Sandbox
     from tritter.tokenizer import Tokenizer
 
 _log = log.get_logger("evaluate")
@@ -144,7 +147,11 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
 
 
 def _perplexity(
-    config: EvaluateConfig, model: Any, tokenizer: Any, device: Any, max_positions: int
+    config: EvaluateConfig,
+    model: torch.nn.Module,
+    tokenizer: Tokenizer,
+    device: torch.device,
+    max_positions: int,
 ) -> dict[str, Any]:
     import torch
 
@@ -188,11 +195,11 @@ def _perplexity(
 def _code_task(
     config: EvaluateConfig,
     task: CodeTask,
-    model: Any,
-    tokenizer: Any,
-    device: Any,
+    model: torch.nn.Module,
+    tokenizer: Tokenizer,
+    device: torch.device,
     max_positions: int,
-    sandbox: Any,
+    sandbox: Sandbox,
 ) -> tuple[dict[str, Any], manifest.FileEntry]:
     from tritter.evaluate.execution import check_completions, score
     from tritter.evaluate.generation import Decoding, Generator

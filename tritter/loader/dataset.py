@@ -33,7 +33,7 @@ import collections
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,6 +43,9 @@ from tritter import storage
 from tritter.errors import TritterError
 from tritter.loader.permutation import FeistelPermutation
 from tritter.loader.stream import TokenStream, read_pack_manifest
+
+if TYPE_CHECKING:
+    from tritter.tokenizer import Tokenizer
 
 IGNORE_INDEX = -100
 STATE_FORMAT = "tritter.TokenLoader/1"
@@ -324,7 +327,7 @@ def list_subsets(data_uri: str, split: str = "val") -> list[str]:
     return sorted({s.subset for s in found.extra.shards if s.split == split and s.num_tokens > 0})
 
 
-def check_tokenizer(data_uri: str, tokenizer: Any) -> None:
+def check_tokenizer(data_uri: str, tokenizer: Tokenizer | str) -> None:
     """Refuse a tokens folder packed by another tokenizer (`tokenizer`: a Tokenizer, sha or URI)."""
     from tritter.tokenizer.model import Tokenizer
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from tritter.errors import TritterError
 from tritter.pack import metrics
 from tritter.pack.plan import Plan, ShardPlan, load_plan, load_tokenizer, work_uri
 from tritter.run_folder import PACK_MANIFEST
+
+if TYPE_CHECKING:
+    from tritter.tokenizer import Tokenizer
 
 _log = log.get_logger("pack")
 ENCODE_BATCH_BYTES = 4 * 1024 * 1024
@@ -212,7 +215,7 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
 
 
 def _encode_into(
-    scratch: TokenFileWriter, tokenizer: Any, texts: list[str], eos: int, threads: int
+    scratch: TokenFileWriter, tokenizer: Tokenizer, texts: list[str], eos: int, threads: int
 ) -> list[int]:
     """Tokenize a batch, append each document plus EOS to the scratch file; return lengths."""
     encoded = tokenizer.encode_batch(texts, num_threads=threads)

@@ -468,7 +468,7 @@ def _evaluation_section(data: dict[str, Any]) -> Section:
         status = "—" if met is None else ("met" if met else "not met")
         rows.append([target["metric"], target["target"], value, status])
     section.tables.append(Table(["metric", "seed target", "value", "status"], rows,
-                                "Against the seed targets (seed 000)"))  # fmt: skip
+                                "Against the project's targets"))  # fmt: skip
     evaluation = data["evaluation"]
     if not evaluation:
         section.text.append("No eval/results.json yet: run `tritter evaluate`.")

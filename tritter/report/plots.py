@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PLOTS = {
     "loss.png": "Training and validation loss",
@@ -43,7 +46,7 @@ def make_plots(metrics: Sequence[dict[str, Any]], folder: Path) -> dict[str, str
     val = [r for r in metrics if r.get("kind") == "val"]
     written: dict[str, str] = {}
 
-    def save(fig: Any, name: str) -> None:
+    def save(fig: Figure, name: str) -> None:
         fig.tight_layout()
         fig.savefig(folder / name, dpi=100)
         plt.close(fig)

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from tritter import storage
 from tritter.errors import TritterError
 from tritter.run_folder import TOKENIZER_MODEL
@@ -143,7 +145,7 @@ class Tokenizer:
     def model_proto(self) -> bytes:
         return self._proto
 
-    def token_byte_lengths(self) -> Any:
+    def token_byte_lengths(self) -> np.ndarray:
         """int32 array [vocab]: UTF-8 bytes each token adds to decoded text.
 
         Control and unknown tokens add 0, byte-fallback pieces 1, other pieces the UTF-8 length
@@ -154,9 +156,7 @@ class Tokenizer:
         return self._byte_lengths.copy()
 
     @cached_property
-    def _byte_lengths(self) -> Any:
-        import numpy as np
-
+    def _byte_lengths(self) -> np.ndarray:
         sp = self._sp
         lengths = np.zeros(self.vocab_size, dtype=np.int32)
         for token_id in range(self.vocab_size):

@@ -29,6 +29,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ class Checkpointer:
         self,
         step: int,
         local: Path,
-        writing: Any,
+        writing: Future,
         started: float,
         blocking: float,
         on_done: Callable[[dict[str, Any]], None] | None,

@@ -8,13 +8,17 @@ starts (cheap; it also gives each rank the resolved model config).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tritter import storage
 from tritter.errors import TritterError
 from tritter.run_folder import PretrainInputs
 from tritter.train.config import TrainConfig, accumulation_steps, total_steps
 from tritter.train.store import Checkpoint, CheckpointStore
+
+if TYPE_CHECKING:
+    from tritter.model import ModelConfig
+    from tritter.tokenizer import Tokenizer
 
 GIB = 1024**3
 # fp32 weights + fp32 gradients + AdamW's two fp32 moments.
@@ -23,8 +27,8 @@ STATE_BYTES_PER_PARAMETER = 16
 
 @dataclass
 class Preflight:
-    model_config: Any  # tritter.model.ModelConfig
-    tokenizer: Any  # tritter.tokenizer.Tokenizer
+    model_config: ModelConfig
+    tokenizer: Tokenizer
     inputs: PretrainInputs  # what the run trains on, by content (the stage fingerprint's part)
     latest: Checkpoint | None
     resume_state: dict[str, Any] | None
@@ -33,7 +37,7 @@ class Preflight:
     memory_gib: float
 
 
-def model_config_for(config: TrainConfig, tokenizer_vocab: int) -> Any:
+def model_config_for(config: TrainConfig, tokenizer_vocab: int) -> ModelConfig:
     from tritter.model import PRESETS, resolve_config
 
     if config.model not in PRESETS:
@@ -61,7 +65,7 @@ def model_config_for(config: TrainConfig, tokenizer_vocab: int) -> Any:
     return resolve_config(preset, **overrides)
 
 
-def estimate_memory_gib(model_config: Any, config: TrainConfig, world_size: int) -> float:
+def estimate_memory_gib(model_config: ModelConfig, config: TrainConfig, world_size: int) -> float:
     """Rough per-rank peak: parameter/gradient/optimizer state (sharded under FSDP) plus
     activations of one micro batch (bf16 on GPU; ~34·h bytes per token per layer as in
     Korthikanti et al., one layer's worth with activation checkpointing) plus the logits."""
