@@ -20,9 +20,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tritter import log, storage
-from tritter.curate import dedup, output
+from tritter.curate import dedup
 from tritter.curate.index import load_decisions
 from tritter.curate.metrics import StepMetrics
+from tritter.curate.output import (
+    COMPRESSION,
+    WORK_SCHEMA,
+    curated_table,
+    jsonl_record,
+    write_jsonl,
+)
 from tritter.curate.plan import Run, load_run
 from tritter.curate.process import ShardStats
 from tritter.curate.work import Marker, Skipped, read_marker, write_marker
@@ -70,9 +77,9 @@ def part_name(run: Run, index: int) -> str:
     return f"part-{index:05d}.{'jsonl' if run.config.format == 'jsonl' else 'parquet'}"
 
 
-def apply_shard(out: str, index: int) -> ApplyStats | Skipped:
+def apply_shard(output: str, index: int) -> ApplyStats | Skipped:
     """Drop duplicates and write the final shard `part-XXXXX` plus its reject list."""
-    run = load_run(out)
+    run = load_run(output)
     if run is None:
         return Skipped()
     run.check_index(index, run.shards, "shard")
@@ -81,10 +88,10 @@ def apply_shard(out: str, index: int) -> ApplyStats | Skipped:
     if done is not None:
         return done
     if read_marker(run.work.shard(index, "stats.json"), run.fingerprint, ShardStats) is None:
-        raise TritterError(f"{out}: shard {index} has not been processed yet")
+        raise TritterError(f"{output}: shard {index} has not been processed yet")
     decisions = load_decisions(run)
     with storage.local_copy(run.work.shard(index, "docs.parquet")) as path:
-        table = pq.read_table(path, schema=output.WORK_SCHEMA)
+        table = pq.read_table(path, schema=WORK_SCHEMA)
     refs = dedup.make_refs(index, table.num_rows).tolist()
     keep = np.ones(table.num_rows, dtype=bool)
     dedup_rejects = []
@@ -124,12 +131,12 @@ def _publish(
     run: Run, index: int, kept: pa.Table, dedup_rejects: list[dict[str, str]], tmp: Path
 ) -> list[PartFile]:
     """Write the part file and the shard's reject list locally, upload each whole."""
-    curated = output.curated_table(kept)
+    curated = curated_table(kept)
     local = tmp / "part"
     if run.config.format == "jsonl":
-        output.write_jsonl(local, [output.jsonl_record(r) for r in curated.to_pylist()])
+        write_jsonl(local, [jsonl_record(r) for r in curated.to_pylist()])
     else:
-        pq.write_table(curated, local, compression=output.COMPRESSION)
+        pq.write_table(curated, local, compression=COMPRESSION)
     rejects_local = tmp / "rejects.jsonl"
     with storage.local_copy(run.work.shard(index, "rejects.jsonl")) as earlier:
         previous = earlier.read_bytes()

@@ -40,16 +40,16 @@ JSONL_SCHEMA = (
 )
 
 
-def finalize(out: str) -> CurateManifest:
+def finalize(output: str) -> CurateManifest:
     """Publish the manifest of a fully applied run; on a finished output, return its manifest."""
-    run = load_run(out)
+    run = load_run(output)
     if run is None:  # finished, and _work/ already removed
-        return CURATE_MANIFEST.require(out)
-    result = CURATE_MANIFEST.current(out, run.fingerprint)
+        return CURATE_MANIFEST.require(output)
+    result = CURATE_MANIFEST.current(output, run.fingerprint)
     if result is None:
         result = _publish(run)
     if not run.config.keep_work:
-        storage.delete_prefix(storage.join(out, WORK))
+        storage.delete_prefix(storage.join(output, WORK))
     return result
 
 

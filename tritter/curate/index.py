@@ -93,9 +93,9 @@ def _doc_table(
     return table, {key: np.concatenate(parts[key]) for key in extra}
 
 
-def dedup_index(out: str, group: int) -> GroupStats | Skipped:
+def dedup_index(output: str, group: int) -> GroupStats | Skipped:
     """Join band keys of band group `group` across all shards; exact and near-dup edges."""
-    run = load_run(out)
+    run = load_run(output)
     if run is None:
         return Skipped()
     run.check_index(group, run.band_groups, "band group")

@@ -21,15 +21,17 @@ import hashlib
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tritter import log, storage
-from tritter.curate import decontam, dedup, languages, licenses, minhash, output, rules, sources
+from tritter.curate import decontam, dedup, languages, licenses, minhash, rules, sources
 from tritter.curate.config import CurateConfig
 from tritter.curate.metrics import StepMetrics
+from tritter.curate.output import WORK_SCHEMA, ParquetSink, write_jsonl
 from tritter.curate.plan import Run, load_run
 from tritter.curate.work import (
     Marker,
@@ -93,7 +95,7 @@ class _ShardWork:
 
     def __init__(self, run: Run, folder: Path) -> None:
         self.run = run
-        self.sink = output.ParquetSink(folder / "docs.parquet", output.WORK_SCHEMA)
+        self.sink = ParquetSink(folder / "docs.parquet", WORK_SCHEMA)
         self.signatures: list[np.ndarray] = []
         self.shingles: list[np.ndarray] = []  # distinct shingle hashes per document, for
         self.shingle_counts: list[np.ndarray] = []  # exact-Jaccard verification
@@ -113,10 +115,11 @@ class _ShardWork:
         self.rejects.append(record)
 
 
-def process_shard(out: str, index: int) -> ShardStats | Skipped:
-    """Ingest → license → filters → secrets → decontamination → security label → quality →
-    exact hash → MinHash signature + band keys, for work unit `index`."""
-    run = load_run(out)
+def process_shard(output: str, index: int) -> ShardStats | Skipped:
+    """Work unit `index`: every document through the rules (ingest → decode → content filters →
+    license → secrets → security and quality labels, then per batch decontamination and
+    `--positive-only`), the survivors hashed (exact hash, MinHash signature, band keys)."""
+    run = load_run(output)
     if run is None:
         return Skipped()
     run.check_index(index, run.shards, "shard")
@@ -165,7 +168,7 @@ def process_shard(out: str, index: int) -> ShardStats | Skipped:
     )
     if input_docs != stats.passed + sum(stats.dropped.values()):
         raise TritterError(
-            f"{out}: shard {index} lost documents: {input_docs} read != {stats.passed} passed + "
+            f"{output}: shard {index} lost documents: {input_docs} read != {stats.passed} passed + "
             f"{sum(stats.dropped.values())} dropped"
         )
     write_marker(marker_uri, stats)
@@ -178,7 +181,7 @@ def process_shard(out: str, index: int) -> ShardStats | Skipped:
     return stats
 
 
-def _license_lookup(run: Run) -> functools.partial[str]:
+def _license_lookup(run: Run) -> Callable[[sources.RawDoc, str], str]:
     """How a document's license is found: a source tree's LICENSE files and package metadata,
     or a document set's record fields; then the declared license."""
     if run.source.kind == "files":
@@ -252,7 +255,7 @@ def _flush(work: _ShardWork, batch: list[rules.Doc], context: rules.Context) -> 
     )
     work.arrays["idhash"].append(np.array([_tie_break(row) for row in rows], np.uint64))
     work.ids.extend(row["id"] for row in rows)
-    columns = {name: [row[name] for row in rows] for name in output.WORK_SCHEMA.names}
+    columns = {name: [row[name] for row in rows] for name in WORK_SCHEMA.names}
     columns["text"] = [doc.data for doc in survivors]  # the UTF-8 bytes: much faster to convert
     work.sink.write(columns)
     for doc in survivors:
@@ -314,5 +317,5 @@ def _publish_shard(work: _ShardWork, index: int, tmp: Path) -> None:
     shingles = concat(work.shingles, np.uint32)
     storage.write_bytes(run.work.shard(index, "shingles.npy"), npy_bytes(shingles))
     storage.upload_file(tmp / "dedup.npz", run.work.shard(index, "dedup.npz"))
-    output.write_jsonl(tmp / "rejects.jsonl", work.rejects)
+    write_jsonl(tmp / "rejects.jsonl", work.rejects)
     storage.upload_file(tmp / "rejects.jsonl", run.work.shard(index, "rejects.jsonl"))

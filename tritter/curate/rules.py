@@ -273,6 +273,7 @@ def inspect(
             return verdict
         if doc.negative is None:
             doc.negative = verdict
+    doc._stats = doc._lowered = None  # a survivor waits in a batch: keep only what its row needs
     return doc
 
 
