@@ -32,7 +32,7 @@ from tritter.curate.output import (
 )
 from tritter.curate.plan import Run, load_run
 from tritter.curate.process import ShardStats
-from tritter.curate.work import Marker, Skipped, read_marker, write_marker
+from tritter.curate.work import Marker, Skipped, all_markers, read_marker, write_marker
 from tritter.errors import TritterError
 from tritter.manifest import Record
 
@@ -64,13 +64,9 @@ class ApplyStats(Marker):
 
 def applied_shards(run: Run) -> list[ApplyStats]:
     """Every shard's apply marker; a one-line error naming the first shard not applied yet."""
-    found = []
-    for index in range(run.shards):
-        marker = read_marker(run.work.applied(index), run.fingerprint, ApplyStats)
-        if marker is None:
-            raise TritterError(f"{run.output}: shard {index} has not been applied yet")
-        found.append(marker)
-    return found
+    uris = [run.work.applied(index) for index in range(run.shards)]
+    return all_markers(run.output, run.fingerprint, uris, ApplyStats,
+                       "shard {} has not been applied yet")  # fmt: skip
 
 
 def part_name(run: Run, index: int) -> str:

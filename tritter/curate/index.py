@@ -28,8 +28,15 @@ from tritter.curate import dedup, dedup_verify
 from tritter.curate.metrics import StepMetrics
 from tritter.curate.plan import Run, load_run
 from tritter.curate.process import processed_shards
-from tritter.curate.work import Marker, Skipped, load_npz, npz_bytes, read_marker, write_marker
-from tritter.errors import TritterError
+from tritter.curate.work import (
+    Marker,
+    Skipped,
+    all_markers,
+    load_npz,
+    npz_bytes,
+    read_marker,
+    write_marker,
+)
 
 _log = log.get_logger("curate")
 
@@ -61,13 +68,9 @@ class GroupStats(Marker):
 
 def indexed_groups(run: Run) -> list[GroupStats]:
     """Every band group's marker; a one-line error naming the first group not indexed yet."""
-    found = []
-    for group in range(run.band_groups):
-        marker = read_marker(run.work.group(group, "json"), run.fingerprint, GroupStats)
-        if marker is None:
-            raise TritterError(f"{run.output}: band group {group} has not been indexed yet")
-        found.append(marker)
-    return found
+    uris = [run.work.group(group, "json") for group in range(run.band_groups)]
+    return all_markers(run.output, run.fingerprint, uris, GroupStats,
+                       "band group {} has not been indexed yet")  # fmt: skip
 
 
 def _doc_table(

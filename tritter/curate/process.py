@@ -36,6 +36,7 @@ from tritter.curate.plan import Run, load_run
 from tritter.curate.work import (
     Marker,
     Skipped,
+    all_markers,
     concat,
     npy_bytes,
     read_json,
@@ -81,13 +82,9 @@ def _permutations(num_perm: int, seed: int) -> minhash.Permutations:
 
 def processed_shards(run: Run) -> list[ShardStats]:
     """Every shard's marker; a one-line error naming the first shard not processed yet."""
-    stats = []
-    for index in range(run.shards):
-        marker = read_marker(run.work.shard(index, "stats.json"), run.fingerprint, ShardStats)
-        if marker is None:
-            raise TritterError(f"{run.output}: shard {index} has not been processed yet")
-        stats.append(marker)
-    return stats
+    uris = [run.work.shard(index, "stats.json") for index in range(run.shards)]
+    return all_markers(run.output, run.fingerprint, uris, ShardStats,
+                       "shard {} has not been processed yet")  # fmt: skip
 
 
 class _ShardWork:

@@ -94,6 +94,20 @@ def read_marker(uri: str, fingerprint: str, kind: type[M]) -> M | None:
         return None
 
 
+def all_markers(
+    output: str, fingerprint: str, uris: list[str], kind: type[M], what: str
+) -> list[M]:
+    """Every unit's marker, in unit order, before a step that needs them all; a one-line error
+    naming the first unit not done (`what`: e.g. "shard {} has not been processed yet")."""
+    found = []
+    for index, uri in enumerate(uris):
+        marker = read_marker(uri, fingerprint, kind)
+        if marker is None:
+            raise TritterError(f"{output}: {what.format(index)}")
+        found.append(marker)
+    return found
+
+
 def write_marker(uri: str, marker: Marker) -> None:
     """Mark a unit done: always after every one of its outputs is written."""
     units.write(uri, marker.fingerprint, marker.model_dump(mode="json"))
