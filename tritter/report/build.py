@@ -13,7 +13,7 @@ import yaml
 
 from tritter import run_folder
 from tritter.report.collect import RunData
-from tritter.report.targets import SEED_TARGETS, Target
+from tritter.report.targets import TARGETS, Target
 from tritter.run_folder import PackManifest
 
 
@@ -146,7 +146,7 @@ def _target_value(target: Target, evaluation: dict[str, Any]) -> float | None:
 
 def _targets(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
     rows = []
-    for target in SEED_TARGETS:
+    for target in TARGETS:
         value = _target_value(target, evaluation or {})
         rows.append({
             "metric": target.label,
@@ -467,7 +467,7 @@ def _evaluation_section(data: dict[str, Any]) -> Section:
         )
         status = "—" if met is None else ("met" if met else "not met")
         rows.append([target["metric"], target["target"], value, status])
-    section.tables.append(Table(["metric", "seed target", "value", "status"], rows,
+    section.tables.append(Table(["metric", "target", "value", "status"], rows,
                                 "Against the project's targets"))  # fmt: skip
     evaluation = data["evaluation"]
     if not evaluation:

@@ -22,7 +22,7 @@ class Target:
         return f"{self.comparison} {shown}"
 
 
-SEED_TARGETS = (
+TARGETS = (
     Target("humaneval:pass@1", "HumanEval pass@1", ">", 0.50, percent=True),
     Target("mbpp:pass@1", "MBPP pass@1", ">", 0.60, percent=True),
     Target("multipl-e-rust:pass@1", "MultiPL-E Rust pass@1", ">", 0.40, percent=True),
