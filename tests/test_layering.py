@@ -26,7 +26,7 @@ LAYERS = [
      "tritter.units", "tritter.run_folder", "tritter.benchmarks"},
     {"tritter.data", "tritter.kernels"},
     {"tritter.model", "tritter.tokenizer", "tritter.curate"},
-    {"tritter.pack", "tritter.loader"},
+    {"tritter.pack", "tritter.loader", "tritter.chat"},
     {"tritter.train"},
     {"tritter.evaluate"},
     {"tritter.report"},
