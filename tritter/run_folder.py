@@ -24,6 +24,8 @@ the tests) reads them through the same `Contract`, so nobody depends on a key no
 
     post-training (the stages to come write here, each with its own contract):
       mid/ sft/ synth/ dpo/ rl/
+      synth/identity/     synth-identity  conversations.jsonl: identity conversations generated
+                                     from a persona (`tritter.chat` row format)
 
     `raw/` and `filtered/` are reserved for a snapshot of the source and the pre-dedup documents;
     no stage of this version writes them (the report still shows their manifests when present).
@@ -62,6 +64,7 @@ SFT = "sft"
 SYNTH = "synth"
 DPO = "dpo"
 RL = "rl"
+SYNTH_IDENTITY = f"{SYNTH}/identity"
 
 # Scratch folder of fan-out stages (plan, unit markers, per-unit intermediates); removed when
 # the stage finishes.
@@ -357,6 +360,8 @@ class PretrainInputs(Record):
     data_fingerprint: str
     tokenizer: str = runtime_field()
     tokenizer_sha256: str
+    init: str | None = runtime_field(None)  # the weights training started from (`--init`)
+    init_identity: dict[str, Any] | None = None  # their identity (`tritter.train.store.identity`)
 
 
 class PretrainCounts(Record):
@@ -424,3 +429,37 @@ STAGES: tuple[Contract, ...] = (
 )
 # The folders a report looks at (the stages before it, and the reserved ones).
 REPORTED_FOLDERS = (RAW, FILTERED, CURATED, TOKENIZER, TOKENS, CHECKPOINTS, EVAL)
+
+
+# -- synth identity ------------------------------------------------------------------------------
+
+IDENTITY_CONVERSATIONS = "conversations.jsonl"  # one conversation row per line (tritter.chat)
+
+
+class SynthIdentityInputs(Record):
+    persona: str = runtime_field()  # the persona file read ("default": the packaged one)
+    persona_sha256: str  # of the persona file's text: what the output depends on
+
+
+class SynthIdentityCounts(Record):
+    requested: int  # --count
+    conversations: int  # written (fewer than requested only when the templates ran out)
+    duplicates_skipped: int  # drawn conversations identical to one already written
+    messages: int
+    with_system: int  # conversations opening with a system turn
+    multi_turn: int  # conversations with more than one user turn
+    topics: dict[str, int]  # identity topic → user turns asking about it
+    distinct_questions: int
+    distinct_answers: int
+
+
+class SynthIdentityExtra(Record):
+    persona_name: str
+    source: str  # the `source` field of every row
+    license: str  # the `license` field of every row (SPDX id, lower case)
+
+
+SYNTH_IDENTITY_MANIFEST = Contract(
+    "synth-identity", SYNTH_IDENTITY, SynthIdentityInputs, SynthIdentityCounts, SynthIdentityExtra
+)
+SynthIdentityManifest = Manifest[SynthIdentityInputs, SynthIdentityCounts, SynthIdentityExtra]

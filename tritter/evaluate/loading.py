@@ -3,16 +3,13 @@ naming the URI when something is missing or does not fit together."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from tritter import storage
 from tritter.errors import TritterError
-from tritter.run_folder import COMMIT_MARKER
-from tritter.train.store import is_hf_dir, resolve
+from tritter.train.store import identity
 
 if TYPE_CHECKING:
     from tritter.tokenizer import Tokenizer
@@ -36,35 +33,9 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
 
 
-def checkpoint_identity(uri: str) -> dict[str, Any]:
-    """What identifies the weights at `uri` without loading them (for the skip fingerprint).
-
-    A Hugging Face directory: its file names and sizes plus config.json's hash. A checkpoints
-    root or step folder: the step it resolves to and its commit marker's hash.
-    """
-    if not storage.list_objects(uri):
-        raise TritterError(f"{uri}: checkpoint not found")
-    if is_hf_dir(uri):
-        base = storage.normalize(uri).rstrip("/")
-        config_hash = hashlib.sha256(storage.read_bytes(storage.join(base, "config.json")))
-        files = sorted(
-            (name, item.size)
-            for item in storage.list_objects(base)
-            if "/" not in (name := item.uri[len(base) :].lstrip("/").replace("\\", "/"))
-        )
-        return {"kind": "huggingface", "config_sha256": config_hash.hexdigest(), "files": files}
-    checkpoint = resolve(uri)  # the step training would resume from (marker validated)
-    marker = storage.read_bytes(storage.join(checkpoint.uri, COMMIT_MARKER))
-    return {
-        "kind": "pretrain",
-        "marker": f"{storage.basename(checkpoint.uri)}/{COMMIT_MARKER}",
-        "marker_sha256": hashlib.sha256(marker).hexdigest(),
-    }
-
-
 def load_model(uri: str, device: torch.device, dtype: torch.dtype) -> tuple[Any, dict[str, Any]]:
     """The model in eval mode on `device`, plus what results.json records about it."""
-    checkpoint_identity(uri)  # a clear error for a missing or incomplete checkpoint first
+    identity(uri)  # a clear error for a missing or incomplete checkpoint first
     from tritter.train.checkpoint import load_model as load_any  # HF dirs too, local or S3
 
     model, info = load_any(uri)

@@ -30,6 +30,7 @@ from tritter.run_folder import (
     Nothing,
     samples_file,
 )
+from tritter.train.store import identity
 
 if TYPE_CHECKING:
     import torch
@@ -45,7 +46,7 @@ def stage_inputs(config: EvaluateConfig, tokenizer: Tokenizer) -> EvaluateInputs
     data = PACK_MANIFEST.require(config.data) if "perplexity" in config.tasks else None
     return EvaluateInputs(
         checkpoint=storage.normalize(config.checkpoint),
-        checkpoint_identity=loading.checkpoint_identity(config.checkpoint),
+        checkpoint_identity=identity(config.checkpoint),
         tokenizer_sha256=tokenizer.sha256,
         data=storage.normalize(config.data) if data is not None else None,
         data_fingerprint=data.fingerprint if data is not None else None,

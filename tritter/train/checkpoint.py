@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
@@ -48,6 +48,9 @@ from tritter.errors import TritterError
 from tritter.run_folder import FINAL_INFO, MODEL_CONFIG, TRAINER_STATE, step_folder
 from tritter.train.distributed import DistContext
 from tritter.train.store import Checkpoint, CheckpointStore, is_hf_dir, resolve
+
+if TYPE_CHECKING:
+    from tritter.model import ModelConfig, Tritter
 
 _log = log.get_logger("train.checkpoint")
 
@@ -265,7 +268,26 @@ def _read_json(uri: str) -> dict[str, Any]:
         raise TritterError(f"{uri}: invalid JSON ({err})") from err
 
 
-def load_model(uri: str) -> tuple[Any, dict[str, Any]]:
+def source_model_config(uri: str) -> tuple[ModelConfig, str | None]:
+    """The shape of the weights at `uri` (a checkpoints root, a step folder or a Hugging Face
+    directory) and the sha256 of the tokenizer they were trained with when it is recorded —
+    without loading the weights."""
+    from tritter.model import ModelConfig
+    from tritter.model.hf import config_from_hf
+
+    base = storage.normalize(uri)
+    if is_hf_dir(base):
+        config_uri = storage.join(base, "config.json")
+        config = config_from_hf(_read_json(config_uri), config_uri)
+        info_uri = storage.join(base, FINAL_INFO)
+        recorded = _read_json(info_uri) if storage.exists(info_uri) else {}
+        return config, recorded.get("tokenizer_sha256")
+    checkpoint = resolve(base)
+    config = ModelConfig.model_validate(_read_json(storage.join(checkpoint.uri, MODEL_CONFIG)))
+    return config, check_readable(checkpoint).get("tokenizer_sha256")
+
+
+def load_model(uri: str) -> tuple[Tritter, dict[str, Any]]:
     """(Tritter in fp32 on CPU, info) for a checkpoints root, a step folder or an HF directory.
 
     info: kind ("huggingface" | "pretrain"), step, tokenizer_sha256 (when known), uri.

@@ -77,16 +77,30 @@ class TrainConfig(Config):
     output: str = runtime_field(
         description="the run's checkpoints folder (run_root/checkpoints): path or s3:// URI"
     )
-    model: str = Field("tiny", description="model preset (tiny, 125m, 700m, 1.3b, 3b, 7b, ...)")
-    quantization: Literal["ternary", "dense"] = Field(
-        "ternary", description="ternary BitLinear layers, or the same model dense (baselines)"
+    model: str | None = Field(
+        None,
+        description="model preset (tiny, 125m, 700m, 1.3b, 3b, 7b, ...; default: tiny, or the "
+        "shape of --init)",
+    )
+    init: str | None = runtime_field(
+        None,
+        description="start from these weights when --output holds no checkpoint yet: a Hugging "
+        "Face BitNet directory (bf16 master weights or packed 2-bit), a checkpoints folder (its "
+        "newest committed step) or one step folder, local or s3://; the model's shape comes "
+        "from them and the optimizer starts fresh (a relaunch resumes from --output's own "
+        "checkpoints)",
+    )
+    quantization: Literal["ternary", "dense"] | None = Field(
+        None,
+        description="ternary BitLinear layers, or the same model dense for baselines (default: "
+        "ternary, or --init's)",
     )
     vocab_size: int | None = Field(
         None,
         ge=1,
         le=10**7,
         description="model vocabulary (default: the tokenizer's for tiny, the preset's "
-        "otherwise; must be >= the tokenizer's)",
+        "otherwise, --init's with --init; must be >= the tokenizer's)",
     )
     seq_len: int = Field(2048, ge=8, le=1_048_576, description="training sequence length")
     micro_batch_size: int = Field(

@@ -14,7 +14,7 @@ from tritter import storage
 from tritter.errors import TritterError
 from tritter.run_folder import PretrainInputs
 from tritter.train.config import TrainConfig, accumulation_steps, total_steps
-from tritter.train.store import Checkpoint, CheckpointStore
+from tritter.train.store import Checkpoint, CheckpointStore, identity
 
 if TYPE_CHECKING:
     from tritter.model import ModelConfig
@@ -37,32 +37,92 @@ class Preflight:
     memory_gib: float
 
 
-def model_config_for(config: TrainConfig, tokenizer_vocab: int) -> ModelConfig:
+def model_config_for(config: TrainConfig, tokenizer: Tokenizer) -> ModelConfig:
+    """The shape to train: the preset (tiny by default) with this run's overrides, or, with
+    `--init`, the shape of the weights it starts from."""
     from tritter.model import PRESETS, resolve_config
 
-    if config.model not in PRESETS:
+    if config.init:
+        return _init_model_config(config, config.init, tokenizer)
+    name = config.model or "tiny"
+    if name not in PRESETS:
         raise TritterError(
-            f"invalid config field 'model' (--model): unknown preset '{config.model}' "
+            f"invalid config field 'model' (--model): unknown preset '{name}' "
             f"(known: {', '.join(PRESETS)})"
         )
-    preset = PRESETS[config.model]
+    preset = PRESETS[name]
     vocab = config.vocab_size
     if vocab is None:
-        vocab = tokenizer_vocab if config.model == "tiny" else preset.vocab_size
-        if vocab != tokenizer_vocab:
+        vocab = tokenizer.vocab_size if name == "tiny" else preset.vocab_size
+        if vocab != tokenizer.vocab_size:
             raise TritterError(
-                f"{config.tokenizer}: vocab mismatch: tokenizer has {tokenizer_vocab} tokens, "
-                f"model preset '{config.model}' has {vocab} (pass --vocab-size to override)"
+                f"{config.tokenizer}: vocab mismatch: tokenizer has {tokenizer.vocab_size} "
+                f"tokens, model preset '{name}' has {vocab} (pass --vocab-size to override)"
             )
-    elif vocab < tokenizer_vocab:
+    elif vocab < tokenizer.vocab_size:
         raise TritterError(
-            f"{config.tokenizer}: vocab mismatch: tokenizer has {tokenizer_vocab} tokens, "
+            f"{config.tokenizer}: vocab mismatch: tokenizer has {tokenizer.vocab_size} tokens, "
             f"--vocab-size is {vocab}"
         )
-    overrides: dict[str, Any] = {"vocab_size": vocab, "quantization": config.quantization}
+    overrides: dict[str, Any] = {
+        "vocab_size": vocab,
+        "quantization": config.quantization or "ternary",
+    }
     if config.seq_len > preset.max_position_embeddings:
         overrides["max_position_embeddings"] = config.seq_len
     return resolve_config(preset, **overrides)
+
+
+def _model_name(config: TrainConfig) -> str:
+    return f"--init {config.init}" if config.init else f"model preset '{config.model or 'tiny'}'"
+
+
+# Fields that make two configs the same network (what --model must agree with --init on).
+SHAPE_FIELDS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "num_key_value_heads", "tie_word_embeddings")  # fmt: skip
+
+
+def _init_model_config(config: TrainConfig, init: str, tokenizer: Tokenizer) -> ModelConfig:
+    from tritter.model import PRESETS
+    from tritter.train.checkpoint import source_model_config
+
+    source, trained_with = source_model_config(init)
+    if config.model is not None:
+        if config.model not in PRESETS:
+            raise TritterError(
+                f"invalid config field 'model' (--model): unknown preset '{config.model}' "
+                f"(known: {', '.join(PRESETS)})"
+            )
+        preset = PRESETS[config.model]
+        differ = [f for f in SHAPE_FIELDS if getattr(preset, f) != getattr(source, f)]
+        if differ:
+            shown = ", ".join(
+                f"{f} {getattr(preset, f)} vs {getattr(source, f)}" for f in differ[:3]
+            )
+            raise TritterError(
+                f"--model {config.model} conflicts with --init {init} ({shown}); the "
+                "shape comes from --init: drop --model"
+            )
+    for flag, given, found in (
+        ("--vocab-size", config.vocab_size, source.vocab_size),
+        ("--quantization", config.quantization, source.quantization),
+    ):
+        if given is not None and given != found:
+            raise TritterError(f"{flag} {given} conflicts with --init {init} ({found})")
+    if tokenizer.vocab_size > source.vocab_size:
+        raise TritterError(
+            f"{config.tokenizer}: vocab mismatch: tokenizer has {tokenizer.vocab_size} tokens, "
+            f"--init {init} only {source.vocab_size}"
+        )
+    if trained_with and trained_with != tokenizer.sha256:
+        raise TritterError(
+            f"{config.tokenizer}: --init {init} was trained with tokenizer "
+            f"{trained_with[:12]}, --tokenizer is {tokenizer.sha256[:12]}"
+        )
+    if config.seq_len > source.max_position_embeddings:
+        # RoPE has no learned positions: a longer window only needs the larger limit.
+        return source.replace(max_position_embeddings=config.seq_len)
+    return source
 
 
 def estimate_memory_gib(model_config: ModelConfig, config: TrainConfig, world_size: int) -> float:
@@ -97,15 +157,17 @@ def check(config: TrainConfig, world_size: int, write_probe: bool = True) -> Pre
         data_fingerprint=packed.fingerprint,
         tokenizer=config.tokenizer,
         tokenizer_sha256=tokenizer.sha256,
+        init=config.init,
+        init_identity=identity(config.init) if config.init else None,
     )
     check_tokenizer(config.data, tokenizer)
-    model_config = model_config_for(config, tokenizer.vocab_size)
+    model_config = model_config_for(config, tokenizer)
     accumulation = accumulation_steps(config, world_size)
     steps = total_steps(config, world_size)
     memory = estimate_memory_gib(model_config, config, world_size)
     if config.memory_gb is not None and memory > config.memory_gb:
         raise TritterError(
-            f"model preset '{config.model}' needs ~{memory:.1f} GiB per rank (weights, "
+            f"{_model_name(config)} needs ~{memory:.1f} GiB per rank (weights, "
             f"gradients, AdamW state, activations), more than --memory-gb {config.memory_gb:g}; "
             "use --sharding fsdp, more ranks, --activation-checkpointing or a smaller model"
         )

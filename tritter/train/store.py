@@ -16,6 +16,7 @@ folders and s3:// alike through `tritter.storage` (one listing per query).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -188,3 +189,29 @@ def resolve(uri: str) -> Checkpoint:
             f"{COMMIT_MARKER})"
         )
     return latest
+
+
+def identity(uri: str) -> dict[str, Any]:
+    """What identifies the weights at `uri` without loading them (for the skip fingerprint).
+
+    A Hugging Face directory: its file names and sizes plus config.json's hash. A checkpoints
+    root or step folder: the step it resolves to and its commit marker's hash.
+    """
+    if not storage.list_objects(uri):
+        raise TritterError(f"{uri}: checkpoint not found")
+    if is_hf_dir(uri):
+        base = storage.normalize(uri).rstrip("/")
+        config_hash = hashlib.sha256(storage.read_bytes(storage.join(base, "config.json")))
+        files = sorted(
+            (name, item.size)
+            for item in storage.list_objects(base)
+            if "/" not in (name := item.uri[len(base) :].lstrip("/").replace("\\", "/"))
+        )
+        return {"kind": "huggingface", "config_sha256": config_hash.hexdigest(), "files": files}
+    checkpoint = resolve(uri)  # the step training would resume from (marker validated)
+    marker = storage.read_bytes(storage.join(checkpoint.uri, COMMIT_MARKER))
+    return {
+        "kind": "pretrain",
+        "marker": f"{storage.basename(checkpoint.uri)}/{COMMIT_MARKER}",
+        "marker_sha256": hashlib.sha256(marker).hexdigest(),
+    }

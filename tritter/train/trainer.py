@@ -164,8 +164,12 @@ class Trainer:
             )  # fmt: skip
 
     def resume(self) -> None:
+        """Continue from the newest checkpoint under --output; a run that has none starts from
+        --init's weights when given (so a relaunch never goes back to --init)."""
         latest = self.store.latest()
         if latest is None:
+            if self.config.init:
+                self.load_init(self.config.init)
             return
         state = self.checkpointer.restore(latest, self.wrapped, self.optimizer)
         self.loader.load_state_dict(state["loader"])
@@ -183,6 +187,24 @@ class Trainer:
             _log, "resumed from checkpoint", step=self.step, uri=latest.uri,
             saved_world_size=latest.world_size, world_size=self.ctx.world_size,
         )  # fmt: skip
+
+    def load_init(self, uri: str) -> None:
+        """Start from the weights at `uri`: rank 0 reads them once and they are broadcast into
+        every rank's (possibly sharded) parameters; the optimizer state starts empty."""
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_model_state_dict,
+        )
+
+        from tritter.train.checkpoint import load_model
+
+        full = load_model(uri)[0].state_dict() if self.ctx.is_main else {}
+        set_model_state_dict(
+            self.wrapped,
+            full,
+            options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True),
+        )
+        log.event(_log, "starting from --init weights", uri=uri)
 
     # -- one step --------------------------------------------------------------------------------
 
@@ -411,7 +433,7 @@ class Trainer:
                 "tokens": self.tokens,
                 "tokenizer_sha256": self.pre.tokenizer.sha256,
                 "tokenizer": self.config.tokenizer,
-                "model": self.config.model,
+                "model": self.config.model or self.config.init or "tiny",
                 "run": self.run,
             }
             storage.write_text(storage.join(target, FINAL_INFO), json.dumps(info, indent=1) + "\n")
@@ -461,7 +483,7 @@ class Trainer:
             config_io.save(config, storage.join(config.output, TRAIN_CONFIG))
             self.metrics_log.start(self.step)
             log.event(
-                _log, "training", run=self.run, model=config.model,
+                _log, "training", run=self.run, model=config.model or config.init or "tiny",
                 parameters=sum(p.numel() for p in self.model.parameters()),
                 world_size=ctx.world_size, accumulation=self.accumulation,
                 global_batch_tokens=self.global_tokens, steps=self.total, start_step=self.step,
