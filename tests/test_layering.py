@@ -29,7 +29,7 @@ LAYERS = [
     {"tritter.pack", "tritter.loader", "tritter.chat"},
     {"tritter.train"},
     {"tritter.evaluate"},
-    {"tritter.report"},
+    {"tritter.report", "tritter.synth"},
     {"tritter.deploy"},
     {"tritter.jobs"},
     {"tritter.pipelines"},

@@ -439,6 +439,7 @@ IDENTITY_CONVERSATIONS = "conversations.jsonl"  # one conversation row per line 
 class SynthIdentityInputs(Record):
     persona: str = runtime_field()  # the persona file read ("default": the packaged one)
     persona_sha256: str  # of the persona file's text: what the output depends on
+    templates_sha256: str  # of the question/answer bank (`tritter.synth.identity`)
 
 
 class SynthIdentityCounts(Record):
