@@ -56,8 +56,6 @@ class Segment:
 
     ids: tuple[int, ...]
     learned: bool
-    marker: str | None = None  # the marker's name; None for text
-    text: str | None = None  # the text encoded; None for a marker
 
 
 def render(
@@ -68,7 +66,7 @@ def render(
     `InvalidConversation` (a `TritterError`) when the messages break `tritter.chat.rules`."""
     messages = _messages(messages)
     rules.check_conversation(messages)
-    return flatten(_segments(messages, tokenizer, close_last=True))
+    return _flatten(_segments(messages, tokenizer, close_last=True))
 
 
 def render_prompt(messages: Conversation | Sequence[Message], tokenizer: Tokenizer) -> list[int]:
@@ -85,14 +83,7 @@ def render_prompt(messages: Conversation | Sequence[Message], tokenizer: Tokeniz
     return ids
 
 
-def segments(messages: Conversation | Sequence[Message], tokenizer: Tokenizer) -> list[Segment]:
-    """`render` as its runs of markers and texts (what `tritter chat render` shows)."""
-    messages = _messages(messages)
-    rules.check_conversation(messages)
-    return _segments(messages, tokenizer, close_last=True)
-
-
-def flatten(parts: Sequence[Segment]) -> tuple[list[int], list[int]]:
+def _flatten(parts: Sequence[Segment]) -> tuple[list[int], list[int]]:
     ids: list[int] = []
     mask: list[int] = []
     for segment in parts:
@@ -142,11 +133,11 @@ def _segments(messages: Sequence[Message], tokenizer: Tokenizer, close_last: boo
     out: list[Segment] = []
 
     def marker(name: str, learned: bool) -> None:
-        out.append(Segment((ids[name],), learned, marker=name))
+        out.append(Segment((ids[name],), learned))
 
     def text(value: str, learned: bool) -> None:
         if value:  # an empty output part is just its two markers
-            out.append(Segment(tuple(tokenizer.encode(value)), learned, text=value))
+            out.append(Segment(tuple(tokenizer.encode(value)), learned))
 
     for index, message in enumerate(messages):
         if message.role != "assistant":
