@@ -22,8 +22,11 @@ the tests) reads them through the same `Contract`, so nobody depends on a key no
       eval/               evaluate   results.json, samples-<task>.jsonl
       report/             report     report.html (self-contained), report.md, report.json, *.png
 
-    post-training (the stages to come write here, each with its own contract):
-      mid/ sft/ synth/ dpo/ rl/
+    post-training:
+      mid/  sft/          sft        checkpoints folders as above (`tritter sft --phase mid|sft`),
+                                     plus data/: the conversation sources rendered into token
+                                     shards with loss masks (NNNNN.mask.npy), manifest sft-data
+      synth/ dpo/ rl/                the stages to come, each with its own contract
       synth/identity/     synth-identity  conversations.jsonl: identity conversations generated
                                      from a persona (`tritter.chat` row format)
 
@@ -329,19 +332,28 @@ class ShardRecord(Record):
     subset: str
     tokens: str  # relative path of NNNNN.tokens.npy
     docs: str  # relative path of NNNNN.docs.npy
+    # Relative path of NNNNN.mask.npy, the spans of tokens that are training targets; None: all
+    # are (pretraining text). Conversations learn only what the assistant writes.
+    mask: str | None = None
     num_tokens: int
     num_documents: int
 
 
-class PackExtra(Record):
+class TokenShardsExtra(Record):
+    """What a reader of token shards needs (`tritter.loader`); the pack and sft-data stages both
+    write shards in this format."""
+
     tokenizer_sha256: str
     vocab_size: int
-    seq_len: int
     dtype: str  # uint16 | uint32
     eos_id: int
     pad_id: int
-    format: dict[str, str]  # the shard layout in words
     shards: list[ShardRecord]
+
+
+class PackExtra(TokenShardsExtra):
+    seq_len: int
+    format: dict[str, str]  # the shard layout in words
     mixture: ResolvedMixtureRecord
     val_too_short: list[str]  # subsets whose validation stream is shorter than seq_len + 1
     val_missing: list[str]  # subsets with no validation documents
@@ -355,7 +367,7 @@ PackManifest = Manifest[PackInputs, PackCounts, PackExtra]
 # -- pretrain ------------------------------------------------------------------------------------
 
 
-class PretrainInputs(Record):
+class TrainInputs(Record):
     data: str = runtime_field()
     data_fingerprint: str
     tokenizer: str = runtime_field()
@@ -364,19 +376,64 @@ class PretrainInputs(Record):
     init_identity: dict[str, Any] | None = None  # their identity (`tritter.train.store.identity`)
 
 
-class PretrainCounts(Record):
+class TrainCounts(Record):
     steps: int
     tokens: int
     skipped_steps: int
 
 
-class PretrainExtra(Record):
+class TrainExtra(Record):
     model: dict[str, Any]  # the ModelConfig trained
     world_size: int
+    phase: str = "pretrain"  # pretrain | mid | sft
 
 
-PRETRAIN_MANIFEST = Contract("pretrain", CHECKPOINTS, PretrainInputs, PretrainCounts, PretrainExtra)
-PretrainManifest = Manifest[PretrainInputs, PretrainCounts, PretrainExtra]
+PRETRAIN_MANIFEST = Contract("pretrain", CHECKPOINTS, TrainInputs, TrainCounts, TrainExtra)
+PretrainManifest = Manifest[TrainInputs, TrainCounts, TrainExtra]
+
+
+# -- midtraining and SFT -------------------------------------------------------------------------
+# `mid/` and `sft/` are checkpoints folders like `checkpoints/` (the same trainer writes them);
+# each also holds `data/`: its conversation sources rendered into token shards with loss masks.
+
+SFT_DATA = "data"
+
+
+class SftDataInputs(Record):
+    sources: dict[str, str] = runtime_field()  # source name → URI
+    # source name → sha256 of its valid conversations (canonical JSON, in read order)
+    source_sha256: dict[str, str]
+    tokenizer_sha256: str
+
+
+class SftMixture(Record):
+    target: dict[str, float]  # share of training conversations' tokens wanted per source
+    realized: dict[str, float]
+    repetition: dict[str, float]  # packed / available training tokens per source
+
+
+class SftDataCounts(Record):
+    # split (train|val) → source → value
+    conversations: dict[str, dict[str, int]]  # conversations packed (repeated copies counted)
+    tokens: dict[str, dict[str, int]]
+    learned_tokens: dict[str, dict[str, int]]  # of those, training targets (mask 1)
+    skipped: dict[str, dict[str, int]]  # source → reason → rows skipped when reading
+    mixture: SftMixture
+
+
+class SftDataExtra(TokenShardsExtra):
+    template: str  # how conversations were rendered (`tritter.chat.template`)
+
+
+# `folder` is relative to the phase folder (`mid/data`, `sft/data`).
+SFT_DATA_MANIFEST = Contract("sft-data", SFT_DATA, SftDataInputs, SftDataCounts, SftDataExtra)
+SftDataManifest = Manifest[SftDataInputs, SftDataCounts, SftDataExtra]
+MID_MANIFEST = Contract("mid", MID, TrainInputs, TrainCounts, TrainExtra)
+SFT_MANIFEST = Contract("sft", SFT, TrainInputs, TrainCounts, TrainExtra)
+# Stage of the trainer's manifest by `--phase`.
+TRAIN_MANIFESTS = {"pretrain": PRETRAIN_MANIFEST, "mid": MID_MANIFEST, "sft": SFT_MANIFEST}
+# Folders of token shards the loader reads, by the stage that wrote them.
+TOKEN_SHARDS = {PACK_MANIFEST.stage: PACK_MANIFEST, SFT_DATA_MANIFEST.stage: SFT_DATA_MANIFEST}
 
 
 # -- evaluate ------------------------------------------------------------------------------------
@@ -424,6 +481,8 @@ STAGES: tuple[Contract, ...] = (
     TOKENIZER_MANIFEST,
     PACK_MANIFEST,
     PRETRAIN_MANIFEST,
+    MID_MANIFEST,
+    SFT_MANIFEST,
     EVALUATE_MANIFEST,
     REPORT_MANIFEST,
 )

@@ -1,10 +1,16 @@
-"""The token shard format: two standard `.npy` files per shard.
+"""The token shard format: two (or three) standard `.npy` files per shard.
 
     <split>/<subset>/<NNNNN>.tokens.npy   1-D uint16 (vocab ≤ 65,536) or uint32 token ids:
                                           documents back to back, each followed by EOS
     <split>/<subset>/<NNNNN>.docs.npy     1-D int64 document boundaries, length documents + 1:
                                           document d is tokens[docs[d]:docs[d+1]] (its EOS is
                                           the last token), docs[0] == 0, docs[-1] == len(tokens)
+    <split>/<subset>/<NNNNN>.mask.npy     optional, 1-D int64 of even length: the spans of
+                                          tokens that are training targets, [m[0], m[1]),
+                                          [m[2], m[3]), … sorted and disjoint; absent: every
+                                          token is (pretraining text). Conversations learn only
+                                          what the assistant writes, a few spans per document,
+                                          so spans are far smaller than a per-token mask.
 
 Plain `.npy` means any tool reads a shard (`numpy.load(path, mmap_mode="r")`) and a reader can
 find token `i` at byte `header + i * itemsize`, which is what the loader's range reads use on
@@ -27,6 +33,7 @@ HEADER_BYTES = 128
 MAGIC = b"\x93NUMPY"
 TOKENS_SUFFIX = ".tokens.npy"
 DOCS_SUFFIX = ".docs.npy"
+MASK_SUFFIX = ".mask.npy"
 MAX_HEADER_PROBE = 4096  # bytes fetched to parse an npy header (v1 headers are < 64 KiB)
 
 
@@ -39,6 +46,17 @@ def shard_paths(split: str, subset: str, ordinal: int) -> tuple[str, str]:
     """Relative paths of one shard's tokens and document-boundary files."""
     stem = f"{split}/{subset}/{ordinal:05d}"
     return stem + TOKENS_SUFFIX, stem + DOCS_SUFFIX
+
+
+def mask_path(tokens_path: str) -> str:
+    """The loss-span file beside a tokens file."""
+    return tokens_path[: -len(TOKENS_SUFFIX)] + MASK_SUFFIX
+
+
+def spans_of(mask: np.ndarray) -> np.ndarray:
+    """A 0/1 per-token mask → its spans of ones as [start0, end0, start1, end1, …] (int64)."""
+    padded = np.concatenate(([0], np.asarray(mask, dtype=np.int8), [0]))
+    return np.flatnonzero(np.diff(padded)).astype(np.int64)
 
 
 def fixed_header(dtype: np.dtype, count: int) -> bytes:
@@ -93,6 +111,10 @@ class TokenFileWriter:
 
 def write_docs(path: Path, boundaries: np.ndarray) -> None:
     np.save(path, np.asarray(boundaries, dtype=np.int64), allow_pickle=False)
+
+
+def write_spans(path: Path, spans: np.ndarray) -> None:
+    np.save(path, np.asarray(spans, dtype=np.int64), allow_pickle=False)
 
 
 def expected_size(dtype: np.dtype, count: int, offset: int) -> int:

@@ -42,7 +42,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from tritter import storage
 from tritter.errors import TritterError
 from tritter.loader.permutation import FeistelPermutation
-from tritter.loader.stream import TokenStream, read_pack_manifest
+from tritter.loader.stream import TokenStream, read_token_shards
 
 if TYPE_CHECKING:
     from tritter.tokenizer import Tokenizer
@@ -192,13 +192,17 @@ class TokenLoader(IterableDataset):
     # ---------------------------------------------------------------------------------------
     # Batches
 
-    def _read_sample(self, sample: int) -> tuple[np.ndarray, np.ndarray | None]:
-        window = self.stream.read(sample * self.seq_len, self.seq_len + 1)
+    def _read_sample(self, sample: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The window of L + 1 tokens, its document numbers (from 0) and, for conversations,
+        which of its targets (tokens 1..L) are learned."""
+        start = sample * self.seq_len
+        window = self.stream.read(start, self.seq_len + 1)
         documents = None
         if self.with_document_ids:
-            numbers = self.stream.document_numbers(sample * self.seq_len, self.seq_len)
+            numbers = self.stream.document_numbers(start, self.seq_len)
             documents = numbers - numbers[0]
-        return window, documents
+        learned = self.stream.learned(start + 1, self.seq_len) if self.stream.masked else None
+        return window, documents, learned
 
     def _assemble(self, samples: np.ndarray, reads: list[Any]) -> tuple[torch.Tensor, ...]:
         length = self.seq_len
@@ -208,9 +212,11 @@ class TokenLoader(IterableDataset):
         for row, read in enumerate(reads):
             if read is None:
                 continue
-            window, docs = read
+            window, docs, learned = read
             inputs[row] = window[:length]
-            targets[row] = window[1:]
+            targets[row] = (
+                window[1:] if learned is None else np.where(learned, window[1:], IGNORE_INDEX)
+            )
             if docs is not None:
                 documents[row] = docs
         out = (torch.from_numpy(inputs), torch.from_numpy(targets))
@@ -323,7 +329,7 @@ def _count(first: int, step: int) -> Iterator[int]:
 
 def list_subsets(data_uri: str, split: str = "val") -> list[str]:
     """Subsets with tokens in `split` (e.g. the languages to report validation loss for)."""
-    found = read_pack_manifest(storage.normalize(data_uri))
+    found = read_token_shards(storage.normalize(data_uri))
     return sorted({s.subset for s in found.extra.shards if s.split == split and s.num_tokens > 0})
 
 
@@ -331,7 +337,7 @@ def check_tokenizer(data_uri: str, tokenizer: Tokenizer | str) -> None:
     """Refuse a tokens folder packed by another tokenizer (`tokenizer`: a Tokenizer, sha or URI)."""
     from tritter.tokenizer.model import Tokenizer
 
-    found = read_pack_manifest(storage.normalize(data_uri))
+    found = read_token_shards(storage.normalize(data_uri))
     if (
         isinstance(tokenizer, str)
         and len(tokenizer) == 64

@@ -25,7 +25,8 @@ import numpy as np
 from tritter import storage
 from tritter.data.shardfile import MAX_HEADER_PROBE, expected_size, parse_header
 from tritter.errors import TritterError
-from tritter.run_folder import PACK_MANIFEST, PackManifest
+from tritter.manifest import Manifest, Record, manifest_uri, require_manifest
+from tritter.run_folder import TOKEN_SHARDS, TokenShardsExtra
 
 
 def default_cache_dir() -> Path:
@@ -35,8 +36,17 @@ def default_cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"tritter-cache-{os.getuid()}" / "tokens"
 
 
-def read_pack_manifest(data_uri: str) -> PackManifest:
-    return PACK_MANIFEST.require(data_uri)
+def read_token_shards(data_uri: str) -> Manifest[Record, Record, TokenShardsExtra]:
+    """The manifest of a folder of token shards: written by `tritter pack` (pretraining text)
+    or by the sft-data step (conversations with loss masks); the loader reads both alike."""
+    found = require_manifest(data_uri)
+    contract = TOKEN_SHARDS.get(found.stage)
+    if contract is None:
+        raise TritterError(
+            f"{manifest_uri(data_uri)}: expected token shards (stage "
+            f"{' or '.join(TOKEN_SHARDS)}), found stage '{found.stage}'"
+        )
+    return contract.parse(found, manifest_uri(data_uri))
 
 
 @dataclass
@@ -50,6 +60,9 @@ class Shard:
     tokens_size: int
     docs_size: int
     docs_sha256: str
+    mask_uri: str | None = None  # loss spans; None: every token is a target
+    mask_size: int = 0
+    mask_sha256: str = ""
     start: int = 0  # stream offset of the shard's first token
     doc_start: int = 0  # stream index of the shard's first document
 
@@ -65,7 +78,7 @@ class TokenStream:
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.data_uri = storage.normalize(data_uri)
-        self.manifest = read_pack_manifest(self.data_uri)
+        self.manifest = read_token_shards(self.data_uri)
         extra = self.manifest.extra
         self.vocab_size = extra.vocab_size
         self.dtype = np.dtype(extra.dtype)
@@ -90,7 +103,7 @@ class TokenStream:
         self.shards: list[Shard] = []
         start = doc_start = 0
         for row in table:
-            for path in (row.tokens, row.docs):
+            for path in (row.tokens, row.docs, *([row.mask] if row.mask else [])):
                 if path not in files:
                     raise TritterError(f"{self.data_uri}: manifest lists no file entry for {path}")
             shard = Shard(
@@ -103,6 +116,9 @@ class TokenStream:
                 tokens_size=files[row.tokens].size,
                 docs_size=files[row.docs].size,
                 docs_sha256=files[row.docs].sha256,
+                mask_uri=storage.join(self.data_uri, row.mask) if row.mask else None,
+                mask_size=files[row.mask].size if row.mask else 0,
+                mask_sha256=files[row.mask].sha256 if row.mask else "",
                 start=start,
                 doc_start=doc_start,
             )
@@ -118,6 +134,9 @@ class TokenStream:
         self._opening: dict[tuple[str, int], threading.Lock] = {}  # one lock per file to open
         self._tokens: dict[int, tuple[Any, int]] = {}  # shard → (memmap or None, data offset)
         self._docs: dict[int, np.ndarray] = {}
+        self._spans: dict[int, np.ndarray] = {}
+        # Either every shard carries loss spans (conversations) or none does (pretraining text).
+        self.masked = any(shard.mask_uri for shard in self.shards)
 
     def _check_sizes(self, split: str) -> None:
         """Every shard file present with the size the manifest records (one listing)."""
@@ -126,10 +145,10 @@ class TokenStream:
             for o in storage.list_objects(storage.join(self.data_uri, split))
         }
         for shard in self.shards:
-            for uri, size in (
-                (shard.tokens_uri, shard.tokens_size),
-                (shard.docs_uri, shard.docs_size),
-            ):
+            files = [(shard.tokens_uri, shard.tokens_size), (shard.docs_uri, shard.docs_size)]
+            if shard.mask_uri:
+                files.append((shard.mask_uri, shard.mask_size))
+            for uri, size in files:
                 found = listed.get(storage.normalize(uri))
                 if found is None:
                     raise TritterError(f"{uri}: shard listed in the pack manifest is missing")
@@ -145,6 +164,7 @@ class TokenStream:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_tokens"], state["_docs"], state["_lock"], state["_opening"] = {}, {}, None, {}
+        state["_spans"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -219,6 +239,39 @@ class TokenStream:
             self._docs[index] = docs
         return docs
 
+    def _open_spans(self, index: int) -> np.ndarray:
+        cached = self._spans.get(index)
+        if cached is not None:
+            return cached
+        with self._opening_lock("spans", index):
+            cached = self._spans.get(index)
+            return cached if cached is not None else self._open_spans_now(index)
+
+    def _open_spans_now(self, index: int) -> np.ndarray:
+        shard = self.shards[index]
+        if shard.mask_uri is None:
+            raise TritterError(f"{self.data_uri}: shard {index} has no loss spans (mixed folder)")
+        if self.remote:
+            path = self.cache_dir / f"{shard.mask_sha256}.mask.npy"
+            if not path.exists() or path.stat().st_size != shard.mask_size:
+                storage.download_file(shard.mask_uri, path)
+        else:
+            path = storage.local_path(shard.mask_uri)
+        try:
+            spans = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as err:
+            raise TritterError(f"{shard.mask_uri}: unreadable loss spans ({err})") from err
+        if (
+            spans.ndim != 1
+            or len(spans) % 2
+            or (len(spans) and (spans[0] < 0 or spans[-1] > shard.num_tokens))
+            or np.any(np.diff(spans) < 0)
+        ):
+            raise TritterError(f"{shard.mask_uri}: loss spans do not fit their shard (corrupt)")
+        with self._lock:
+            self._spans[index] = spans
+        return spans
+
     def _shard_at(self, position: int) -> int:
         return int(np.searchsorted(self._starts, position, side="right") - 1)
 
@@ -267,6 +320,18 @@ class TokenStream:
                 f"{bad}: token id {int(out[:length].max())} >= vocab size {self.vocab_size} "
                 "(corrupt shard)"
             )
+        return out
+
+    def learned(self, start: int, length: int) -> np.ndarray:
+        """For each position of [start, start + length): is its token a training target."""
+        if not self.masked:
+            return np.ones(length, dtype=bool)
+        out = np.empty(length, dtype=bool)
+        for index, local, count, offset in self._pieces(start, length):
+            spans = self._open_spans(index)
+            positions = np.arange(local, local + count, dtype=np.int64)
+            # Inside a span exactly when an odd number of span edges lie at or before it.
+            out[offset : offset + count] = np.searchsorted(spans, positions, side="right") % 2 == 1
         return out
 
     def document_numbers(self, start: int, length: int) -> np.ndarray:

@@ -77,6 +77,11 @@ class TrainConfig(Config):
     output: str = runtime_field(
         description="the run's checkpoints folder (run_root/checkpoints): path or s3:// URI"
     )
+    phase: Literal["pretrain", "mid", "sft"] = Field(
+        "pretrain",
+        description="what this training is: pretrain, or midtraining/SFT on conversations "
+        "(`tritter sft` sets it); labels the metrics and names the manifest's stage",
+    )
     model: str | None = Field(
         None,
         description="model preset (tiny, 125m, 700m, 1.3b, 3b, 7b, ...; default: tiny, or the "
@@ -197,7 +202,7 @@ class TrainConfig(Config):
     def _output_differs(cls, value: str, info) -> str:  # noqa: ANN001
         for other in ("data", "tokenizer"):
             source = info.data.get(other)
-            if source is not None and source.rstrip("/") == value.rstrip("/"):
+            if isinstance(source, str) and source.rstrip("/") == value.rstrip("/"):
                 raise ValueError(f"output must differ from {other}")
         return value
 

@@ -30,10 +30,10 @@ METRICS_FILE = "metrics.jsonl"
 class TrainGauges:
     """The Prometheus side."""
 
-    def __init__(self, run: str, rank: int) -> None:
+    def __init__(self, run: str, rank: int, phase: str = "pretrain") -> None:
         self.registry = CollectorRegistry()
-        self.labels = {"run": run, "rank": str(rank)}
-        names = ("run", "rank")
+        self.labels = {"run": run, "rank": str(rank), "phase": phase}
+        names = ("run", "rank", "phase")
 
         def gauge(name: str, doc: str) -> Any:
             return Gauge(name, doc, names, registry=self.registry).labels(**self.labels)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tritter import storage
 from tritter.errors import TritterError
-from tritter.run_folder import PretrainInputs
+from tritter.run_folder import TrainInputs
 from tritter.train.config import TrainConfig, accumulation_steps, total_steps
 from tritter.train.store import Checkpoint, CheckpointStore, identity
 
@@ -29,7 +29,7 @@ STATE_BYTES_PER_PARAMETER = 16
 class Preflight:
     model_config: ModelConfig
     tokenizer: Tokenizer
-    inputs: PretrainInputs  # what the run trains on, by content (the stage fingerprint's part)
+    inputs: TrainInputs  # what the run trains on, by content (the stage fingerprint's part)
     latest: Checkpoint | None
     resume_state: dict[str, Any] | None
     accumulation: int
@@ -144,15 +144,15 @@ def estimate_memory_gib(model_config: ModelConfig, config: TrainConfig, world_si
 
 def check(config: TrainConfig, world_size: int, write_probe: bool = True) -> Preflight:
     from tritter.loader import check_tokenizer
-    from tritter.loader.stream import read_pack_manifest
+    from tritter.loader.stream import read_token_shards
     from tritter.tokenizer import Tokenizer
 
     for name, uri in (("data", config.data), ("tokenizer", config.tokenizer)):
         if not storage.is_s3(uri) and not storage.local_path(uri).exists():
             raise TritterError(f"{uri}: --{name} not found")
-    packed = read_pack_manifest(storage.normalize(config.data))
+    packed = read_token_shards(storage.normalize(config.data))
     tokenizer = Tokenizer.load(config.tokenizer)
-    inputs = PretrainInputs(
+    inputs = TrainInputs(
         data=storage.normalize(config.data),
         data_fingerprint=packed.fingerprint,
         tokenizer=config.tokenizer,

@@ -20,7 +20,7 @@ import yaml
 from tritter import config as config_io
 from tritter import log
 from tritter.errors import TritterError
-from tritter.run_folder import PRETRAIN_MANIFEST, PretrainInputs, PretrainManifest
+from tritter.run_folder import TRAIN_MANIFESTS, PretrainManifest, TrainInputs
 from tritter.train import launch
 from tritter.train.config import TrainConfig
 from tritter.train.preflight import check
@@ -28,12 +28,12 @@ from tritter.train.preflight import check
 _log = log.get_logger("train")
 
 
-def fingerprint(config: TrainConfig, inputs: PretrainInputs) -> str:
-    return PRETRAIN_MANIFEST.fingerprint(config, inputs)
+def fingerprint(config: TrainConfig, inputs: TrainInputs) -> str:
+    return TRAIN_MANIFESTS[config.phase].fingerprint(config, inputs)
 
 
-def is_done(output: str) -> PretrainManifest | None:
-    return PRETRAIN_MANIFEST.read(output)
+def is_done(output: str, phase: str = "pretrain") -> PretrainManifest | None:
+    return TRAIN_MANIFESTS[phase].read(output)
 
 
 def run(config: TrainConfig) -> PretrainManifest:
@@ -42,7 +42,8 @@ def run(config: TrainConfig) -> PretrainManifest:
     if plan.mode == "worker":
         raise TritterError("inside a torchrun worker: call tritter.train.trainer.train instead")
     pre = check(config, plan.world_size)  # bad input: one line, before any rank starts
-    done = PRETRAIN_MANIFEST.current(config.output, fingerprint(config, pre.inputs))
+    contract = TRAIN_MANIFESTS[config.phase]
+    done = contract.current(config.output, fingerprint(config, pre.inputs))
     if done is not None:
         log.event(_log, "training already finished: nothing to do", output=config.output,
                   steps=done.counts.steps)  # fmt: skip
@@ -54,7 +55,7 @@ def run(config: TrainConfig) -> PretrainManifest:
         train(config)
     else:
         _run_torchrun(plan, config)
-    return PRETRAIN_MANIFEST.require(config.output)
+    return contract.require(config.output)
 
 
 def run_in_this_process(config: TrainConfig) -> PretrainManifest | None:

@@ -33,10 +33,10 @@ from tritter.run_folder import (
     FINAL,
     FINAL_INFO,
     MODEL_CONFIG,
-    PRETRAIN_MANIFEST,
     TRAIN_CONFIG,
-    PretrainCounts,
-    PretrainExtra,
+    TRAIN_MANIFESTS,
+    TrainCounts,
+    TrainExtra,
 )
 from tritter.train import schedule
 from tritter.train.checkpoint import Checkpointer, staging_root
@@ -124,7 +124,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, config.optim, ctx.device)
         self.autocast = autocast_factory(config, ctx.device)
         self.run = run_name(config)
-        self.gauges = TrainGauges(self.run, ctx.rank)
+        self.gauges = TrainGauges(self.run, ctx.rank, config.phase)
         self.flops_per_token = float(self.model.flops_per_token(config.seq_len))
         self.peak = peak_flops(config, ctx.device)
         self.step, self.tokens = 0, 0
@@ -445,6 +445,8 @@ class Trainer:
         """The stage manifest of the checkpoints folder (last): what went in, the final files."""
         from tritter import manifest
 
+        contract = TRAIN_MANIFESTS[self.config.phase]
+
         files = [
             manifest.file_entry(self.config.output, item.uri)
             for item in storage.list_objects(final)
@@ -452,17 +454,18 @@ class Trainer:
         manifest.write_manifest(
             self.config.output,
             manifest.Manifest(
-                stage=PRETRAIN_MANIFEST.stage,
-                fingerprint=PRETRAIN_MANIFEST.fingerprint(self.config, self.pre.inputs),
+                stage=contract.stage,
+                fingerprint=contract.fingerprint(self.config, self.pre.inputs),
                 inputs=self.pre.inputs,
                 config=config_io.dump(self.config),
-                counts=PretrainCounts(
+                counts=TrainCounts(
                     steps=self.step, tokens=self.tokens, skipped_steps=self.skipped_total
                 ),
                 files=files,
-                extra=PretrainExtra(
+                extra=TrainExtra(
                     model=self.model_config.model_dump(mode="json"),
                     world_size=self.ctx.world_size,
+                    phase=self.config.phase,
                 ),
             ),
         )
