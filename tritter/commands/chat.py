@@ -1,7 +1,10 @@
-"""`tritter chat render`: show how conversations are tokenized and which tokens are learned.
+"""`tritter chat`: talk to a checkpoint (with code execution), or `tritter chat render` to see
+how conversations are tokenized and which tokens are learned.
 
-`chat` takes sub-commands; `render` is the only one so far. The sub-command is optional so that
-`tritter chat` itself can grow options of its own; without one it prints its help and exits 2.
+Without a sub-command `tritter chat --checkpoint C --tokenizer T` chats: interactively (the reply
+streams; `/reset` forgets the conversation, `/system TEXT` replaces the system turn, `/quit` or
+Ctrl-D ends), or once with `--prompt TEXT`, printing only the reply. Bare `tritter chat` prints
+its help and exits 2.
 """
 
 from __future__ import annotations
@@ -30,10 +33,36 @@ examples:
 """
 
 
+CHAT_DESCRIPTION = """\
+Chat with a checkpoint: a checkpoints folder (its newest committed step), one step folder or a
+Hugging Face BitNet directory. When the model writes a code part (<|code_start|> ...
+<|code_end|>), the code runs in the evaluation sandbox and what it printed is fed back as an
+output part before the model continues (at most --max-tool-calls runs per reply). Interactive
+commands: /reset, /system TEXT, /quit.
+"""
+
+CHAT_EPILOG = """\
+examples:
+  tritter chat --checkpoint runs/demo/sft --tokenizer runs/demo/tokenizer
+  tritter chat --checkpoint runs/demo/sft --tokenizer runs/demo/tokenizer \\
+      --prompt "Who are you?" --temperature 0
+  tritter chat render --input data/chat.jsonl --tokenizer runs/demo/tokenizer
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from tritter.agent.config import ChatConfig
+
     parser = subparsers.add_parser(
-        "chat", help="conversation tools (render)", description="Conversation tools."
+        "chat",
+        help="chat with a checkpoint (runs its code in the sandbox); `chat render` shows how "
+        "conversations are tokenized",
+        description=CHAT_DESCRIPTION,
+        epilog=CHAT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--config", metavar="FILE", help="YAML/JSON file of ChatConfig fields")
+    add_arguments(parser, ChatConfig)
     commands = parser.add_subparsers(dest="chat_command", metavar="COMMAND", required=False)
     render = commands.add_parser(
         "render",
@@ -42,15 +71,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=RENDER_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    render.add_argument("--config", metavar="FILE", help="YAML/JSON file of RenderConfig fields")
+    render.add_argument(
+        "--config", dest="render_config", metavar="FILE",
+        help="YAML/JSON file of RenderConfig fields",
+    )  # fmt: skip
     add_arguments(render, RenderConfig)
     render.set_defaults(handler=handle_render)
-    parser.set_defaults(handler=lambda args: _help(parser))
+    parser.set_defaults(handler=lambda args: handle_chat(args, parser))
 
 
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
+def handle_chat(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from tritter.agent import cli
+    from tritter.agent.config import ChatConfig
+    from tritter.config import build_config
+
+    if not any(hasattr(args, name) for name in ("checkpoint", "tokenizer", "prompt")) and not (
+        args.config
+    ):
+        parser.print_help(sys.stderr)
+        return 2
+    return cli.chat(build_config(ChatConfig, args, args.config))
 
 
 def handle_render(args: argparse.Namespace) -> int:
@@ -60,7 +100,7 @@ def handle_render(args: argparse.Namespace) -> int:
     from tritter.errors import TritterError
     from tritter.tokenizer.model import Tokenizer
 
-    config = build_config(RenderConfig, args, args.config)
+    config = build_config(RenderConfig, args, args.render_config)
     color = sys.stdout.isatty() if config.color is None else config.color
     tokenizer = Tokenizer.load(config.tokenizer)
     result = read_conversations(config.input, limit=config.limit)

@@ -81,6 +81,7 @@ class Execution:
     wall_seconds: float
     cpu_seconds: float = 0.0
     max_rss_kb: int = 0
+    output: str = ""  # what the program printed (stdout and stderr), when asked to capture it
 
     @property
     def passed(self) -> bool:
@@ -105,11 +106,14 @@ class Sandbox:
 
     # -- public -------------------------------------------------------------------------------
 
-    def run(self, source: str) -> Execution:
-        """Run one program (blocking); takes a free worker slot, so it is thread-safe."""
+    def run(self, source: str, capture_bytes: int = 0) -> Execution:
+        """Run one program (blocking); takes a free worker slot, so it is thread-safe. With
+        `capture_bytes`, the first that many bytes it prints come back in `output`."""
         slot = self._slots.get()
         try:
-            execution, _ = self._launch(source, self.isolation, self._uid(slot))
+            execution, _ = self._launch(
+                source, self.isolation, self._uid(slot), capture_bytes=capture_bytes
+            )
             return execution
         finally:
             self._slots.put(slot)
@@ -173,7 +177,12 @@ class Sandbox:
         raise TritterError(f"sandbox unavailable ({'; '.join(failures)}){hint}")
 
     def _launch(
-        self, source: str, isolation: str, uid: int | None, raise_on_setup: bool = True
+        self,
+        source: str,
+        isolation: str,
+        uid: int | None,
+        raise_on_setup: bool = True,
+        capture_bytes: int = 0,
     ) -> tuple[Execution, list[str]]:
         config = self.config
         header = {
@@ -188,6 +197,7 @@ class Sandbox:
             "max_open_files": config.max_open_files,
             "workdir_bytes": config.workdir_mb << 20,
             "workdir": None,
+            "capture_bytes": min(max(capture_bytes, 0), _OUTPUT_CAP // 2),
         }
         workdir = None
         if isolation != "namespaces":
@@ -330,8 +340,10 @@ def _interpret(
     program = next((r for r in records if r.get("event") == "program"), None)
     code = int(exit_record.get("exit_code", 1))
 
+    output = str(exit_record.get("output", ""))
+
     def result(status: str, reason: str) -> tuple[Execution, list[str]]:
-        return Execution(status, reason, wall, cpu, rss), protections
+        return Execution(status, reason, wall, cpu, rss, output), protections
 
     if exit_record.get("timed_out"):
         return result("timeout", f"wall time limit ({config.timeout_seconds:g}s) exceeded")

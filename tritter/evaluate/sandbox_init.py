@@ -8,7 +8,8 @@ which is the result channel:
   {"event": "setup", "protections": [...]}           isolation actually in force
   {"event": "program", "status": "passed"}           the program ran to its end
   {"event": "program", "status": "failed", "reason": "AssertionError: ..."}
-  {"event": "exit", "exit_code": 0, "timed_out": false, "cpu_seconds": ..., "max_rss_kb": ...}
+  {"event": "exit", "exit_code": 0, "timed_out": false, "cpu_seconds": ..., "max_rss_kb": ...,
+   "output": "..."}                                  only when the header asks to capture output
   {"event": "setup_error", "reason": "..."}          the sandbox itself could not be built
 
 Process layout (isolation "namespaces", which needs root or CAP_SYS_ADMIN):
@@ -101,8 +102,10 @@ def _to_json(value: object) -> str:
 def _send(channel: int, **record: object) -> None:
     """One JSON line on the result channel (all-or-nothing for lines under PIPE_BUF)."""
     line = "{" + ", ".join(f'"{key}": {_to_json(value)}' for key, value in record.items()) + "}"
-    try:  # noqa: SIM105 (contextlib would cost startup time)
-        os.write(channel, (line + "\n").encode("utf-8", "replace"))
+    data = (line + "\n").encode("utf-8", "replace")
+    try:
+        while data:  # a captured output can exceed PIPE_BUF: write it all
+            data = data[os.write(channel, data) :]
     except OSError:
         pass  # the evaluator went away; nothing left to tell
 
@@ -198,10 +201,21 @@ def run_program(header: dict, source: str, channel: int, alive: int, moved: dict
         exec(code, globals_)
     except BaseException as err:  # SystemExit and KeyboardInterrupt are failures too
         reason = f"{type(err).__name__}: {err}"[:REASON_CHARS]
+        _flush_output()
         _send(channel, event="program", status="failed", reason=reason)
         os._exit(1)
+    _flush_output()
     _send(channel, event="program", status="passed")
     os._exit(0)
+
+
+def _flush_output() -> None:
+    """os._exit skips the interpreter's teardown: flush what the program printed first."""
+    for stream in (sys.stdout, sys.stderr):
+        try:  # noqa: SIM105 (contextlib would cost startup time)
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # closed or broken by the program: nothing more to keep
 
 
 def _quit(code: object = None) -> None:
@@ -261,7 +275,9 @@ def enter_program_process(header: dict, moved: dict[str, str]) -> str:
     return workdir
 
 
-def supervise(pid: int, wall_seconds: float, channel: int, namespace_init: bool) -> None:
+def supervise(
+    pid: int, wall_seconds: float, channel: int, namespace_init: bool, output: int | None, cap: int
+) -> None:
     """Wait for the program with the wall-clock limit; kill it (and its namespace) on expiry."""
     timed_out = False
     try:
@@ -285,9 +301,16 @@ def supervise(pid: int, wall_seconds: float, channel: int, namespace_init: bool)
     code = os.waitstatus_to_exitcode(status)
     if namespace_init and 128 < code <= 128 + 64:
         code = 128 - code  # pid 1 reported "killed by signal N" as 128 + N
+    captured = {}
+    if output is not None:
+        # The supervisor's own handle on the memory file: what the program wrote, whatever it
+        # did to its copies of fds 1 and 2.
+        os.lseek(output, 0, os.SEEK_SET)
+        captured["output"] = os.read(output, cap).decode("utf-8", "replace")
     _send(
         channel, event="exit", exit_code=code, timed_out=timed_out,
         cpu_seconds=round(usage.ru_utime + usage.ru_stime, 4), max_rss_kb=usage.ru_maxrss,
+        **captured,
     )  # fmt: skip
 
 
@@ -297,9 +320,15 @@ def main() -> None:
     stdin = sys.stdin.buffer
     header = marshal.loads(stdin.read(int.from_bytes(stdin.read(4), "little")))
     source = stdin.read().decode("utf-8", "replace")
-    # The program gets no stdin and its output goes nowhere: the result channel is separate.
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
+    # The program gets no stdin and, unless asked to capture it (the chat tool loop feeds it back
+    # to the model), its output goes nowhere: the result channel is separate. Captured output
+    # goes to an anonymous memory file: no path the program could swap for a link, and the file
+    # size limit bounds it.
+    cap = int(header.get("capture_bytes") or 0)
+    output = os.memfd_create("program-output") if cap else None
+    os.dup2(devnull, 0)
+    for fd in (1, 2):
+        os.dup2(output if output is not None else devnull, fd)
     os.close(devnull)
     protections = ["rlimits", "scrubbed_environment", "new_session"]
     moved: dict[str, str] = {}
@@ -322,7 +351,8 @@ def main() -> None:
         finally:
             os._exit(126)  # run_program never returns; this only catches a broken bootstrap
     os.close(alive_read)
-    supervise(pid, float(header["wall_seconds"]), channel, header["isolation"] == "namespaces")
+    namespace_init = header["isolation"] == "namespaces"
+    supervise(pid, float(header["wall_seconds"]), channel, namespace_init, output, cap)
     os._exit(0)  # skip interpreter teardown: a few ms per sample
 
 
