@@ -312,3 +312,13 @@ def test_unavailable_isolation_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr("tritter.evaluate.sandbox.BOOTSTRAP", "/nonexistent/sandbox_init.py")
     with pytest.raises(TritterError, match="sandbox unavailable"):
         Sandbox(SandboxConfig(workers=1, timeout_seconds=2))
+
+
+def test_output_is_captured_only_when_asked_and_bounded(sandbox):
+    program = "import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)\n"
+    assert sandbox.run(program).output == ""  # evaluation never reads a program's output
+    captured = sandbox.run(program, capture_bytes=1000)
+    assert captured.passed
+    assert sorted(captured.output.splitlines()) == ["to stderr", "to stdout"]
+    flood = sandbox.run("print('y' * 100_000)\nraise ValueError('after')", capture_bytes=50)
+    assert flood.output == "y" * 50 and flood.reason == "ValueError: after"

@@ -108,3 +108,20 @@ def test_bare_chat_prints_help_and_bad_checkpoint_is_one_line(tmp_path, base):
     assert missing.stderr.strip().splitlines() == [
         f"tritter: error: {tmp_path / 'none'}: checkpoint not found"
     ]
+
+
+def test_post_training_metrics_carry_their_phase():
+    from prometheus_client import generate_latest
+
+    from tritter.train.metrics import TrainGauges
+
+    sft = TrainGauges("run-a", 0, "sft")
+    sft.loss.set(1.5)
+    assert 'tritter_train_loss{phase="sft",rank="0",run="run-a"} 1.5' in (
+        generate_latest(sft.registry).decode()
+    )
+    pretrain = TrainGauges("run-b", 0)
+    pretrain.loss.set(2.5)
+    assert 'tritter_train_loss{rank="0",run="run-b"} 2.5' in (
+        generate_latest(pretrain.registry).decode()
+    )

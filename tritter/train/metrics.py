@@ -32,8 +32,12 @@ class TrainGauges:
 
     def __init__(self, run: str, rank: int, phase: str = "pretrain") -> None:
         self.registry = CollectorRegistry()
-        self.labels = {"run": run, "rank": str(rank), "phase": phase}
-        names = ("run", "rank", "phase")
+        self.labels = {"run": run, "rank": str(rank)}
+        # Post-training series carry their phase (mid, sft); pretraining's keep the label set
+        # they always had, so existing queries, dashboards and alerts match them unchanged.
+        if phase != "pretrain":
+            self.labels["phase"] = phase
+        names = tuple(self.labels)
 
         def gauge(name: str, doc: str) -> Any:
             return Gauge(name, doc, names, registry=self.registry).labels(**self.labels)
