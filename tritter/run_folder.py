@@ -68,6 +68,7 @@ SYNTH = "synth"
 DPO = "dpo"
 RL = "rl"
 SYNTH_IDENTITY = f"{SYNTH}/identity"
+SYNTH_DOCSTRINGS = f"{SYNTH}/docstrings"
 
 # Scratch folder of fan-out stages (plan, unit markers, per-unit intermediates); removed when
 # the stage finishes.
@@ -523,3 +524,37 @@ SYNTH_IDENTITY_MANIFEST = Contract(
     "synth-identity", SYNTH_IDENTITY, SynthIdentityInputs, SynthIdentityCounts, SynthIdentityExtra
 )
 SynthIdentityManifest = Manifest[SynthIdentityInputs, SynthIdentityCounts, SynthIdentityExtra]
+
+
+# -- synth docstrings ----------------------------------------------------------------------------
+# The embedded instruction set: questions about the running Python's standard library answered
+# from its docstrings (`tritter synth docstrings`), written as IDENTITY_CONVERSATIONS' format.
+
+
+class SynthDocstringsInputs(Record):
+    python_version: str  # the docstrings are this interpreter's (sys.version)
+    api_sha256: str  # of the documented names, signatures and summaries the answers come from
+
+
+class SynthDocstringsCounts(Record):
+    requested: int
+    conversations: int
+    documented: int  # documented public callables found (the pool conversations are drawn from)
+    modules: dict[str, int]  # module → conversations about it
+
+
+class SynthDocstringsExtra(Record):
+    source: str
+    license: str
+
+
+SYNTH_DOCSTRINGS_MANIFEST = Contract(
+    "synth-docstrings",
+    SYNTH_DOCSTRINGS,
+    SynthDocstringsInputs,
+    SynthDocstringsCounts,
+    SynthDocstringsExtra,
+)
+SynthDocstringsManifest = Manifest[
+    SynthDocstringsInputs, SynthDocstringsCounts, SynthDocstringsExtra
+]

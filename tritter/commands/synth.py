@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tritter.config import add_arguments
-from tritter.synth.config import IdentityConfig
+from tritter.synth.config import DocstringsConfig, IdentityConfig
 
 IDENTITY_DESCRIPTION = """\
 Generate identity conversations from a persona file: seed questions (who are you, who made you,
@@ -29,7 +29,7 @@ examples:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "synth",
-        help="generate synthetic post-training data (identity)",
+        help="generate synthetic post-training data (identity, docstrings)",
         description="Synthetic post-training data.",
     )
     commands = parser.add_subparsers(dest="synth_command", metavar="COMMAND", required=True)
@@ -43,6 +43,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     identity.add_argument("--config", metavar="FILE", help="YAML/JSON file of the options below")
     add_arguments(identity, IdentityConfig)
     identity.set_defaults(handler=handle_identity)
+    docstrings = commands.add_parser(
+        "docstrings",
+        help="instruction conversations from the standard library's docstrings",
+        description="Questions about public functions and classes of well-known standard-library "
+        "modules, answered with their signature and the first paragraph of their docstring, "
+        "read from the running interpreter (no download; licensed psf-2.0 like CPython's "
+        "documentation). Deterministic for a seed and interpreter. Writes conversations.jsonl "
+        "and, last, _manifest.json; relaunching is a no-op.",
+    )
+    docstrings.add_argument("--config", metavar="FILE", help="YAML/JSON file of the options")
+    add_arguments(docstrings, DocstringsConfig)
+    docstrings.set_defaults(handler=handle_docstrings)
 
 
 def handle_identity(args: argparse.Namespace) -> int:
@@ -62,4 +74,17 @@ def handle_identity(args: argparse.Namespace) -> int:
         "license": result.extra.license,
     }
     print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def handle_docstrings(args: argparse.Namespace) -> int:
+    import json
+
+    from tritter.config import build_config
+    from tritter.synth import docstrings_stage
+
+    config = build_config(DocstringsConfig, args, args.config)
+    result = docstrings_stage.run(config)
+    print(json.dumps({"output": config.output, "conversations": result.counts.conversations,
+                      "documented": result.counts.documented}, sort_keys=True))  # fmt: skip
     return 0

@@ -34,3 +34,14 @@ class IdentityConfig(Config):
         pattern=r"^[a-z0-9][a-z0-9.+-]*$",
         description="SPDX id (lower case) written into every row's `license` field",
     )
+
+
+class DocstringsConfig(Config):
+    output: str = runtime_field(description="folder to write: path or s3:// URI")
+    count: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="conversations to generate (at most one per documented callable)",
+    )
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed: the same seed, the same data")
