@@ -446,10 +446,17 @@ class EvaluateInputs(Record):
     tokenizer_sha256: str
     data: str | None = None  # the held-out shards (perplexity only)
     data_fingerprint: str | None = None
+    # base | chat: how the model was prompted (`tritter.evaluate.prompt_format`)
+    prompt_format: str = "base"
+    # The identity task only: the persona file, its text's sha256 and the question set's.
+    persona: str | None = runtime_field(None)
+    persona_sha256: str | None = None
+    identity_questions_sha256: str | None = None
 
 
 class EvaluateCounts(Record):
-    # code task → {"problems": n, "pass@k": value, ...}
+    # code task → {"problems": n, "pass@k": value, ...};
+    # identity → {"problems": n, "consistency": …, "names_persona": …, "claims_human": …}
     tasks: dict[str, dict[str, float]]
 
 
@@ -474,21 +481,6 @@ class ReportCounts(Record):
 
 REPORT_MANIFEST = Contract("report", REPORT, ReportInputs, ReportCounts, Nothing)
 ReportManifest = Manifest[ReportInputs, ReportCounts, Nothing]
-
-
-# Every stage, in pipeline order.
-STAGES: tuple[Contract, ...] = (
-    CURATE_MANIFEST,
-    TOKENIZER_MANIFEST,
-    PACK_MANIFEST,
-    PRETRAIN_MANIFEST,
-    MID_MANIFEST,
-    SFT_MANIFEST,
-    EVALUATE_MANIFEST,
-    REPORT_MANIFEST,
-)
-# The folders a report looks at (the stages before it, and the reserved ones).
-REPORTED_FOLDERS = (RAW, FILTERED, CURATED, TOKENIZER, TOKENS, CHECKPOINTS, EVAL)
 
 
 # -- synth identity ------------------------------------------------------------------------------
@@ -558,3 +550,22 @@ SYNTH_DOCSTRINGS_MANIFEST = Contract(
 SynthDocstringsManifest = Manifest[
     SynthDocstringsInputs, SynthDocstringsCounts, SynthDocstringsExtra
 ]
+
+
+# Every stage, in pipeline order.
+STAGES: tuple[Contract, ...] = (
+    CURATE_MANIFEST,
+    TOKENIZER_MANIFEST,
+    PACK_MANIFEST,
+    PRETRAIN_MANIFEST,
+    SYNTH_IDENTITY_MANIFEST,
+    SYNTH_DOCSTRINGS_MANIFEST,
+    MID_MANIFEST,
+    SFT_MANIFEST,
+    EVALUATE_MANIFEST,
+    REPORT_MANIFEST,
+)
+# The folders a report looks at: the pretraining stages' (and the reserved ones), then
+# post-training's.
+REPORTED_FOLDERS = (RAW, FILTERED, CURATED, TOKENIZER, TOKENS, CHECKPOINTS, EVAL)
+POST_TRAINING_FOLDERS = (SYNTH_IDENTITY, SYNTH_DOCSTRINGS, MID, SFT)

@@ -125,3 +125,18 @@ def test_post_training_metrics_carry_their_phase():
     assert 'tritter_train_loss{rank="0",run="run-b"} 2.5' in (
         generate_latest(pretrain.registry).decode()
     )
+
+
+def test_the_report_shows_the_post_training_phase(tuned, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "sft").symlink_to(tuned, target_is_directory=True)
+    done = run_tritter("report", "--run", str(run))
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((run / "report" / "report.json").read_text())
+    (phase,) = report["post_training"]
+    data = SFT_DATA_MANIFEST.require(f"{tuned}/{SFT_DATA}").counts
+    assert phase["phase"] == "sft" and phase["training"]["steps"] == 250
+    assert phase["learned_tokens"] == sum(data.learned_tokens["train"].values())
+    assert phase["skipped_rows"] == 3 and phase["sources"] == ["identity", "tools"]
+    assert "| sft | 250 | " in (run / "report" / "report.md").read_text()

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from tritter import run_folder
-from tritter.report.collect import RunData
+from tritter.report.collect import Phase, RunData
 from tritter.report.targets import TARGETS, Target
 from tritter.run_folder import PackManifest
 
@@ -86,7 +86,10 @@ def si(value: float | None, unit: str = "") -> str:
 
 
 def _training_summary(run: RunData) -> dict[str, Any]:
-    train = run.records("train")
+    return _summary_of([r for r in run.metrics if r.get("kind") == "train"])
+
+
+def _summary_of(train: list[dict[str, Any]]) -> dict[str, Any]:
     if not train:
         return {}
     last = train[-1]
@@ -158,6 +161,22 @@ def _targets(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
     return rows
 
 
+def _phase_data(phase: Phase) -> dict[str, Any]:
+    """One post-training phase: its training summary, last validation and rendered data."""
+    val = [r for r in phase.metrics if r.get("kind") == "val"]
+    counts = phase.data.counts if phase.data is not None else None
+    return {
+        "phase": phase.name,
+        "training": _summary_of([r for r in phase.metrics if r.get("kind") == "train"]),
+        "val_loss": val[-1].get("val_loss") if val else None,
+        "conversations": sum(counts.conversations.get("train", {}).values()) if counts else None,
+        "learned_tokens": sum(counts.learned_tokens.get("train", {}).values()) if counts else None,
+        "tokens": sum(counts.tokens.get("train", {}).values()) if counts else None,
+        "skipped_rows": sum(sum(r.values()) for r in counts.skipped.values()) if counts else None,
+        "sources": sorted(phase.data.inputs.sources) if phase.data is not None else [],
+    }
+
+
 def _checkpoints(run: RunData) -> list[dict[str, Any]]:
     saves = {r["step"]: r for r in run.records("checkpoint")}
     rows = []
@@ -204,6 +223,7 @@ def report_data(run: RunData, plots: dict[str, str]) -> dict[str, Any]:
         "evaluation": run.eval_results,
         "targets": _targets(run.eval_results),
         "checkpoints": _checkpoints(run),
+        "post_training": [_phase_data(phase) for phase in run.phases],
         "mixture": [asdict(row) for row in mixture_rows(run.tokens)] if run.tokens else [],
         "final_export": run.final_export,
         "plots": plots,
@@ -550,6 +570,26 @@ def _checkpoint_section(data: dict[str, Any]) -> Section | None:
     return section
 
 
+def _post_training_section(data: dict[str, Any]) -> Section | None:
+    if not data["post_training"]:
+        return None
+    rows = [
+        [p["phase"], fmt(p["training"].get("steps")), fmt(p["training"].get("tokens")),
+         fmt(p["training"].get("final_loss")), fmt(p["val_loss"]), fmt(p["conversations"]),
+         fmt(p["learned_tokens"]), fmt(p["skipped_rows"]), ", ".join(p["sources"]) or "—"]
+        for p in data["post_training"]
+    ]  # fmt: skip
+    section = Section("Post-training", "post-training")
+    headers = ["phase", "steps", "tokens", "final loss", "val loss", "conversations",
+               "learned tokens", "skipped rows", "sources"]  # fmt: skip
+    caption = (
+        "Midtraining and SFT (mid/, sft/: metrics.jsonl and data/_manifest.json; the loss counts "
+        "only what the assistant writes)"
+    )
+    section.tables.append(Table(headers, rows, caption))
+    return section
+
+
 def _cards(data: dict[str, Any]) -> list[Card]:
     training, validation = data["training"], data["validation"]
     cards = [
@@ -574,6 +614,7 @@ def build(run: RunData, plots: dict[str, str]) -> Report:
     sections = [
         _evaluation_section(data),
         _training_section(data, plots),
+        _post_training_section(data),
         _data_section(run, data),
         _tokenizer_section(run),
         _config_section(data),

@@ -18,10 +18,12 @@ import yaml
 from tritter import manifest, run_folder, storage
 from tritter.errors import TritterError
 from tritter.run_folder import (
+    SFT_DATA_MANIFEST,
     CurateManifest,
     EvaluateManifest,
     PackManifest,
     PretrainManifest,
+    SftDataManifest,
     TokenizerManifest,
 )
 from tritter.train.store import CheckpointStore
@@ -39,6 +41,15 @@ class CheckpointRow:
 
 
 @dataclass
+class Phase:
+    """A post-training phase folder (mid/ or sft/): its training records and rendered data."""
+
+    name: str
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    data: SftDataManifest | None = None  # <phase>/data/_manifest.json
+
+
+@dataclass
 class RunData:
     root: str
     # Every finished folder's manifest: typed for the stages' folders, plain for reserved ones.
@@ -49,6 +60,7 @@ class RunData:
     checkpoints: list[CheckpointRow] = field(default_factory=list)
     final_export: bool = False
     eval_results: dict[str, Any] | None = None
+    phases: list[Phase] = field(default_factory=list)  # post-training, in order
     warnings: list[str] = field(default_factory=list)
 
     def records(self, kind: str) -> list[dict[str, Any]]:
@@ -78,7 +90,7 @@ class RunData:
 def collect(root: str) -> RunData:
     run = run_folder.RunFolder(root)
     data = RunData(root=run.root)
-    for name in run_folder.REPORTED_FOLDERS:
+    for name in (*run_folder.REPORTED_FOLDERS, *run_folder.POST_TRAINING_FOLDERS):
         uri = run.part(name)
         try:
             contract = CONTRACTS.get(name)
@@ -99,7 +111,19 @@ def collect(root: str) -> RunData:
         _collect_training(data, run.checkpoints)
     if run_folder.EVAL in data.present:
         data.eval_results = _read_json(storage.join(run.eval, run_folder.RESULTS), data)
+    for name in (run_folder.MID, run_folder.SFT):
+        if name in data.present:
+            data.phases.append(_collect_phase(data, name, run.part(name)))
     return data
+
+
+def _collect_phase(data: RunData, name: str, folder: str) -> Phase:
+    phase = Phase(name, read_metrics(storage.join(folder, run_folder.METRICS), data.warnings))
+    try:
+        phase.data = SFT_DATA_MANIFEST.read(storage.join(folder, run_folder.SFT_DATA))
+    except TritterError as err:
+        data.warnings.append(str(err))
+    return phase
 
 
 def _read_json(uri: str, data: RunData) -> Any:
