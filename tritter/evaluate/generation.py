@@ -1,11 +1,16 @@
 """Batched decoding with a KV cache: greedy or temperature + nucleus (top-p) sampling, stop
-sequences, left padding.
+sequences and stop ids, left padding.
 
 Prompts are sorted by length and decoded `batch_size` at a time, left-padded so every row's
 last prompt token sits in the same column; `padding_mask` tells the model which positions are
 real, and each row's positions start at 0 on its first real token. One prefill forward fills the
-cache, then every step feeds one token per row. A row finishes at EOS, at a stop sequence or at
-`max_new_tokens`; the batch ends when every row has.
+cache, then every step feeds one token per row. A row finishes at EOS, at a stop id, at a stop
+sequence or at `max_new_tokens`; the batch ends when every row has.
+
+A prompt is text (encoded here, after BOS when the tokenizer has one) or ready token ids — a
+chat prompt from `tritter.chat.render_prompt`, which has no BOS. A text prompt's completion is
+the text the new tokens add after it; an id prompt's is the reply with its control markers
+written as their pieces (`decode_reply`), so code parts stay visible.
 """
 
 from __future__ import annotations
@@ -18,11 +23,18 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from tritter import log
+from tritter.tokenizer.special import SPECIAL_TOKENS
 
 if TYPE_CHECKING:
     from tritter.tokenizer import Tokenizer
 
 _log = log.get_logger("evaluate.generation")
+
+# Control markers (the chat and tool markers and the reserved ids after them) → their pieces.
+_MARKERS = {token.id: token.piece for token in SPECIAL_TOKENS[4:]}
+
+# Text, or token ids used as they are (a rendered chat prompt).
+Prompt = str | Sequence[int]
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,7 @@ class Decoding:
     batch_size: int = 8
     seed: int = 0
     stop: tuple[str, ...] = ()
+    stop_ids: tuple[int, ...] = ()  # a row also ends on these ids (not part of its completion)
 
 
 @dataclass
@@ -60,6 +73,23 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """Cut `text` at the earliest stop sequence; also says whether one was found."""
     cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def decode_reply(tokenizer: Tokenizer, ids: Sequence[int]) -> str:
+    """Text of `ids` with every control marker written as its piece (`<|code_start|>`), where
+    `tokenizer.decode` renders them as nothing. The text between two markers is decoded on its
+    own, as the chat template encodes it."""
+    out: list[str] = []
+    run: list[int] = []
+    for token in ids:
+        piece = _MARKERS.get(token)
+        if piece is None:
+            run.append(token)
+            continue
+        out += [tokenizer.decode(run), piece]
+        run = []
+    out.append(tokenizer.decode(run))
+    return "".join(out)
 
 
 def sample_next(
@@ -90,17 +120,20 @@ class Generator:
         self.device = device
         self.max_positions = max_positions
 
-    def _encode(self, prompt: str) -> list[int]:
+    def _encode(self, prompt: Prompt) -> list[int]:
+        if not isinstance(prompt, str):
+            return list(prompt)
         ids = list(self.tokenizer.encode(prompt))
         bos = getattr(self.tokenizer, "bos_id", -1)
         return [bos, *ids] if bos is not None and bos >= 0 else ids
 
     @torch.inference_mode()
     def generate(
-        self, prompts: Sequence[str], decoding: Decoding, samples: int = 1
+        self, prompts: Sequence[Prompt], decoding: Decoding, samples: int = 1
     ) -> tuple[list[list[str]], GenerationStats]:
         """`samples` completions per prompt (cut at stop sequences), and throughput stats."""
         encoded = [self._encode(p) for p in prompts]
+        is_text = [isinstance(p, str) for p in prompts]
         requests = [(index, sample) for index in range(len(prompts)) for sample in range(samples)]
         # Similar lengths together: less padding, fewer wasted positions.
         requests.sort(key=lambda r: (len(encoded[r[0]]), r[0], r[1]))
@@ -113,8 +146,9 @@ class Generator:
         for start in range(0, len(requests), decoding.batch_size):
             batch = requests[start : start + decoding.batch_size]
             texts = self._generate_batch(
-                [encoded[index] for index, _ in batch], decoding, generator, stats
-            )
+                [encoded[index] for index, _ in batch], [is_text[index] for index, _ in batch],
+                decoding, generator, stats,
+            )  # fmt: skip
             for (index, sample), text in zip(batch, texts, strict=True):
                 outputs[index][sample] = text
         stats.seconds = time.perf_counter() - started
@@ -124,6 +158,7 @@ class Generator:
     def _generate_batch(
         self,
         prompts: list[list[int]],
+        is_text: list[bool],
         decoding: Decoding,
         generator: torch.Generator | None,
         stats: GenerationStats,
@@ -147,21 +182,28 @@ class Generator:
         cache = self.model.new_kv_cache(rows, longest + budget, device=self.device)
         logits = self.model(ids, positions=positions, padding_mask=mask, kv_cache=cache)
         next_positions = positions[:, -1:] + 1
-        eos = getattr(self.tokenizer, "eos_id", -1)
+        ends = {getattr(self.tokenizer, "eos_id", -1), *decoding.stop_ids}
         generated: list[list[int]] = [[] for _ in range(rows)]
         finished = [False] * rows
-        prompt_texts = [self.tokenizer.decode(p) for p in prompts]
+        prompt_texts = [
+            self.tokenizer.decode(p) if text else ""
+            for p, text in zip(prompts, is_text, strict=True)
+        ]
         completions = [""] * rows
         for _ in range(budget):
             tokens = sample_next(logits[:, -1, :], decoding.temperature, decoding.top_p, generator)
             for row, token in enumerate(tokens.tolist()):
                 if finished[row]:
                     continue
-                if token == eos:
+                if token in ends:
                     finished[row] = True
                     continue
                 generated[row].append(token)
-                text = self._completion(prompts[row], prompt_texts[row], generated[row])
+                text = (
+                    self._completion(prompts[row], prompt_texts[row], generated[row])
+                    if is_text[row]
+                    else decode_reply(self.tokenizer, generated[row])
+                )
                 completions[row], stopped = truncate_at_stop(text, decoding.stop)
                 finished[row] = stopped
             if all(finished):
