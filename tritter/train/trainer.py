@@ -435,6 +435,7 @@ class Trainer:
                 "tokenizer": self.config.tokenizer,
                 "model": self.config.model or self.config.init or "tiny",
                 "run": self.run,
+                "phase": self.config.phase,  # evaluation prompts mid/sft models as chat models
             }
             storage.write_text(storage.join(target, FINAL_INFO), json.dumps(info, indent=1) + "\n")
             self._write_manifest(target)
