@@ -1,8 +1,10 @@
-"""Shared fixtures: a real SeaweedFS S3 server, per-test buckets, and the `tritter` CLI."""
+"""Shared fixtures: a real SeaweedFS S3 server, per-test buckets, the `tritter` CLI, and the
+tiny pretrained and SFT-tuned models the post-training and evaluation tests share."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -73,3 +75,58 @@ def artifacts(tmp_path_factory):
     from tests.tokenizer.support import build  # it imports `run_tritter` from here
 
     return build(tmp_path_factory.getbasetemp() / "tokpack")
+
+
+# -- post-training inputs (tests/sft, tests/evaluate): built once per session with the real stages
+
+
+@pytest.fixture(scope="session")
+def base(tmp_path_factory) -> dict[str, str]:
+    """tokenizer/, tokens/ and checkpoints/ of 30 pretraining steps of `tiny`."""
+    from tests.train.data import build
+
+    root = tmp_path_factory.mktemp("sft-base")
+    data = build(root)
+    checkpoints = str(root / "checkpoints")
+    done = run_tritter(
+        "pretrain", "--data", data["tokens"], "--tokenizer", data["tokenizer"],
+        "--output", checkpoints, "--model", "tiny", "--seq-len", "64", "--micro-batch-size", "4",
+        "--max-steps", "30", "--optim.lr", "3e-3", "--metrics-port", "0",
+        "--checkpoint.every", "30",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {**data, "checkpoints": checkpoints, "root": str(root)}
+
+
+@pytest.fixture(scope="session")
+def sources(base, tmp_path_factory) -> dict[str, str]:
+    """The identity set (`tritter synth identity`) and the tool-use set, with malformed rows."""
+    from tests.sft.conftest import tool_conversations, write_jsonl
+
+    root = tmp_path_factory.mktemp("sft-sources")
+    identity = str(root / "identity")
+    done = run_tritter("synth", "identity", "--output", identity, "--count", "400")
+    assert done.returncode == 0, done.stderr[-3000:]
+    tools = write_jsonl(
+        root / "tools.jsonl",
+        tool_conversations(400),
+        extra_lines=(
+            "{not json\n",
+            json.dumps({"messages": [{"role": "robot", "content": "hi"}]}) + "\n",
+            json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n",
+        ),
+    )
+    return {"identity": identity, "tools": tools}
+
+
+@pytest.fixture(scope="session")
+def tuned(base, sources, tmp_path_factory) -> str:
+    """A few hundred SFT steps on identity and tool use: enough for a tiny model to learn both
+    formats."""
+    from tests.sft.conftest import sft_args
+
+    output = str(tmp_path_factory.mktemp("sft-tuned") / "sft")
+    done = run_tritter(*sft_args(base, sources, output, "--max-steps", "250",
+                                 "--checkpoint.every", "250"))  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return output

@@ -1,16 +1,12 @@
-"""A tiny pretrained base, the identity set and an arithmetic tool-use set: the inputs of the
-post-training tests, built once per session with the real stages."""
+"""Helpers for the post-training tests: the arithmetic tool-use conversations and the `tritter
+sft` arguments. The session fixtures built from them (`base`, `sources`, `tuned`) live in
+tests/conftest.py, so that evaluation tests share the same trained models."""
 
 from __future__ import annotations
 
 import json
 import random
 from pathlib import Path
-
-import pytest
-
-from tests.conftest import run_tritter
-from tests.train.data import build
 
 
 def tool_conversations(count: int, seed: int = 0) -> list[dict]:
@@ -41,41 +37,6 @@ def write_jsonl(path: Path, rows: list[dict], extra_lines: tuple[str, ...] = ())
     return str(path)
 
 
-@pytest.fixture(scope="session")
-def base(tmp_path_factory) -> dict[str, str]:
-    """tokenizer/, tokens/ and checkpoints/ of 30 pretraining steps of `tiny`."""
-    root = tmp_path_factory.mktemp("sft-base")
-    data = build(root)
-    checkpoints = str(root / "checkpoints")
-    done = run_tritter(
-        "pretrain", "--data", data["tokens"], "--tokenizer", data["tokenizer"],
-        "--output", checkpoints, "--model", "tiny", "--seq-len", "64", "--micro-batch-size", "4",
-        "--max-steps", "30", "--optim.lr", "3e-3", "--metrics-port", "0",
-        "--checkpoint.every", "30",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return {**data, "checkpoints": checkpoints, "root": str(root)}
-
-
-@pytest.fixture(scope="session")
-def sources(base, tmp_path_factory) -> dict[str, str]:
-    """The identity set (`tritter synth identity`) and the tool-use set, with malformed rows."""
-    root = tmp_path_factory.mktemp("sft-sources")
-    identity = str(root / "identity")
-    done = run_tritter("synth", "identity", "--output", identity, "--count", "400")
-    assert done.returncode == 0, done.stderr[-3000:]
-    tools = write_jsonl(
-        root / "tools.jsonl",
-        tool_conversations(400),
-        extra_lines=(
-            "{not json\n",
-            json.dumps({"messages": [{"role": "robot", "content": "hi"}]}) + "\n",
-            json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n",
-        ),
-    )
-    return {"identity": identity, "tools": tools}
-
-
 def sft_args(base: dict, sources: dict, output: str, *extra: str) -> list[str]:
     return [
         "sft", "--phase", "sft", "--init", base["checkpoints"], "--tokenizer", base["tokenizer"],
@@ -83,14 +44,3 @@ def sft_args(base: dict, sources: dict, output: str, *extra: str) -> list[str]:
         "--output", output, "--seq-len", "128", "--micro-batch-size", "8",
         "--optim.lr", "3e-3", "--metrics-port", "0", *extra,
     ]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def tuned(base, sources, tmp_path_factory) -> str:
-    """A few hundred SFT steps on identity and tool use: enough for a tiny model to learn both
-    formats."""
-    output = str(tmp_path_factory.mktemp("sft-tuned") / "sft")
-    done = run_tritter(*sft_args(base, sources, output, "--max-steps", "250",
-                                 "--checkpoint.every", "250"))  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return output
