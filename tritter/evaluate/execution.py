@@ -22,6 +22,7 @@ class SampleResult:
     status: str
     reason: str
     seconds: float
+    reply: str | None = None  # a chat model's whole reply; `completion` is the program from it
 
     @property
     def passed(self) -> bool:
@@ -29,14 +30,20 @@ class SampleResult:
 
     def to_record(self) -> dict:
         record = asdict(self)
+        if self.reply is None:
+            del record["reply"]
         record["passed"] = self.passed
         return record
 
 
 def check_completions(
-    task: CodeTask, completions: Mapping[str, Sequence[str]], sandbox: Sandbox
+    task: CodeTask,
+    completions: Mapping[str, Sequence[str]],
+    sandbox: Sandbox,
+    replies: Mapping[str, Sequence[str]] | None = None,
 ) -> list[SampleResult]:
-    """Run every completion against its problem's tests; results ordered by (problem, sample)."""
+    """Run every completion against its problem's tests; results ordered by (problem, sample).
+    `replies`: the chat replies the completions were taken from, kept in the results."""
     problems = {problem.task_id: problem for problem in task.problems}
     jobs = [
         (task_id, index, completion)
@@ -51,6 +58,7 @@ def check_completions(
         results[index] = SampleResult(
             task_id, sample, completion, execution.status, execution.reason,
             round(execution.wall_seconds, 4),
+            replies[task_id][sample] if replies is not None else None,
         )  # fmt: skip
     return [result for result in results if result is not None]
 

@@ -1,9 +1,12 @@
 """Code-generation tasks: how each benchmark becomes a prompt and a runnable test program.
 
-The model sees `prompt(problem)` and produces a completion (cut at the first stop sequence);
-`program(problem, completion)` is what the sandbox runs: it raises (fails) unless the completion
-is correct. `reference(problem)` is the completion that reproduces the benchmark's own solution,
-used by the known-answer checks of the harness.
+A base model sees `prompt(problem)` and produces a completion (cut at the first stop sequence);
+a chat model is asked `question(problem)` as a user turn and the program is taken from its reply
+(`tritter.evaluate.replies`). `program(problem, completion)` is what the sandbox runs: it raises
+(fails) unless the completion is correct. A chat reply's code goes where a completion goes,
+after the prompt, which then supplies the imports and helper functions the question showed.
+`reference(problem)` is the completion that reproduces the benchmark's own solution, used by the
+known-answer checks of the harness.
 """
 
 from __future__ import annotations
@@ -23,6 +26,14 @@ HUMANEVAL_STOP = ("\nclass ", "\ndef ", "\n#", "\n@", "\nif __name__", "\nprint(
 # MBPP completions write the whole function, so "\ndef" cannot stop them (helpers are allowed).
 MBPP_STOP = ("\nclass ", "\nassert ", '\n"""', "\nprint(", "\nif __name__", "\n```")
 
+# How a chat model is asked for a solution: this instruction, a blank line, then the problem
+# (HumanEval: its prompt in a Python fence; MBPP: the description and one of its tests).
+CHAT_INSTRUCTION = (
+    "Solve this Python programming task. Reply with the complete code: the imports it needs and "
+    "the whole function, not only its body."
+)
+MBPP_CHAT_TEST = "Your code should pass this test:"
+
 
 @dataclass(frozen=True)
 class CodeTask:
@@ -37,6 +48,15 @@ class CodeTask:
         # docstring, then the model writes the function.
         example = problem.tests[0] if problem.tests else ""
         return f'"""\n{problem.description.strip()}\n{example}\n"""\n'
+
+    def question(self, problem: Problem) -> str:
+        """The user turn that asks a chat model for the solution."""
+        if self.name == "humaneval":
+            body = f"```python\n{problem.prompt.rstrip()}\n```"
+        else:
+            example = problem.tests[0] if problem.tests else ""
+            body = f"{problem.description.strip()}\n{MBPP_CHAT_TEST}\n{example}".rstrip()
+        return f"{CHAT_INSTRUCTION}\n\n{body}"
 
     def program(self, problem: Problem, completion: str) -> str:
         """The full test program for one completion."""
