@@ -25,6 +25,13 @@ RESULTS = {
             "generation": {"tokens_per_second": 950.5},
             "sandbox_seconds_per_sample": 0.031,
         },
+        "identity": {
+            "problems": 34,
+            "consistency": 0.5,
+            "names_persona": 1.0,
+            "claims_human": 0.5,
+            "generation": {"tokens_per_second": 300.0},
+        },
     }
 }
 
@@ -65,6 +72,10 @@ def test_pushes_eval_gauges_grouped_by_run(pushgateway):
         'tritter_eval_generation_tokens_per_second{run="run-7",task="humaneval"} 950.5',
         'tritter_eval_sandbox_seconds_per_sample{run="run-7",task="humaneval"} 0.031',
         'tritter_eval_duration_seconds{run="run-7",task="perplexity"} 12.5',
+        'tritter_eval_identity_ratio{metric="consistency",run="run-7"} 0.5',
+        'tritter_eval_identity_ratio{metric="names_persona",run="run-7"} 1.0',
+        'tritter_eval_identity_ratio{metric="claims_human",run="run-7"} 0.5',
+        'tritter_eval_problems{run="run-7",task="identity"} 34.0',
     ):
         assert line in body.splitlines(), line
 

@@ -8,7 +8,9 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from tritter.config import Config, runtime_field
 
-TASKS = ("perplexity", "humaneval", "mbpp")
+TASKS = ("perplexity", "humaneval", "mbpp", "identity")
+# What runs when --tasks is not given: identity needs a chat model, so it is asked for by name.
+DEFAULT_TASKS = ("perplexity", "humaneval", "mbpp")
 
 
 class SandboxConfig(Config):
@@ -45,7 +47,7 @@ class SandboxConfig(Config):
 
 
 class GenerationConfig(Config):
-    """Decoding for the code tasks."""
+    """Decoding for the code tasks (the identity task is always greedy)."""
 
     temperature: float = Field(
         0.0, ge=0, le=5, description="0 = greedy; > 0 samples with this temperature"
@@ -95,6 +97,17 @@ class PerplexityConfig(Config):
     )
 
 
+class IdentityConfig(Config):
+    """The identity task (chat models): who the answers must say the assistant is."""
+
+    persona: str | None = runtime_field(
+        None,
+        description="persona YAML whose name the answers must give (default: the packaged "
+        "tritter/chat/persona.yaml); identified by its content",
+    )
+    max_new_tokens: int = Field(128, ge=1, le=4096, description="generation budget per answer")
+
+
 class BenchmarkFiles(Config):
     """Override the shipped benchmark files (JSONL or JSONL.gz, local path or URI)."""
 
@@ -112,7 +125,14 @@ class EvaluateConfig(Config):
         None, description="packed token shards (needed for perplexity)"
     )
     tasks: list[str] = Field(
-        default_factory=lambda: list(TASKS), description=f"tasks to run: {', '.join(TASKS)}"
+        default_factory=lambda: list(DEFAULT_TASKS),
+        description=f"tasks to run: {', '.join(TASKS)} (identity: chat models only)",
+    )
+    prompt_format: Literal["auto", "base", "chat"] = Field(
+        "auto",
+        description="'chat': code problems asked as a user turn in the chat template, the "
+        "program taken from the reply; 'base': the benchmark prompt completed; 'auto': chat for "
+        "checkpoints trained in the mid or sft phase (as their manifest or tritter.json says)",
     )
     limit: int | None = Field(
         None,
@@ -131,6 +151,7 @@ class EvaluateConfig(Config):
     perplexity: PerplexityConfig = Field(default_factory=PerplexityConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     benchmarks: BenchmarkFiles = Field(default_factory=BenchmarkFiles)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
 
     @field_validator("tasks")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 
 from tritter import metrics
+from tritter.evaluate.identity import METRICS as IDENTITY_METRICS
 
 JOB = "tritter_evaluate"
 
@@ -32,6 +33,11 @@ def registry_for(results: dict[str, Any], run: str) -> CollectorRegistry:
     perplexity = gauge("tritter_eval_perplexity", "held-out perplexity", ("subset",))
     bpb = gauge("tritter_eval_bits_per_byte", "held-out bits per UTF-8 byte", ("subset",))
     duration = gauge("tritter_eval_duration_seconds", "wall time of a task", ("task",))
+    identity = gauge(
+        "tritter_eval_identity_ratio",
+        "identity task: share of answers that are consistent, name the persona, claim to be human",
+        ("metric",),
+    )
 
     for task, values in results.get("tasks", {}).items():
         if isinstance(values.get("seconds"), (int, float)):
@@ -46,6 +52,9 @@ def registry_for(results: dict[str, Any], run: str) -> CollectorRegistry:
                 bpb.labels(run, subset).set(numbers["bpb"])
             continue
         problems.labels(run, task).set(values.get("problems", 0))
+        if task == "identity":
+            for metric in IDENTITY_METRICS:
+                identity.labels(run, metric).set(values[metric])
         for key, value in values.items():
             if key.startswith("pass@"):
                 pass_at_k.labels(run, task, key[5:]).set(value)

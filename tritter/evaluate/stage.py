@@ -1,11 +1,17 @@
-"""The evaluate stage: a checkpoint → eval/ (`tritter evaluate`): perplexity / bits per byte and
-sandboxed code generation.
+"""The evaluate stage: a checkpoint → eval/ (`tritter evaluate`): perplexity / bits per byte,
+sandboxed code generation and, for chat models, identity consistency.
+
+A chat model (`tritter.evaluate.prompt_format`) is asked each code problem as a user turn and
+its reply, generated until `<|assistant_end|>`, gives the program to test
+(`tritter.evaluate.replies`); a base model completes the benchmark prompt. Both are scored the
+same way.
 
 Order matters for users: everything cheap that can be wrong (task names, benchmark files,
-tokenizer, held-out data, output folder, the sandbox) is checked before the model loads, so a
-typo costs seconds, not a checkpoint download. Outputs (`results.json`, `samples-<task>.jsonl`)
-are written whole, then `_manifest.json` (stage `evaluate`) last; a relaunch with the same
-checkpoint, tokenizer, data and config finds the manifest and does nothing.
+tokenizer, held-out data, the prompt format, the persona, output folder, the sandbox) is checked
+before the model loads, so a typo costs seconds, not a checkpoint download. Outputs
+(`results.json`, `samples-<task>.jsonl`) are written whole, then `_manifest.json` (stage
+`evaluate`) last; a relaunch with the same checkpoint, tokenizer, data and config finds the
+manifest and does nothing.
 """
 
 from __future__ import annotations
@@ -16,9 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from tritter import config as config_module
 from tritter import log, manifest, storage
+from tritter.chat import persona as persona_file
 from tritter.errors import TritterError
-from tritter.evaluate import loading
+from tritter.evaluate import identity as identity_task
+from tritter.evaluate import loading, prompt_format
 from tritter.evaluate.config import EvaluateConfig
+from tritter.evaluate.identity_questions import QUESTIONS, questions_sha256
+from tritter.evaluate.prompt_format import PromptFormat
 from tritter.evaluate.tasks import CodeTask, load_task
 from tritter.run_folder import (
     EVALUATE_MANIFEST,
@@ -35,22 +45,34 @@ from tritter.train.store import identity
 if TYPE_CHECKING:
     import torch
 
+    from tritter.chat.persona import Persona
     from tritter.evaluate.sandbox import Sandbox
     from tritter.tokenizer import Tokenizer
 
 _log = log.get_logger("evaluate")
 
 
-def stage_inputs(config: EvaluateConfig, tokenizer: Tokenizer) -> EvaluateInputs:
-    """The weights (by their identity, not their bytes), tokenizer and held-out data."""
+def stage_inputs(
+    config: EvaluateConfig, tokenizer: Tokenizer, persona: tuple[str, str] | None = None
+) -> tuple[EvaluateInputs, PromptFormat]:
+    """The weights (by their identity, not their bytes), how they are prompted, the tokenizer,
+    the held-out data and, for the identity task, the persona file (location, text) and the
+    question set."""
     data = PACK_MANIFEST.require(config.data) if "perplexity" in config.tasks else None
-    return EvaluateInputs(
+    checkpoint_identity = identity(config.checkpoint)  # a missing checkpoint: this error first
+    chosen = prompt_format.decide(config.checkpoint, config.prompt_format)
+    inputs = EvaluateInputs(
         checkpoint=storage.normalize(config.checkpoint),
-        checkpoint_identity=identity(config.checkpoint),
+        checkpoint_identity=checkpoint_identity,
         tokenizer_sha256=tokenizer.sha256,
         data=storage.normalize(config.data) if data is not None else None,
         data_fingerprint=data.fingerprint if data is not None else None,
+        prompt_format=chosen.format,
+        persona=persona[0] if persona else None,
+        persona_sha256=storage.sha256_bytes(persona[1].encode()) if persona else None,
+        identity_questions_sha256=questions_sha256() if persona else None,
     )
+    return inputs, chosen
 
 
 def fingerprint(config: EvaluateConfig, inputs: EvaluateInputs) -> str:
@@ -71,7 +93,22 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
         name: load_task(name, files[name], config.limit) for name in config.tasks if name in files
     }
     tokenizer = loading.load_tokenizer(config.tokenizer)
-    inputs = stage_inputs(config, tokenizer)
+    persona_source = persona = None  # (location, text) of the persona file, and its content
+    if "identity" in config.tasks:
+        persona_source = persona_file.read_text(config.identity.persona)
+        persona = persona_file.parse(persona_source[1], persona_source[0])
+    inputs, chosen = stage_inputs(config, tokenizer, persona_source)
+    log.event(_log, "prompt format", format=chosen.format, phase=chosen.phase,
+              decided_by=chosen.decided_by)  # fmt: skip
+    if persona is not None and not chosen.chat:
+        raise TritterError(
+            f"--tasks identity needs a chat model: {config.checkpoint} is prompted as a base "
+            f"model (phase {chosen.phase or 'not recorded'}; --prompt-format chat forces chat)"
+        )
+    if chosen.chat:
+        from tritter.chat.template import stop_ids
+
+        stop_ids(tokenizer)  # a tokenizer without the chat markers: its one-line error now
     expected = fingerprint(config, inputs)
     output = config.output
     if EVALUATE_MANIFEST.current(output, expected) is not None:
@@ -106,8 +143,10 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
         },
         "device": str(device),
         "dtype": str(dtype).removeprefix("torch."),
+        "prompt_format": {"format": chosen.format, "phase": chosen.phase,
+                          "decided_by": chosen.decided_by},
         "tasks": {},
-    }
+    }  # fmt: skip
     written: list[manifest.FileEntry] = []
     if "perplexity" in config.tasks:
         results["tasks"]["perplexity"] = _perplexity(config, model, tokenizer, device,
@@ -115,7 +154,12 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
     for name, task in code_tasks.items():
         assert sandbox is not None
         results["tasks"][name], entry = _code_task(
-            config, task, model, tokenizer, device, max_positions, sandbox
+            config, task, model, tokenizer, device, max_positions, sandbox, chosen.chat
+        )
+        written.append(entry)
+    if persona is not None:
+        results["tasks"]["identity"], entry = _identity(
+            config, persona, model, tokenizer, device, max_positions
         )
         written.append(entry)
     if sandbox is not None:
@@ -126,9 +170,10 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
     results_uri = storage.join(output, RESULTS)
     storage.write_text(results_uri, loading.dumps(results))
     written.append(manifest.file_entry(output, results_uri))
+    counted = ("problems", *identity_task.METRICS)
     counts = EvaluateCounts(
         tasks={
-            name: {k: v for k, v in values.items() if k.startswith("pass@") or k == "problems"}
+            name: {k: v for k, v in values.items() if k.startswith("pass@") or k in counted}
             for name, values in results["tasks"].items()
             if name != "perplexity"
         }
@@ -201,29 +246,46 @@ def _code_task(
     device: torch.device,
     max_positions: int,
     sandbox: Sandbox,
+    chat: bool,
 ) -> tuple[dict[str, Any], manifest.FileEntry]:
+    from tritter.chat.conversation import Message
+    from tritter.chat.template import render_prompt, stop_ids
     from tritter.evaluate.execution import check_completions, score
-    from tritter.evaluate.generation import Decoding, Generator
+    from tritter.evaluate.generation import Decoding, Generator, Prompt
+    from tritter.evaluate.replies import extract_program
 
     started = time.perf_counter()
     settings = config.generation
+    # A chat reply ends with its turn; the text stops are for completions of a base prompt.
+    default_stop = () if chat else task.stop
     decoding = Decoding(
         temperature=settings.temperature, top_p=settings.top_p,
         max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
-        seed=settings.seed, stop=tuple(settings.stop) if settings.stop is not None else task.stop,
+        seed=settings.seed,
+        stop=tuple(settings.stop) if settings.stop is not None else default_stop,
+        stop_ids=stop_ids(tokenizer) if chat else (),
     )  # fmt: skip
     generator = Generator(model, tokenizer, device, max_positions)
-    prompts = [task.prompt(problem) for problem in task.problems]
+    prompts: list[Prompt] = [
+        render_prompt([Message("user", task.question(problem))], tokenizer)
+        if chat
+        else task.prompt(problem)
+        for problem in task.problems
+    ]
     log.event(_log, "generating", task=task.name, problems=len(prompts),
               samples=settings.num_samples)  # fmt: skip
-    completions, stats = generator.generate(prompts, decoding, settings.num_samples)
-    by_id = {p.task_id: texts for p, texts in zip(task.problems, completions, strict=True)}
-    checked = check_completions(task, by_id, sandbox)
+    outputs, stats = generator.generate(prompts, decoding, settings.num_samples)
+    by_id = {p.task_id: texts for p, texts in zip(task.problems, outputs, strict=True)}
+    replies = None
+    if chat:
+        replies = by_id
+        by_id = {key: [extract_program(text) for text in texts] for key, texts in replies.items()}
+    checked = check_completions(task, by_id, sandbox, replies)
     metrics = score(checked, settings.pass_k)
     metrics["decoding"] = {
         "temperature": decoding.temperature, "top_p": decoding.top_p,
         "max_new_tokens": decoding.max_new_tokens, "stop": list(decoding.stop),
-        "seed": decoding.seed,
+        "stop_ids": list(decoding.stop_ids), "seed": decoding.seed,
     }  # fmt: skip
     metrics["generation"] = stats.to_dict()
     metrics["sandbox_seconds_per_sample"] = round(
@@ -237,4 +299,38 @@ def _code_task(
     storage.write_text(uri, "".join(line + "\n" for line in lines))
     log.event(_log, "scored", task=task.name,
               **{k: v for k, v in metrics.items() if k.startswith("pass@")})  # fmt: skip
+    return metrics, manifest.file_entry(storage.normalize(config.output), uri)
+
+
+def _identity(
+    config: EvaluateConfig,
+    persona: Persona,
+    model: torch.nn.Module,
+    tokenizer: Tokenizer,
+    device: torch.device,
+    max_positions: int,
+) -> tuple[dict[str, Any], manifest.FileEntry]:
+    from tritter.chat.template import stop_ids
+    from tritter.evaluate.generation import Decoding, Generator, Prompt
+
+    started = time.perf_counter()
+    decoding = Decoding(
+        temperature=0.0, max_new_tokens=config.identity.max_new_tokens,
+        batch_size=config.generation.batch_size, stop_ids=stop_ids(tokenizer),
+    )  # fmt: skip
+    prompts: list[Prompt] = [identity_task.prompt_ids(q, tokenizer) for q in QUESTIONS]
+    log.event(_log, "generating", task="identity", problems=len(prompts), samples=1)
+    outputs, stats = Generator(model, tokenizer, device, max_positions).generate(prompts, decoding)
+    metrics, records = identity_task.score(QUESTIONS, [texts[0] for texts in outputs], persona)
+    metrics["decoding"] = {
+        "temperature": 0.0, "max_new_tokens": decoding.max_new_tokens,
+        "stop_ids": list(decoding.stop_ids),
+    }  # fmt: skip
+    metrics["generation"] = stats.to_dict()
+    metrics["seconds"] = round(time.perf_counter() - started, 2)
+    uri = storage.join(config.output, samples_file("identity"))
+    lines = (json.dumps(record, ensure_ascii=False) for record in records)
+    storage.write_text(uri, "".join(line + "\n" for line in lines))
+    log.event(_log, "scored", task="identity",
+              **{k: metrics[k] for k in identity_task.METRICS})  # fmt: skip
     return metrics, manifest.file_entry(storage.normalize(config.output), uri)
