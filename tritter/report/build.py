@@ -536,6 +536,17 @@ def _evaluation_section(data: dict[str, Any]) -> Section:
                 "Code generation (every completion run in the sandbox)",
             )
         )
+    identity = tasks.get("identity")
+    if identity:
+        section.tables.append(
+            Table(
+                ["metric", "value", "names the persona", "claims to be human", "questions"],
+                [["Identity consistency", pct(identity.get("consistency")),
+                  pct(identity.get("names_persona")), pct(identity.get("claims_human")),
+                  fmt(identity.get("problems"))]],
+                "Chat model: fixed identity questions, greedy answers",
+            )
+        )  # fmt: skip
     sandbox = evaluation.get("sandbox") or {}
     if sandbox:
         section.text.append(
