@@ -1,8 +1,8 @@
 """Decoding one sequence token by token with a KV cache, for a conversation.
 
-The evaluation `Generator` decodes batches of text prompts and stops on text; a chat turn stops
-on control tokens (`<|assistant_end|>`, `<|code_end|>`), which decode to no text, and is shown
-as it is produced — so this decoder yields token ids one at a time and stops on ids.
+The evaluation `Generator` decodes whole batches and returns finished completions; a chat turn
+is shown while it is produced and must stop the moment the model closes a code part (to run it)
+— so this decoder yields token ids one at a time, for one sequence, and stops on ids.
 """
 
 from __future__ import annotations

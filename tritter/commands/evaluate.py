@@ -34,6 +34,10 @@ def handle(args: argparse.Namespace) -> int:
                 if numbers:
                     print(f"perplexity {subset}: loss {numbers['loss']:.4f} "
                           f"ppl {numbers['perplexity']:.3f} bpb {numbers['bpb']:.4f}")  # fmt: skip
+        elif task == "identity":
+            print(f"identity: {values['problems']} questions, consistency "
+                  f"{values['consistency']:.4f} (names the persona {values['names_persona']:.4f}, "
+                  f"claims to be human {values['claims_human']:.4f})")  # fmt: skip
         else:
             scores = " ".join(f"{k} {v:.4f}" for k, v in values.items() if k.startswith("pass@"))
             print(f"{task}: {values['problems']} problems, {scores}")
