@@ -44,3 +44,17 @@ def test_local_launcher_reports_the_trainer_failure(tmp_path):
     # No tokens folder: `tritter pretrain` itself refuses with its own one-line error first.
     with pytest.raises(TritterError, match="tritter pretrain exited with status 1"):
         launch.run_local(spec(tmp_path), timeout_seconds=300)
+
+
+def test_local_launcher_reports_the_sft_failure(tmp_path):
+    # No conversations at the sources: `tritter sft` refuses with its own one-line error first.
+    failing = spec(
+        tmp_path,
+        phase="sft",
+        init=str(tmp_path / "mid"),
+        model=None,
+        data=f"chats={tmp_path / 'none.jsonl'}",
+        output=str(tmp_path / "sft"),
+    )
+    with pytest.raises(TritterError, match="tritter sft exited with status 1"):
+        launch.run_local(failing, timeout_seconds=300)

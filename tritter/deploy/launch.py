@@ -1,10 +1,11 @@
-"""Start the training job and wait for it: a PyTorchJob in a cluster, `tritter pretrain` locally.
+"""Start a training job and wait for it: a PyTorchJob in a cluster, the trainer locally.
 
-In a cluster the pretrain step creates the PyTorchJob built by `pytorchjob.build_job`, logs each
-status change, fails when the job fails (with the tail of the master's log), gives up at the
-step's timeout, and deletes the job however the wait ends. Without a cluster (no in-cluster
-service account, or `launcher=local`) it runs `tritter pretrain --nproc N` as a child process,
-so `tritter run` trains with exactly the command the pods run.
+In a cluster a training step (pretrain, mid, sft) creates the PyTorchJob built by
+`pytorchjob.build_job`, logs each status change, fails when the job fails (with the tail of the
+master's log), gives up at the step's timeout, and deletes the job however the wait ends.
+Without a cluster (no in-cluster service account, or `launcher=local`) it runs the job's command
+(`tritter pretrain --nproc N`, `tritter sft --phase P ...`) as a child process, so `tritter run`
+trains with exactly the command the pods run.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ def own_namespace() -> str:
 
 
 def run_local(spec: JobSpec, timeout_seconds: float) -> None:
-    """`tritter pretrain` in a child process with this interpreter; raises on failure."""
+    """The job's command in a child process with this interpreter; raises on failure."""
     command = [sys.executable, "-m", "tritter.cli", *spec.command()[1:]]
+    trainer = " ".join(spec.command()[:2])  # `tritter pretrain`, `tritter sft`
     env = {**os.environ, **spec.extra_env}
     if spec.s3_endpoint:
         env["AWS_ENDPOINT_URL_S3"] = spec.s3_endpoint
@@ -59,7 +61,7 @@ def run_local(spec: JobSpec, timeout_seconds: float) -> None:
             f"training did not finish within train_timeout_hours ({timeout_seconds / 3600:g} h)"
         ) from err
     if result.returncode != 0:
-        raise TritterError(f"tritter pretrain exited with status {result.returncode}")
+        raise TritterError(f"{trainer} exited with status {result.returncode}")
 
 
 def _conditions(job: Any) -> list[Any]:

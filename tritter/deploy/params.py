@@ -1,28 +1,128 @@
-"""`PipelineParams`: the parameters of the `tritter-pretrain` pipeline, with bounds.
+"""The parameters of the two pipelines, with bounds: `PipelineParams` (`tritter-pretrain`) and
+`PosttrainParams` (`tritter-posttrain`), which share the training, evaluation and cluster
+parameters of `RunParams`.
 
-This one model is the source of the pipeline's parameter descriptions (the KFP dashboard shows
+Each model is the source of its pipeline's parameter descriptions (the KFP dashboard shows
 them), the `tritter run` flags, and the check every step makes before it does any work: a value
 out of range fails the step with one line naming the parameter.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from tritter.config import Config
 from tritter.deploy.images import image
 from tritter.errors import TritterError
+from tritter.sft.config import PHASE_DEFAULTS
 
 # The model presets of `tritter.model.PRESETS` (a test keeps the two lists equal). Listed here
 # so that checking parameters does not import torch.
 MODEL_PRESETS = ("tiny", "125m", "700m", "1.3b", "3b", "7b", "2b4t", "blueprint")
 EVAL_TASKS = ("perplexity", "humaneval", "mbpp")
 MAX_TRAIN_HOURS = 24 * 90
+# The post-training evaluation leaves perplexity out by default: it needs the run's packed
+# token shards (`<run_root>/tokens`), which a run post-training someone else's base lacks.
+POSTTRAIN_EVAL_TASKS = ("humaneval", "mbpp")
+# Name of the generated identity set among the conversation sources.
+IDENTITY_SOURCE = "identity"
+SOURCE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
-class PipelineParams(Config):
+class RunParams(Config):
+    """What both pipelines share: the training job's shape and length, evaluation, storage,
+    metrics and where training runs. Each pipeline adds its own `run_root` and inputs."""
+
+    SUMMARY: ClassVar[str] = ""
+
+    seq_len: int = Field(2048, ge=8, le=1_048_576, description="training sequence length")
+    nodes: int = Field(1, ge=1, le=1024, description="training nodes (PyTorchJob replicas)")
+    gpus_per_node: int = Field(
+        8, ge=0, le=16, description="GPUs per training node (0: CPU training, one process)"
+    )
+    micro_batch_size: int = Field(
+        8, ge=1, le=4096, description="sequences per GPU per forward pass"
+    )
+    global_batch_tokens: int = Field(
+        0,
+        ge=0,
+        le=10**9,
+        description="tokens per optimizer step over all GPUs, a multiple of GPUs x micro batch "
+        "x seq_len (0: one micro batch per GPU; the BitNet recipe uses ~1M)",
+    )
+    checkpoint_every: int = Field(
+        500, ge=1, le=10**9, description="save a checkpoint every this many steps"
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed for packing and training")
+    eval_tasks: str = Field(
+        ",".join(EVAL_TASKS),
+        description="comma-separated evaluation tasks: " + ", ".join(EVAL_TASKS),
+    )
+    eval_limit: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="evaluate only the first N problems of each code task (0: all)",
+    )
+    eval_max_new_tokens: int = Field(
+        512, ge=1, le=32768, description="generation budget per code-task sample (tokens)"
+    )
+    s3_endpoint: str = Field(
+        "", description="S3 endpoint URL (empty: AWS, or AWS_ENDPOINT_URL_S3 from the Secret)"
+    )
+    pushgateway_url: str = Field(
+        "", description="Prometheus Pushgateway URL for the short steps' counters (empty: off)"
+    )
+    s3_secret: str = Field(
+        "tritter-s3",
+        description="Kubernetes Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    )
+    train_image: str = Field(
+        image("train"), min_length=1, description="container image of the training pods"
+    )
+    namespace: str = Field(
+        "", description="namespace of the PyTorchJob (empty: the pipeline's own namespace)"
+    )
+    launcher: Literal["auto", "kubernetes", "local"] = Field(
+        "auto",
+        description="how training starts: kubernetes (a PyTorchJob), local (the trainer in "
+        "the step itself) or auto (kubernetes inside a cluster)",
+    )
+    train_timeout_hours: float = Field(
+        168.0,
+        gt=0,
+        le=MAX_TRAIN_HOURS,
+        description="fail a training step after this many hours",
+    )
+
+    @field_validator("run_root", check_fields=False)
+    @classmethod
+    def _run_root_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a run folder is required (e.g. s3://bucket/runs/first)")
+        return value.strip().rstrip("/")
+
+    @field_validator("eval_tasks")
+    @classmethod
+    def _known_tasks(cls, value: str) -> str:
+        tasks = split_list(value)
+        if not tasks:
+            raise ValueError("at least one task is needed")
+        for task in tasks:
+            if task not in EVAL_TASKS:
+                raise ValueError(f"unknown task '{task}' (known: {', '.join(EVAL_TASKS)})")
+        return value
+
+
+class PipelineParams(RunParams):
+    """The `tritter-pretrain` pipeline."""
+
+    SUMMARY: ClassVar[str] = (
+        "Curate code, train a tokenizer, pack tokens, pretrain a ternary model, evaluate."
+    )
+
     source: str = Field(
         "python-stdlib",
         min_length=1,
@@ -49,7 +149,6 @@ class PipelineParams(Config):
         le=100_000_000_000,
         description="bytes of curated text the tokenizer trains on",
     )
-    seq_len: int = Field(2048, ge=8, le=1_048_576, description="training sequence length")
     token_budget: int = Field(
         0,
         ge=0,
@@ -57,72 +156,7 @@ class PipelineParams(Config):
         description="training tokens to pack (0: as many as the data holds)",
     )
     model: str = Field("700m", description="model preset: " + ", ".join(MODEL_PRESETS))
-    nodes: int = Field(1, ge=1, le=1024, description="training nodes (PyTorchJob replicas)")
-    gpus_per_node: int = Field(
-        8, ge=0, le=16, description="GPUs per training node (0: CPU training, one process)"
-    )
     max_steps: int = Field(10_000, ge=1, le=10**9, description="optimizer steps to train")
-    micro_batch_size: int = Field(
-        8, ge=1, le=4096, description="sequences per GPU per forward pass"
-    )
-    global_batch_tokens: int = Field(
-        0,
-        ge=0,
-        le=10**9,
-        description="tokens per optimizer step over all GPUs, a multiple of GPUs x micro batch "
-        "x seq_len (0: one micro batch per GPU; the BitNet recipe uses ~1M)",
-    )
-    checkpoint_every: int = Field(
-        500, ge=1, le=10**9, description="save a checkpoint every this many steps"
-    )
-    seed: int = Field(0, ge=0, le=2**31 - 1, description="seed for packing and training")
-    eval_tasks: str = Field(
-        ",".join(EVAL_TASKS),
-        description="comma-separated evaluation tasks: " + ", ".join(EVAL_TASKS),
-    )
-    eval_limit: int = Field(
-        0,
-        ge=0,
-        le=100_000,
-        description="evaluate only the first N problems of each code task (0: all)",
-    )
-    s3_endpoint: str = Field(
-        "", description="S3 endpoint URL (empty: AWS, or AWS_ENDPOINT_URL_S3 from the Secret)"
-    )
-    eval_max_new_tokens: int = Field(
-        512, ge=1, le=32768, description="generation budget per code-task sample (tokens)"
-    )
-    pushgateway_url: str = Field(
-        "", description="Prometheus Pushgateway URL for the short steps' counters (empty: off)"
-    )
-    s3_secret: str = Field(
-        "tritter-s3",
-        description="Kubernetes Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-    )
-    train_image: str = Field(
-        image("train"), min_length=1, description="container image of the training pods"
-    )
-    namespace: str = Field(
-        "", description="namespace of the PyTorchJob (empty: the pipeline's own namespace)"
-    )
-    launcher: Literal["auto", "kubernetes", "local"] = Field(
-        "auto",
-        description="how pretraining starts: kubernetes (a PyTorchJob), local (tritter "
-        "pretrain in the step itself) or auto (kubernetes inside a cluster)",
-    )
-    train_timeout_hours: float = Field(
-        168.0,
-        gt=0,
-        le=MAX_TRAIN_HOURS,
-        description="fail the training step after this many hours",
-    )
-
-    @field_validator("run_root")
-    @classmethod
-    def _run_root_given(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("a run folder is required (e.g. s3://bucket/runs/first)")
-        return value.strip().rstrip("/")
 
     @field_validator("model")
     @classmethod
@@ -150,16 +184,129 @@ class PipelineParams(Config):
             parse_mixture(value)
         return value
 
-    @field_validator("eval_tasks")
+
+class PosttrainParams(RunParams):
+    """The `tritter-posttrain` pipeline: conversations → midtraining → SFT → evaluation."""
+
+    SUMMARY: ClassVar[str] = (
+        "Generate identity (and default instruction) conversations, midtrain and fine-tune a "
+        "base model on them, evaluate."
+    )
+
+    base: str = Field(
+        "",
+        description="the weights to start from: a pretrain checkpoints folder (its newest "
+        "committed step), one step folder or a Hugging Face BitNet directory (local or s3://)",
+    )
+    run_root: str = Field(
+        "",
+        description="run folder (s3://bucket/prefix or a local path) that receives synth/ mid/ "
+        "sft/ (the evaluation in sft/eval/)",
+    )
+    tokenizer: str = Field(
+        "",
+        description="tokenizer the base was trained with: folder or tokenizer.model URI "
+        "(empty: <run_root>/tokenizer)",
+    )
+    identity_count: int = Field(
+        1000,
+        ge=0,
+        le=1_000_000,
+        description="identity conversations to generate into <run_root>/synth/identity (0: none)",
+    )
+    conversations: str = Field(
+        "",
+        description="comma-separated NAME=URI conversation sources (JSONL/Parquet files or "
+        "folders, s3:// prefixes, hf://DATASET[:CONFIG][:SPLIT]) trained on with the identity "
+        "set (empty: the docstring instruction set generated into <run_root>/synth/docstrings)",
+    )
+    docstrings_count: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="docstring instruction conversations to generate when conversations is "
+        "empty (at most one per documented standard-library callable)",
+    )
+    mid_max_steps: int = Field(
+        0,
+        ge=0,
+        le=10**9,
+        description="optimizer steps of midtraining (0: one pass over the conversations)",
+    )
+    mid_lr: float = Field(
+        PHASE_DEFAULTS["mid"]["optim"]["lr"],
+        gt=0,
+        le=1.0,
+        description="peak learning rate of midtraining",
+    )
+    sft_max_steps: int = Field(
+        0,
+        ge=0,
+        le=10**9,
+        description="optimizer steps of SFT (0: one pass over the conversations)",
+    )
+    sft_lr: float = Field(
+        PHASE_DEFAULTS["sft"]["optim"]["lr"], gt=0, le=1.0, description="peak learning rate of SFT"
+    )
+    eval_tasks: str = Field(
+        ",".join(POSTTRAIN_EVAL_TASKS),
+        description="comma-separated evaluation tasks: "
+        + ", ".join(EVAL_TASKS)
+        + " (perplexity scores the held-out shards in <run_root>/tokens)",
+    )
+
+    @field_validator("base")
     @classmethod
-    def _known_tasks(cls, value: str) -> str:
-        tasks = split_list(value)
-        if not tasks:
-            raise ValueError("at least one task is needed")
-        for task in tasks:
-            if task not in EVAL_TASKS:
-                raise ValueError(f"unknown task '{task}' (known: {', '.join(EVAL_TASKS)})")
+    def _base_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(
+                "the weights to start from are required (e.g. s3://b/runs/x/checkpoints)"
+            )
+        return value.strip().rstrip("/")
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    @field_validator("conversations")
+    @classmethod
+    def _named_sources(cls, value: str, info: ValidationInfo) -> str:
+        sources = parse_sources(value)
+        if IDENTITY_SOURCE in sources and info.data.get("identity_count"):
+            raise ValueError(
+                f"the name '{IDENTITY_SOURCE}' is the generated identity set's (rename the "
+                "source, or set identity_count=0)"
+            )
         return value
+
+    def tokenizer_uri(self) -> str:
+        """The tokenizer to use: as given, else the run's own `tokenizer/`."""
+        from tritter.run_folder import RunFolder
+
+        return self.tokenizer or RunFolder(self.run_root).tokenizer
+
+    def given_sources(self) -> dict[str, str]:
+        """The `conversations` parameter as name → URI (empty: use the default sets)."""
+        return parse_sources(self.conversations)
+
+
+def parse_sources(value: str) -> dict[str, str]:
+    """`a=s3://b/a,b=/data/b.jsonl` → {"a": "s3://b/a", "b": "/data/b.jsonl"}."""
+    sources: dict[str, str] = {}
+    for entry in split_list(value):
+        name, sep, uri = (part.strip() for part in entry.partition("="))
+        if not sep or not name or not uri:
+            raise ValueError(f"expected NAME=URI, got '{entry}'")
+        if not set(name) <= SOURCE_NAME_CHARS:
+            raise ValueError(f"source name '{name}': use letters, digits, '_', '-', '.'")
+        if name in sources:
+            raise ValueError(f"two sources named '{name}'")
+        sources[name] = uri.rstrip("/")
+    return sources
+
+
+P = TypeVar("P", bound=RunParams)
 
 
 def split_list(value: str) -> list[str]:
@@ -167,10 +314,15 @@ def split_list(value: str) -> list[str]:
 
 
 def check(**values: Any) -> PipelineParams:
+    """Validate the `tritter-pretrain` parameters a step received (see `check_params`)."""
+    return check_params(PipelineParams, values)
+
+
+def check_params(kind: type[P], values: dict[str, Any]) -> P:
     """Validate the parameters a step received; one `TritterError` line naming the first bad
     parameter. Parameters the step did not receive take their defaults."""
     try:
-        return PipelineParams.model_validate(values)
+        return kind.model_validate(values)
     except ValidationError as err:
         first = err.errors()[0]
         name = ".".join(str(part) for part in first["loc"]) or "parameters"
@@ -182,10 +334,9 @@ def check(**values: Any) -> PipelineParams:
         ) from err
 
 
-def describe() -> str:
+def describe(kind: type[RunParams] = PipelineParams) -> str:
     """The pipeline docstring: one `name: description` line per parameter (KFP reads it)."""
-    lines = ["Curate code, train a tokenizer, pack tokens, pretrain a ternary model, evaluate.", ""]
-    lines.append("Args:")
-    for name, info in PipelineParams.model_fields.items():
+    lines = [kind.SUMMARY, "", "Args:"]
+    for name, info in kind.model_fields.items():
         lines.append(f"    {name}: {info.description}")
     return "\n".join(lines) + "\n"

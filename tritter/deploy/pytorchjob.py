@@ -1,20 +1,22 @@
-"""Build the training PyTorchJob (Kubeflow Training Operator v1) as a plain object.
+"""Build a training PyTorchJob (Kubeflow Training Operator v1) as a plain object.
 
-`build_job(spec)` is a pure function of `JobSpec`: no cluster, no environment. The pretrain step
-hands its result to `tritter.deploy.launch`, the tests validate it against the CRD schema, and
-`k8s/` holds an example rendered from it.
+`build_job(spec)` is a pure function of `JobSpec`: no cluster, no environment. The pretrain,
+mid and sft steps hand its result to `tritter.deploy.launch`, the tests validate it against the
+CRD schema, and `k8s/` holds an example rendered from it.
 
-Layout: one Master and `nodes - 1` Workers, each running `tritter pretrain ... --nproc N` in a
+Layout: one Master and `nodes - 1` Workers, each running the trainer with `--nproc N` in a
 container named `pytorch` (the operator finds it by that name and injects MASTER_ADDR,
-PET_NNODES, PET_NODE_RANK, …, which `tritter pretrain` reads). The metrics port is named
-`metrics` so the chart's PodMonitor scrapes every training pod.
+PET_NNODES, PET_NODE_RANK, …, which the trainer reads): `tritter pretrain ...` for pretraining,
+`tritter sft --phase mid|sft --init ...` for post-training. Every phase's pods carry the same
+component label and a port named `metrics`, so the chart's PodMonitor scrapes them all (the
+trainer labels its series with the phase).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from kubeflow.training import models
 from kubernetes import client
@@ -24,7 +26,7 @@ from tritter.errors import TritterError
 CONTAINER = "pytorch"  # the operator requires this container name
 USER_ID = 1000  # the images' non-root user
 COMPONENT_LABEL = "app.kubernetes.io/component"
-TRAIN_COMPONENT = "pretrain"
+TRAIN_COMPONENT = "pretrain"  # every training pod's, whatever its phase (the PodMonitor's)
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -34,13 +36,16 @@ class JobSpec:
 
     name: str
     image: str
-    data: str
+    data: str  # pretrain: the token shards; mid/sft: the conversation sources, NAME=URI,...
     tokenizer: str
     output: str
-    model: str
+    model: str | None = None  # a preset; None: the trainer's (post-training: the init's shape)
+    phase: Literal["pretrain", "mid", "sft"] = "pretrain"
+    init: str | None = None  # the weights to start from (`--init`; required by mid and sft)
+    lr: float | None = None  # peak learning rate (`--optim.lr`); None: the phase's default
     nodes: int = 1
     gpus_per_node: int = 8
-    max_steps: int = 1000
+    max_steps: int | None = 1000  # None: the trainer decides (post-training: one epoch)
     checkpoint_every: int = 500
     seq_len: int = 2048
     micro_batch_size: int = 8
@@ -61,16 +66,19 @@ class JobSpec:
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def command(self) -> list[str]:
-        """The container command: the same `tritter pretrain` a user runs locally."""
+        """The container command: the same `tritter pretrain` (or `tritter sft --phase P`) a
+        user runs locally."""
+        trainer = ["pretrain"] if self.phase == "pretrain" else ["sft", "--phase", self.phase]
         command = [
             "tritter",
-            "pretrain",
+            *trainer,
             "--data", self.data,
             "--tokenizer", self.tokenizer,
             "--output", self.output,
-            "--model", self.model,
+            *(["--init", self.init] if self.init else []),
+            *(["--model", self.model] if self.model else []),
             "--nproc", str(max(self.gpus_per_node, 1)),
-            "--max-steps", str(self.max_steps),
+            *(["--max-steps", str(self.max_steps)] if self.max_steps is not None else []),
             "--checkpoint.every", str(self.checkpoint_every),
             "--seq-len", str(self.seq_len),
             "--micro-batch-size", str(self.micro_batch_size),
@@ -79,6 +87,8 @@ class JobSpec:
         ]  # fmt: skip
         if self.global_batch_tokens:
             command += ["--global-batch-tokens", str(self.global_batch_tokens)]
+        if self.lr is not None:
+            command += ["--optim.lr", repr(self.lr)]
         return command
 
 
@@ -98,6 +108,8 @@ def _check(spec: JobSpec) -> None:
         raise TritterError(f"PyTorchJob gpus_per_node: must be >= 0 (got {spec.gpus_per_node})")
     if not 1 <= spec.metrics_port <= 65535:
         raise TritterError(f"PyTorchJob metrics_port: out of range (got {spec.metrics_port})")
+    if spec.phase != "pretrain" and not spec.init:
+        raise TritterError(f"PyTorchJob init: the {spec.phase} phase starts from --init weights")
 
 
 def _container(spec: JobSpec) -> client.V1Container:
