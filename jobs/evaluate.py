@@ -1,22 +1,33 @@
-"""The evaluate step: held-out perplexity and sandboxed HumanEval/MBPP on the newest checkpoint."""
+"""The evaluate steps: held-out perplexity and sandboxed HumanEval/MBPP on the newest
+checkpoint — of pretraining into `<run_root>/eval`, of SFT into `<run_root>/sft/eval`."""
 
 from __future__ import annotations
 
+from tritter import storage
 from tritter.config import validate
-from tritter.deploy.params import PipelineParams, split_list
+from tritter.deploy.params import PipelineParams, RunParams, split_list
 from tritter.evaluate import stage
 from tritter.evaluate.config import EvaluateConfig
-from tritter.jobs.settings import prepare, run_folder
+from tritter.jobs.settings import prepare, prepare_posttrain, run_folder
+from tritter.run_folder import EVAL
 
 
-def config(params: PipelineParams, checkpoints: str, tokenizer: str, data: str) -> EvaluateConfig:
+def config(
+    params: RunParams,
+    checkpoints: str,
+    tokenizer: str,
+    data: str | None,
+    output: str | None = None,
+) -> EvaluateConfig:
+    """`output` defaults to the run's `eval/`; `data` (the packed shards) is only read by the
+    perplexity task."""
     return validate(
         EvaluateConfig,
         {
             "checkpoint": checkpoints,
             "tokenizer": tokenizer,
             "data": data,
-            "output": run_folder(params).eval,
+            "output": output or run_folder(params).eval,
             "tasks": split_list(params.eval_tasks),
             "limit": params.eval_limit or None,
             "generation": {"max_new_tokens": params.eval_max_new_tokens},
@@ -28,6 +39,20 @@ def config(params: PipelineParams, checkpoints: str, tokenizer: str, data: str) 
 
 def evaluate(settings: str, checkpoints: str, tokenizer: str, data: str) -> str:
     """Returns the eval folder."""
-    made = config(prepare(settings), checkpoints, tokenizer, data)
+    params: PipelineParams = prepare(settings)
+    made = config(params, checkpoints, tokenizer, data)
+    stage.run(made)
+    return made.output
+
+
+def evaluate_sft(settings: str, checkpoints: str) -> str:
+    """Evaluate the fine-tuned model into `<sft>/eval` (beside its data/: the pretrained
+    model's evaluation keeps `<run_root>/eval`, so a run folder holding both pipelines keeps
+    both); perplexity reads `<run_root>/tokens`. Returns the eval folder."""
+    params = prepare_posttrain(settings)
+    tokens = run_folder(params).tokens if "perplexity" in split_list(params.eval_tasks) else None
+    made = config(
+        params, checkpoints, params.tokenizer_uri(), tokens, storage.join(checkpoints, EVAL)
+    )
     stage.run(made)
     return made.output

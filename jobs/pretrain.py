@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from tritter import log
 from tritter.config import add_arguments, build_config
 from tritter.deploy import launch
-from tritter.deploy.params import PipelineParams
+from tritter.deploy.params import PipelineParams, RunParams
 from tritter.deploy.pytorchjob import JobSpec, job_name
 from tritter.errors import TritterError, exit_code
 from tritter.jobs.settings import prepare, run_folder
@@ -58,18 +58,29 @@ def pretrain(settings: str, data: str, tokenizer: str) -> str:
     """Train to the end (a PyTorchJob in a cluster, a child process locally); returns the
     checkpoints folder."""
     params = prepare(settings)
+    mode = launcher(params)
+    spec = train_job_spec(params, data, tokenizer, mode)
+    run_training(params, spec, mode)
+    return spec.output
+
+
+def launcher(params: RunParams) -> str:
+    """`kubernetes` or `local` for these parameters (a multi-node job needs a cluster)."""
     mode = launch.choose_launcher(params.launcher)
     if mode == "local" and params.nodes > 1:
         raise TritterError(
             f"pipeline parameter 'nodes': {params.nodes} nodes need launcher=kubernetes"
         )
-    spec = train_job_spec(params, data, tokenizer, mode)
+    return mode
+
+
+def run_training(params: RunParams, spec: JobSpec, mode: str) -> None:
+    """Run the job to its end under `train_timeout_hours`: a PyTorchJob, or a child process."""
     timeout = params.train_timeout_hours * 3600
     if mode == "kubernetes":
         launch.run_kubernetes(spec, timeout)
     else:
         launch.run_local(spec, timeout)
-    return spec.output
 
 
 def main(argv: Sequence[str] | None = None) -> int:

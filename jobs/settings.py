@@ -1,9 +1,11 @@
 """The pipeline settings every step receives, and the fan-out units built from them.
 
-The first step checks every pipeline parameter at once (`check_parameters`) and hands the
-result to all later steps as one JSON string (KFP passes parameters as strings): `prepare` turns
-it back into the typed `PipelineParams` — checked again, since a step can also be launched by
-hand — and points this process's S3 and Pushgateway clients where the settings say.
+The first step checks every pipeline parameter at once (`check_parameters` for
+`tritter-pretrain`, `check_posttrain_parameters` for `tritter-posttrain`) and hands the result
+to all later steps as one JSON string (KFP passes parameters as strings): `prepare` turns it
+back into the typed `PipelineParams` (`prepare_posttrain`: `PosttrainParams`) — checked again,
+since a step can also be launched by hand — and points this process's S3 and Pushgateway clients
+where the settings say.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import os
 from typing import Any
 
 from tritter import log, storage
-from tritter.deploy.params import PipelineParams, check
+from tritter.deploy.params import P, PipelineParams, PosttrainParams, RunParams, check_params
 from tritter.errors import TritterError
-from tritter.run_folder import RunFolder
+from tritter.run_folder import TOKENIZER_MODEL, RunFolder
 
 _log = log.get_logger("jobs")
 
@@ -27,13 +29,22 @@ UNIT_SETTINGS = ("run_root", "s3_endpoint", "s3_secret", "pushgateway_url")
 def prepare(settings: str) -> PipelineParams:
     """Parse and re-check the settings JSON made by `check_parameters`, and set up S3 and
     Pushgateway access for this process."""
+    return _prepare(settings, PipelineParams)
+
+
+def prepare_posttrain(settings: str) -> PosttrainParams:
+    """`prepare` for the settings made by `check_posttrain_parameters`."""
+    return _prepare(settings, PosttrainParams)
+
+
+def _prepare(settings: str, kind: type[P]) -> P:
     try:
         values = json.loads(settings)
     except ValueError as err:
         raise TritterError(f"pipeline settings: invalid JSON ({err})") from err
     if not isinstance(values, dict):
         raise TritterError("pipeline settings: expected a JSON object of pipeline parameters")
-    checked = check(**values)
+    checked = check_params(kind, values)
     if checked.s3_endpoint:
         os.environ["AWS_ENDPOINT_URL_S3"] = checked.s3_endpoint
         storage.reset_clients()
@@ -47,7 +58,7 @@ def prepare(settings: str) -> PipelineParams:
     return checked
 
 
-def run_folder(params: PipelineParams) -> RunFolder:
+def run_folder(params: RunParams) -> RunFolder:
     return RunFolder(params.run_root)
 
 
@@ -60,7 +71,28 @@ def _has_s3_credentials() -> bool:
 def check_parameters(**values: Any) -> str:
     """The pipeline's first step: every parameter at once, before hours of curation. Returns
     the settings JSON every later step receives."""
-    checked = prepare(json.dumps(values))
+    return _accept(prepare(json.dumps(values)))
+
+
+def check_posttrain_parameters(**values: Any) -> str:
+    """The first step of `tritter-posttrain`: every parameter at once, and the base weights and
+    the tokenizer must be there, before any conversation is generated."""
+    checked = prepare_posttrain(json.dumps(values))
+    if not storage.list_objects(checked.base, recursive=False):
+        raise TritterError(
+            f"pipeline parameter 'base': nothing at {checked.base} (expected a checkpoints "
+            "folder, a step folder or a Hugging Face BitNet directory)"
+        )
+    tokenizer = checked.tokenizer_uri()
+    if not (
+        storage.exists(storage.join(tokenizer, TOKENIZER_MODEL))
+        or (tokenizer.endswith(".model") and storage.exists(tokenizer))
+    ):
+        raise TritterError(f"pipeline parameter 'tokenizer': no {TOKENIZER_MODEL} at {tokenizer}")
+    return _accept(checked)
+
+
+def _accept(checked: RunParams) -> str:
     storage.ensure_writable(checked.run_root)
     log.event(_log, "pipeline parameters accepted", run_root=checked.run_root)
     return json.dumps(checked.model_dump(mode="json"), sort_keys=True)

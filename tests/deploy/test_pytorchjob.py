@@ -1,4 +1,5 @@
-"""The PyTorchJob the pretrain step creates: built without a cluster, checked against the CRD."""
+"""The PyTorchJobs the pretrain, mid and sft steps create: built without a cluster, checked
+against the CRD."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tritter.deploy.pytorchjob import JobSpec, build_job, build_model, job_name
 from tritter.errors import TritterError
 from tritter.jobs import pretrain as pretrain_job
 from tritter.jobs import settings as settings_job
+from tritter.jobs import sft as sft_job
 
 
 def spec(**changes) -> JobSpec:
@@ -128,3 +130,62 @@ def test_pipeline_settings_become_the_job(tmp_path):
     assert "--model" in master["command"] and "1.3b" in master["command"]
     assert master["command"][master["command"].index("--output") + 1].endswith("checkpoints")
     assert job["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] == 1
+
+
+def test_sft_job_validates_against_the_crd_and_runs_tritter_sft():
+    sources = "identity=s3://bucket/run/synth/identity,docstrings=s3://bucket/run/synth/docstrings"
+    job = build_job(
+        spec(name="tritter-demo-mid", phase="mid", init="s3://bucket/run/checkpoints",
+             data=sources, output="s3://bucket/run/mid", model=None, max_steps=None, lr=5e-4)
+    )  # fmt: skip
+    validate(job)
+    replicas = job["spec"]["pytorchReplicaSpecs"]
+    assert replicas["Worker"]["replicas"] == 3
+    for role in ("Master", "Worker"):
+        (container,) = replicas[role]["template"]["spec"]["containers"]
+        assert container["ports"] == [{"containerPort": 9400, "name": "metrics"}]
+        # The chart's PodMonitor selects every training pod by this label.
+        labels = replicas[role]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/component"] == "pretrain"
+    command = replicas["Master"]["template"]["spec"]["containers"][0]["command"]
+    assert command[:4] == ["tritter", "sft", "--phase", "mid"]
+    assert "--model" not in command and "--max-steps" not in command
+    args = cli.build_parser().parse_args(command[1:])
+    assert args.command == "sft" and args.phase == "mid"
+    assert args.init == "s3://bucket/run/checkpoints"
+    assert args.data == sources.split(",")
+    assert args.output == "s3://bucket/run/mid" and args.nproc == 8
+    assert getattr(args, "optim.lr") == 5e-4
+    assert args.global_batch_tokens == 1_048_576
+
+
+def test_post_training_jobs_need_init_weights():
+    with pytest.raises(TritterError, match="PyTorchJob init: the sft phase starts from --init"):
+        build_job(spec(phase="sft", model=None))
+
+
+def test_pipeline_settings_become_the_mid_and_sft_jobs(tmp_path):
+    base = tmp_path / "base"
+    for folder, name in (("tokenizer", "tokenizer.model"), ("checkpoints", "config.yaml")):
+        (base / folder).mkdir(parents=True)
+        (base / folder / name).write_text("stand-in")  # the check only looks for them
+    settings = settings_job.check_posttrain_parameters(
+        run_root=str(base), base=str(base / "checkpoints"), nodes=2, gpus_per_node=4,
+        s3_secret="team-s3", mid_max_steps=500, sft_lr=2e-4,
+    )  # fmt: skip
+    params = settings_job.prepare_posttrain(settings)
+    mid = sft_job.job_spec(params, "mid", params.base, "kubernetes")
+    tuned = sft_job.job_spec(params, "sft", mid.output, "kubernetes")
+    assert (mid.name, tuned.name) == (job_name(str(base), "mid"), job_name(str(base), "sft"))
+    for made, phase in ((mid, "mid"), (tuned, "sft")):
+        job = build_job(made)
+        validate(job)
+        master = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
+        assert master["envFrom"] == [{"secretRef": {"name": "team-s3"}}]
+        command = master["command"]
+        assert command[3] == phase
+        assert command[command.index("--output") + 1] == str(base / phase)
+    assert mid.command()[mid.command().index("--max-steps") + 1] == "500"
+    assert "--max-steps" not in tuned.command()
+    assert tuned.command()[tuned.command().index("--init") + 1] == str(base / "mid")
+    assert tuned.command()[tuned.command().index("--optim.lr") + 1] == "0.0002"

@@ -1,0 +1,107 @@
+"""The tritter-posttrain step bodies driven by hand the way the pipeline drives them, on a tiny
+pretrained base: synth → mid → sft → evaluate → report, then a relaunch that does no work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.validation import validate
+from tritter import manifest
+from tritter.deploy.pytorchjob import build_job
+from tritter.errors import TritterError
+from tritter.jobs import evaluate as evaluate_job
+from tritter.jobs import report as report_job
+from tritter.jobs import settings as settings_job
+from tritter.jobs import sft as sft_job
+from tritter.jobs import synth as synth_job
+from tritter.run_folder import MID_MANIFEST, SFT_DATA_MANIFEST, SFT_MANIFEST
+
+# A few steps of each phase on CPU: the machinery, not a useful model.
+TINY = dict(
+    gpus_per_node=0, seq_len=64, micro_batch_size=4, mid_max_steps=3, sft_max_steps=3,
+    checkpoint_every=3, identity_count=100, docstrings_count=100, eval_tasks="humaneval",
+    eval_limit=1, eval_max_new_tokens=8, launcher="local",
+)  # fmt: skip
+
+
+def _steps(settings: str) -> list[str]:
+    identity = synth_job.identity(settings)
+    docstrings = synth_job.docstrings(settings)
+    mid = sft_job.mid(settings, identity, docstrings)
+    tuned = sft_job.sft(settings, mid)
+    evaluated = evaluate_job.evaluate_sft(settings, tuned)
+    reported = report_job.report_posttrain(settings, evaluated)
+    return [identity, docstrings, mid, tuned, evaluated, reported]
+
+
+def _stamps(folders: list[str]) -> list[int]:
+    return [Path(manifest.manifest_uri(f)).stat().st_mtime_ns for f in folders]
+
+
+@pytest.mark.slow
+def test_posttrain_steps_then_relaunch_is_a_no_op(base, tmp_path):
+    run = tmp_path / "run"
+    settings = settings_job.check_posttrain_parameters(
+        base=base["checkpoints"], tokenizer=base["tokenizer"], run_root=str(run), **TINY
+    )
+    folders = _steps(settings)
+    assert folders == [str(run / "synth" / "identity"), str(run / "synth" / "docstrings"),
+                       str(run / "mid"), str(run / "sft"), str(run / "sft" / "eval"),
+                       str(run / "report")]  # fmt: skip
+    mid, tuned = MID_MANIFEST.require(folders[2]), SFT_MANIFEST.require(folders[3])
+    assert mid.inputs.init == base["checkpoints"] and mid.counts.steps == 3
+    assert tuned.inputs.init == folders[2] and tuned.counts.steps == 3
+    assert mid.extra.phase == "mid" and tuned.extra.phase == "sft"
+    data = SFT_DATA_MANIFEST.require(str(run / "sft" / "data"))
+    assert data.inputs.sources == {"identity": folders[0], "docstrings": folders[1]}
+    results = json.loads((run / "sft" / "eval" / "results.json").read_text())
+    assert "humaneval" in results["tasks"]
+    assert "Post-training" in (run / "report" / "report.md").read_text()
+    stamps = _stamps(folders)
+
+    # A relaunch: every step finds its manifest and no manifest is rewritten.
+    assert _steps(settings) == folders
+    assert _stamps(folders) == stamps
+
+
+def test_given_conversations_replace_the_docstring_set(tmp_path):
+    base = tmp_path / "base"
+    (base / "tokenizer").mkdir(parents=True)
+    (base / "tokenizer" / "tokenizer.model").write_bytes(b"model")
+    (base / "checkpoints").mkdir()
+    (base / "checkpoints" / "config.yaml").write_text("{}")
+    settings = settings_job.check_posttrain_parameters(
+        base=str(base / "checkpoints"), run_root=str(base), conversations="chats=s3://b/chats"
+    )
+    assert synth_job.docstrings(settings) == ""
+    assert not (base / "synth" / "docstrings").exists()
+    params = settings_job.prepare_posttrain(settings)
+    assert sft_job.sources(params) == {
+        "identity": str(base / "synth" / "identity"),
+        "chats": "s3://b/chats",
+    }
+    spec = sft_job.job_spec(params, "sft", str(base / "mid"), "kubernetes")
+    command = spec.command()
+    assert command[:4] == ["tritter", "sft", "--phase", "sft"]
+    assert command[command.index("--init") + 1] == str(base / "mid")
+    assert command[command.index("--tokenizer") + 1] == str(base / "tokenizer")
+    assert command[command.index("--optim.lr") + 1] == "0.0001"
+    assert "--max-steps" not in command  # 0: one pass over the conversations
+    validate(build_job(spec))
+
+
+def test_missing_base_or_tokenizer_is_named_before_any_work(tmp_path):
+    with pytest.raises(TritterError, match="pipeline parameter 'base': nothing at"):
+        settings_job.check_posttrain_parameters(
+            base=str(tmp_path / "none"), run_root=str(tmp_path / "run")
+        )
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "config.yaml").write_text("{}")
+    with pytest.raises(TritterError, match=r"pipeline parameter 'tokenizer': no tokenizer\.model"):
+        settings_job.check_posttrain_parameters(
+            base=str(tmp_path / "checkpoints"), run_root=str(tmp_path / "run")
+        )
+    assert not (tmp_path / "run").exists()
