@@ -4,9 +4,11 @@
     python -m tritter.pipelines.chart --check  # exit 1 when any is stale (CI)
 
 * `helm/tritter/values.schema.json`: the chart's values schema; `pipeline.defaults` takes its
-  keys, types and bounds from `PipelineParams`, so a bad default fails `helm install` naming
-  the key instead of failing a run later.
-* `helm/tritter/files/tritter_pretrain.yaml`: the compiled pipeline the upload hook ships.
+  keys, types and bounds from `PipelineParams`, `pipeline.posttrain.defaults` from
+  `PosttrainParams`, so a bad default fails `helm install` naming the key instead of failing a
+  run later.
+* `helm/tritter/files/tritter_pretrain.yaml`, `tritter_posttrain.yaml`: the compiled pipelines
+  the upload hook ships.
 * `helm/tritter/files/dashboards/*.json`: the Grafana dashboards (`tritter.deploy.dashboards`).
 * `k8s/*.yaml`: the chart rendered with `k8s/values.yaml` (namespace, RBAC, Secret template),
   plus an example multi-node PyTorchJob built by `pytorchjob.build_job`.
@@ -22,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from tritter.deploy.params import PipelineParams
+from tritter.deploy.params import PipelineParams, PosttrainParams, RunParams
 
 REPO = Path(__file__).resolve().parents[1]  # pipelines/ sits at the top of the repository
 CHART = REPO / "helm" / "tritter"
@@ -53,11 +55,11 @@ def _labels(description: str) -> dict[str, Any]:
     }
 
 
-def _pipeline_defaults() -> dict[str, Any]:
+def _pipeline_defaults(kind: type[RunParams]) -> dict[str, Any]:
     properties = {}
-    for name, prop in PipelineParams.model_json_schema()["properties"].items():
+    for name, prop in kind.model_json_schema()["properties"].items():
         entry = {k: v for k, v in prop.items() if k not in ("title", "default")}
-        if name == "run_root":
+        if name in ("run_root", "base"):
             entry.pop("minLength", None)
         properties[name] = entry
     return _object(properties)
@@ -122,7 +124,14 @@ def values_schema() -> dict[str, Any]:
                         "name": {**NAME, "minLength": 1},
                         "apiHost": _str("KFP API URL", pattern="^https?://.+"),
                         "kfpNamespace": NAME,
-                        "defaults": _pipeline_defaults(),
+                        "defaults": _pipeline_defaults(PipelineParams),
+                        "posttrain": _object(
+                            {
+                                "upload": {"type": "boolean"},
+                                "name": {**NAME, "minLength": 1},
+                                "defaults": _pipeline_defaults(PosttrainParams),
+                            }
+                        ),
                         "runnerServiceAccounts": {"type": "array", "items": NAME},
                         "hook": _object(
                             {
@@ -240,7 +249,10 @@ def generated() -> dict[Path, str]:
 
     files = {
         CHART / "values.schema.json": json.dumps(values_schema(), indent=2) + "\n",
-        CHART / "files" / "tritter_pretrain.yaml": committed_package().read_text("utf-8"),
+        CHART / "files" / "tritter_pretrain.yaml": committed_package("pretrain").read_text("utf-8"),
+        CHART / "files" / "tritter_posttrain.yaml": committed_package("posttrain").read_text(
+            "utf-8"
+        ),
     }
     for name, text in dashboards().items():
         files[CHART / "files" / "dashboards" / name] = text

@@ -1,10 +1,10 @@
-"""Lightweight KFP components, one per pipeline step.
+"""Lightweight KFP components, one per step of the two pipelines.
 
-The first step checks every pipeline parameter and returns them as one settings JSON that all
-later steps receive. Each body is a single call into the stage's `tritter.jobs` module: KFP
-copies the function's source into the compiled pipeline, so bodies stay one line and the logic
-lives in tested library code. The stage image already holds the project, so nothing is pip-installed
-at run time (`install_kfp_package=False`).
+The first step of each pipeline checks every pipeline parameter and returns them as one
+settings JSON that all later steps receive. Each body is a single call into the stage's
+`tritter.jobs` module: KFP copies the function's source into the compiled pipeline, so bodies
+stay one line and the logic lives in tested library code. The stage image already holds the
+project, so nothing is pip-installed at run time (`install_kfp_package=False`).
 """
 
 from kfp import dsl
@@ -151,3 +151,84 @@ def report(settings: str, evaluated: str) -> str:
     from tritter.jobs import report
 
     return report.report(settings, evaluated)
+
+
+# -- tritter-posttrain ---------------------------------------------------------------------------
+
+
+@_component(DATA_IMAGE)
+def check_posttrain_parameters(
+    seq_len: int,
+    nodes: int,
+    gpus_per_node: int,
+    micro_batch_size: int,
+    global_batch_tokens: int,
+    checkpoint_every: int,
+    seed: int,
+    eval_tasks: str,
+    eval_limit: int,
+    eval_max_new_tokens: int,
+    s3_endpoint: str,
+    pushgateway_url: str,
+    s3_secret: str,
+    train_image: str,
+    namespace: str,
+    launcher: str,
+    train_timeout_hours: float,
+    base: str,
+    run_root: str,
+    tokenizer: str,
+    identity_count: int,
+    conversations: str,
+    docstrings_count: int,
+    mid_max_steps: int,
+    mid_lr: float,
+    sft_max_steps: int,
+    sft_lr: float,
+) -> str:
+    values = dict(locals())
+    from tritter.jobs import settings
+
+    return settings.check_posttrain_parameters(**values)
+
+
+@_component(DATA_IMAGE)
+def synth_identity(settings: str) -> str:
+    from tritter.jobs import synth
+
+    return synth.identity(settings)
+
+
+@_component(DATA_IMAGE)
+def synth_docstrings(settings: str) -> str:
+    from tritter.jobs import synth
+
+    return synth.docstrings(settings)
+
+
+@_component(TRAIN_IMAGE)
+def mid(settings: str, identity: str, docstrings: str) -> str:
+    from tritter.jobs import sft
+
+    return sft.mid(settings, identity, docstrings)
+
+
+@_component(TRAIN_IMAGE)
+def sft(settings: str, mid: str) -> str:
+    from tritter.jobs import sft
+
+    return sft.sft(settings, mid)
+
+
+@_component(EVAL_IMAGE)
+def evaluate_sft(settings: str, checkpoints: str) -> str:
+    from tritter.jobs import evaluate
+
+    return evaluate.evaluate_sft(settings, checkpoints)
+
+
+@_component(EVAL_IMAGE)
+def report_posttrain(settings: str, evaluated: str) -> str:
+    from tritter.jobs import report
+
+    return report.report_posttrain(settings, evaluated)

@@ -1,9 +1,10 @@
-"""Compile the pipeline package and upload it to Kubeflow Pipelines.
+"""Compile the pipeline packages and upload them to Kubeflow Pipelines.
 
-`compile_package` writes the KFP IR YAML. With no options its output is byte-for-byte the file
-committed as `pipelines/tritter_pretrain.yaml`; `registry` and `defaults` adapt a copy to one
-cluster (the Helm hook uses them for `image.registry` and `pipeline.defaults`) by rewriting the
-executor images and the root parameters' default values in the IR.
+Two pipelines: `pretrain` (`tritter-pretrain`) and `posttrain` (`tritter-posttrain`).
+`compile_package` writes one's KFP IR YAML. With no options its output is byte-for-byte the file
+committed as `pipelines/tritter_<kind>.yaml`; `registry` and `defaults` adapt a copy to one
+cluster (the Helm hook uses them for `image.registry` and the chart's pipeline defaults) by
+rewriting the executor images and the root parameters' default values in the IR.
 """
 
 from __future__ import annotations
@@ -17,26 +18,57 @@ import yaml
 
 from tritter import __version__, log
 from tritter.deploy.images import DEFAULT_REGISTRY
-from tritter.deploy.params import PipelineParams
+from tritter.deploy.params import PipelineParams, PosttrainParams, RunParams, check_params
 from tritter.errors import TritterError
 
 _log = log.get_logger("pipelines.package")
-COMMITTED = Path(__file__).resolve().parent / "tritter_pretrain.yaml"
+HERE = Path(__file__).resolve().parent
+KINDS = ("pretrain", "posttrain")
+PARAMS: dict[str, type[RunParams]] = {"pretrain": PipelineParams, "posttrain": PosttrainParams}
+DESCRIPTIONS = {
+    "pretrain": "Tritter pretraining pipeline",
+    "posttrain": "Tritter post-training pipeline",
+}
+# Parameters every run must set, given a placeholder when one default alone is checked.
+_REQUIRED = {"pretrain": ("run_root",), "posttrain": ("run_root", "base")}
+COMMITTED = HERE / "tritter_pretrain.yaml"
 
 
-def committed_package() -> Path:
+def pipeline_name(kind: str) -> str:
+    """`tritter-pretrain` for `pretrain`."""
+    _known(kind)
+    return f"tritter-{kind}"
+
+
+def file_name(kind: str) -> str:
+    """`tritter_pretrain.yaml` for `pretrain`."""
+    _known(kind)
+    return f"tritter_{kind}.yaml"
+
+
+def _known(kind: str) -> None:
+    if kind not in KINDS:
+        raise TritterError(f"unknown pipeline '{kind}' (known: {', '.join(KINDS)})")
+
+
+def committed_package(kind: str = "pretrain") -> Path:
     """The compiled pipeline shipped with the code (source checkout or installed package)."""
     from importlib import resources
 
-    shipped = Path(str(resources.files("tritter.pipelines").joinpath("tritter_pretrain.yaml")))
-    return shipped if shipped.exists() else COMMITTED
+    name = file_name(kind)
+    shipped = Path(str(resources.files("tritter.pipelines").joinpath(name)))
+    return shipped if shipped.exists() else HERE / name
 
 
-def compile_text() -> str:
+def compile_text(kind: str = "pretrain") -> str:
     """The IR YAML exactly as KFP's compiler writes it."""
     from kfp import compiler
 
-    from tritter.pipelines.tritter_pretrain import pipeline
+    if kind == "posttrain":
+        from tritter.pipelines.tritter_posttrain import pipeline
+    else:
+        _known(kind)
+        from tritter.pipelines.tritter_pretrain import pipeline
 
     with tempfile.TemporaryDirectory(prefix="tritter-compile-") as tmp:
         path = Path(tmp) / "pipeline.yaml"
@@ -44,29 +76,37 @@ def compile_text() -> str:
         return path.read_text(encoding="utf-8")
 
 
-def _typed_default(name: str, value: Any) -> Any:
+def kind_of(text: str) -> str:
+    """Which pipeline a compiled package is, from the name in its IR."""
+    spec = next(yaml.safe_load_all(text))
+    name = str((spec or {}).get("pipelineInfo", {}).get("name", ""))
+    for kind in KINDS:
+        if name == pipeline_name(kind):
+            return kind
+    raise TritterError(f"not a tritter pipeline package (pipeline name '{name}')")
+
+
+def _typed_default(name: str, value: Any, kind: str = "pretrain") -> Any:
     """A `--set name=value` string as the parameter's type, checked against its bounds."""
-    fields = PipelineParams.model_fields
+    fields = PARAMS[kind].model_fields
     if name not in fields:
         raise TritterError(f"unknown pipeline parameter '{name}' (known: {', '.join(fields)})")
-    kind = fields[name].annotation
+    annotation = fields[name].annotation
     try:
-        if kind is int:
+        if annotation is int:
             number = float(value)
             if not number.is_integer():
                 raise ValueError(value)
             value = int(number)
-        elif kind is float:
+        elif annotation is float:
             value = float(value)
         else:
             value = str(value)
     except ValueError as err:
         raise TritterError(f"pipeline parameter '{name}': not a number (got {value!r})") from err
-    # Check the bound now, but not requirements that only apply to a whole run (run_root).
-    probe = {"run_root": "probe", name: value}
-    from tritter.deploy.params import check
-
-    check(**probe)
+    # Check the bound now, but not requirements that only apply to a whole run (run_root, base).
+    probe = {**dict.fromkeys(_REQUIRED[kind], "probe"), name: value}
+    check_params(PARAMS[kind], probe)
     return value
 
 
@@ -74,6 +114,7 @@ def customize(
     text: str, registry: str | None = None, defaults: dict[str, Any] | None = None
 ) -> str:
     """The IR with images moved to `registry` and parameter defaults replaced."""
+    kind = kind_of(text)
     documents = list(yaml.safe_load_all(text))
     spec = documents[0]
     if registry and registry.rstrip("/") != DEFAULT_REGISTRY:
@@ -87,7 +128,7 @@ def customize(
             train["defaultValue"] = new + train["defaultValue"][len(old) :]
     parameters = spec["root"]["inputDefinitions"]["parameters"]
     for name, value in (defaults or {}).items():
-        parameters[name]["defaultValue"] = _typed_default(name, value)
+        parameters[name]["defaultValue"] = _typed_default(name, value, kind)
     return yaml.safe_dump_all(documents, sort_keys=True)
 
 
@@ -110,9 +151,12 @@ def without_retries(text: str) -> str:
 
 
 def compile_package(
-    output: str | Path, registry: str | None = None, defaults: dict[str, Any] | None = None
+    output: str | Path,
+    registry: str | None = None,
+    defaults: dict[str, Any] | None = None,
+    kind: str = "pretrain",
 ) -> Path:
-    text = compile_text()
+    text = compile_text(kind)
     if registry or defaults:
         text = customize(text, registry, defaults)
     path = Path(output)
@@ -144,19 +188,22 @@ def _client(host: str, namespace: str | None) -> Any:
 def upload(
     package: Path,
     host: str,
-    name: str = "tritter-pretrain",
+    name: str | None = None,
     namespace: str | None = None,
 ) -> dict[str, str]:
-    """Upload `package` as pipeline `name`, or as a new version when it exists already."""
+    """Upload `package` as pipeline `name` (default: the name in its IR), or as a new version
+    when it exists already."""
     if not package.exists():
         raise TritterError(f"{package}: pipeline package not found")
+    kind = kind_of(package.read_text(encoding="utf-8"))
+    name = name or pipeline_name(kind)
     version = version_name(package)
     try:
         client = _client(host, namespace)
         pipeline_id = client.get_pipeline_id(name)
         if pipeline_id is None:
             created = client.upload_pipeline(
-                str(package), pipeline_name=name, description="Tritter pretraining pipeline"
+                str(package), pipeline_name=name, description=DESCRIPTIONS[kind]
             )
             pipeline_id = created.pipeline_id
             result = {"pipeline_id": pipeline_id, "version": "initial", "action": "created"}
@@ -164,7 +211,8 @@ def upload(
             existing = client.list_pipeline_versions(pipeline_id, page_size=200)
             names = {v.display_name for v in (existing.pipeline_versions or [])}
             if version in names:
-                return {"pipeline_id": pipeline_id, "version": version, "action": "unchanged"}
+                result = {"pipeline_id": pipeline_id, "version": version, "action": "unchanged"}
+                return {"name": name, **result}
             client.upload_pipeline_version(
                 str(package), pipeline_version_name=version, pipeline_id=pipeline_id
             )
@@ -175,4 +223,4 @@ def upload(
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise TritterError(f"Kubeflow Pipelines at {host}: {reason[:300]}") from err
     log.event(_log, "pipeline uploaded", host=host, name=name, **result)
-    return result
+    return {"name": name, **result}

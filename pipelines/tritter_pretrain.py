@@ -23,39 +23,14 @@ from kfp import dsl, kubernetes
 from tritter.deploy import params
 from tritter.deploy.params import PipelineParams
 from tritter.pipelines import components as c
+from tritter.pipelines.tasks import configure as _configure
+from tritter.pipelines.tasks import default
 
 PIPELINE_NAME = "tritter-pretrain"
-SECRET_KEYS = {
-    "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY",
-}
-DATA_RETRIES = 3
 
 
 def _default(name: str):  # noqa: ANN202 - a parameter default of any type
-    return PipelineParams.model_fields[name].default
-
-
-def _configure(
-    task: dsl.PipelineTask,
-    s3_secret: str,
-    *,
-    cpu: str,
-    memory: str,
-    retries: int = DATA_RETRIES,
-    gpus: int = 0,
-) -> dsl.PipelineTask:
-    task.set_cpu_request(cpu).set_cpu_limit(cpu)
-    task.set_memory_request(memory).set_memory_limit(memory)
-    if gpus:
-        task.set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(gpus)
-    if retries:
-        task.set_retry(num_retries=retries, backoff_duration="60s", backoff_factor=2.0)
-    task.set_caching_options(enable_caching=False)
-    task.set_env_variable("TRITTER_LOG_FORMAT", "json")
-    kubernetes.use_secret_as_env(task, s3_secret, SECRET_KEYS, optional=True)
-    kubernetes.set_security_context(task, run_as_user=1000, run_as_group=1000, run_as_non_root=True)
-    return task
+    return default(PipelineParams, name)
 
 
 def tritter_pretrain(
@@ -172,7 +147,5 @@ def tritter_pretrain(
 
 
 # KFP takes the parameter descriptions shown in the dashboard from the docstring.
-tritter_pretrain.__doc__ = params.describe()
-pipeline = dsl.pipeline(name=PIPELINE_NAME, description=params.describe().splitlines()[0])(
-    tritter_pretrain
-)
+tritter_pretrain.__doc__ = params.describe(PipelineParams)
+pipeline = dsl.pipeline(name=PIPELINE_NAME, description=PipelineParams.SUMMARY)(tritter_pretrain)

@@ -91,3 +91,99 @@ def test_local_copy_has_no_retries():
     text = package.committed_package().read_text()
     assert "retryPolicy" in text
     assert "retryPolicy" not in package.without_retries(text)
+
+
+# -- tritter-posttrain ---------------------------------------------------------------------------
+
+
+def test_eval_tasks_match_the_evaluate_package():
+    from tritter.evaluate.config import DEFAULT_TASKS, TASKS
+
+    assert params.CHAT_EVAL_TASKS == TASKS and params.EVAL_TASKS == DEFAULT_TASKS
+    # A base model cannot answer the identity questions: refused before the run starts.
+    with pytest.raises(TritterError, match="pipeline parameter 'eval_tasks': the identity task"):
+        params.check(run_root="/tmp/x", eval_tasks="humaneval,identity")
+
+
+def test_both_pipelines_share_the_run_parameters():
+    common = set(params.RunParams.model_fields)
+    assert common <= set(params.PipelineParams.model_fields)
+    assert common <= set(params.PosttrainParams.model_fields)
+    for name in common - {"eval_tasks"}:  # post-training leaves perplexity out by default
+        pretrain = params.PipelineParams.model_fields[name]
+        posttrain = params.PosttrainParams.model_fields[name]
+        assert pretrain.default == posttrain.default, name
+        assert pretrain.description == posttrain.description, name
+
+
+POSTTRAIN = {"run_root": "/tmp/x", "base": "/tmp/base/checkpoints"}
+
+
+@pytest.mark.parametrize(
+    ("values", "name"),
+    [
+        ({"base": " "}, "base"),
+        ({"run_root": ""}, "run_root"),
+        ({"conversations": "chats.jsonl"}, "conversations"),
+        ({"conversations": "a=x.jsonl,a=y.jsonl"}, "conversations"),
+        ({"conversations": "b c=x.jsonl"}, "conversations"),
+        ({"conversations": "identity=x.jsonl"}, "conversations"),
+        ({"identity_count": -1}, "identity_count"),
+        ({"mid_lr": 0}, "mid_lr"),
+        ({"sft_max_steps": -5}, "sft_max_steps"),
+        ({"eval_tasks": "trivia"}, "eval_tasks"),
+        ({"vocab_size": 4096}, "vocab_size"),
+    ],
+)
+def test_bad_posttrain_parameters_name_themselves(values, name):
+    with pytest.raises(TritterError, match=f"pipeline parameter '{name}'") as err:
+        params.check_params(params.PosttrainParams, {**POSTTRAIN, **values})
+    assert "\n" not in str(err.value)
+
+
+def test_posttrain_sources_and_tokenizer():
+    checked = params.check_params(params.PosttrainParams, POSTTRAIN)
+    assert checked.given_sources() == {}
+    assert checked.tokenizer_uri() == "/tmp/x/tokenizer"
+    assert checked.eval_tasks == "humaneval,mbpp,identity"
+    checked = params.check_params(
+        params.PosttrainParams,
+        {**POSTTRAIN, "conversations": "chats=s3://b/chats/, best = /d/best.jsonl",
+         "tokenizer": "s3://b/tok/", "identity_count": 0},
+    )  # fmt: skip
+    assert checked.given_sources() == {"chats": "s3://b/chats", "best": "/d/best.jsonl"}
+    assert checked.tokenizer_uri() == "s3://b/tok"
+    # Without the generated identity set the name is free.
+    params.check_params(
+        params.PosttrainParams, {**POSTTRAIN, "identity_count": 0, "conversations": "identity=x"}
+    )
+
+
+def test_posttrain_docstring_describes_every_parameter():
+    text = params.describe(params.PosttrainParams)
+    assert text.startswith(params.PosttrainParams.SUMMARY)
+    for name, info in params.PosttrainParams.model_fields.items():
+        assert f"    {name}: {info.description}" in text
+
+
+def test_customize_the_posttrain_package():
+    text = package.committed_package("posttrain").read_text()
+    assert package.kind_of(text) == "posttrain"
+    custom = package.customize(
+        text, "registry.example.com/ml", {"base": "s3://b/runs/x/checkpoints", "sft_lr": "3e-4"}
+    )
+    spec = next(yaml.safe_load_all(custom))
+    images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
+    assert images == {
+        "registry.example.com/ml/tritter-data:0.1.0",
+        "registry.example.com/ml/tritter-train:0.1.0",
+        "registry.example.com/ml/tritter-eval:0.1.0",
+    }
+    root = spec["root"]["inputDefinitions"]["parameters"]
+    assert root["base"]["defaultValue"] == "s3://b/runs/x/checkpoints"
+    assert root["sft_lr"]["defaultValue"] == 3e-4
+    with pytest.raises(TritterError, match="pipeline parameter 'mid_max_steps'"):
+        package.customize(text, None, {"mid_max_steps": "-1"})
+    # A pretraining parameter is not one of this pipeline's.
+    with pytest.raises(TritterError, match="unknown pipeline parameter 'vocab_size'"):
+        package.customize(text, None, {"vocab_size": "4096"})

@@ -6,7 +6,7 @@ import yaml
 from kfp import components
 
 from tests.conftest import run_tritter
-from tritter.deploy.params import PipelineParams
+from tritter.deploy.params import PipelineParams, PosttrainParams
 from tritter.pipelines import package
 
 COMMITTED = package.committed_package()
@@ -103,3 +103,84 @@ def test_per_step_settings():
         keys = {k["secretKey"] for k in secret["keyToEnv"]}
         assert keys == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     assert int(kube["exec-pretrain"]["activeDeadlineSeconds"]) > 0
+
+
+# -- tritter-posttrain ---------------------------------------------------------------------------
+
+POSTTRAIN = package.committed_package("posttrain")
+
+
+def posttrain_ir() -> tuple[dict, dict]:
+    spec, platform = yaml.safe_load_all(POSTTRAIN.read_text())
+    return spec, platform
+
+
+def test_committed_posttrain_yaml_is_up_to_date():
+    assert POSTTRAIN.read_text() == package.compile_text("posttrain"), (
+        "run `tritter pipeline compile --pipeline all --output pipelines/`"
+    )
+
+
+def test_compile_all_writes_both_committed_files(tmp_path):
+    result = run_tritter("pipeline", "compile", "--pipeline", "all", "--output", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "tritter_pretrain.yaml").read_text() == COMMITTED.read_text()
+    assert (tmp_path / "tritter_posttrain.yaml").read_text() == POSTTRAIN.read_text()
+
+
+def test_posttrain_loads_back_with_every_parameter_default_and_description():
+    loaded = components.load_component_from_file(str(POSTTRAIN))
+    assert loaded.name == "tritter-posttrain"
+    assert set(loaded.component_spec.inputs) == set(PosttrainParams.model_fields)
+    spec, _ = posttrain_ir()
+    declared = spec["root"]["inputDefinitions"]["parameters"]
+    for name, field in PosttrainParams.model_fields.items():
+        assert declared[name]["defaultValue"] == field.default, name
+        assert declared[name]["description"] == field.description, name
+
+
+def test_posttrain_steps_run_in_order():
+    spec, _ = posttrain_ir()
+    tasks = _tasks(spec)
+    assert not [t for t in tasks.values() if "parameterIterator" in t]
+    assert set(tasks) == {"check-posttrain-parameters", "synth-identity", "synth-docstrings",
+                          "mid", "sft", "evaluate-sft", "report-posttrain"}  # fmt: skip
+    after = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
+    assert after["synth-identity"] == after["synth-docstrings"] == {"check-posttrain-parameters"}
+    assert after["mid"] == {"check-posttrain-parameters", "synth-identity", "synth-docstrings"}
+    assert after["sft"] == {"check-posttrain-parameters", "mid"}
+    assert after["evaluate-sft"] == {"check-posttrain-parameters", "sft"}
+    assert after["report-posttrain"] == {"check-posttrain-parameters", "evaluate-sft"}
+
+
+def test_posttrain_per_step_settings():
+    spec, platform = posttrain_ir()
+    tasks = _tasks(spec)
+    executors = spec["deploymentSpec"]["executors"]
+    images = {}
+    for name, task in tasks.items():
+        caching = task.get("cachingOptions", {}).get("enableCache", False)
+        assert caching == (name == "check-posttrain-parameters"), name
+        container = executors[spec["components"][task["componentRef"]["name"]]["executorLabel"]][
+            "container"
+        ]
+        assert "pip install" not in " ".join(container["command"])
+        assert container["env"] == [{"name": "TRITTER_LOG_FORMAT", "value": "json"}]
+        images[name] = container["image"].split("/")[-1].split(":")[0]
+        retries = task.get("retryPolicy", {}).get("maxRetryCount", 0)
+        expected = {"check-posttrain-parameters": 0, "synth-identity": 3, "synth-docstrings": 3}
+        assert retries == expected.get(name, 1), name
+    assert images == {
+        "check-posttrain-parameters": "tritter-data", "synth-identity": "tritter-data",
+        "synth-docstrings": "tritter-data", "mid": "tritter-train", "sft": "tritter-train",
+        "evaluate-sft": "tritter-eval", "report-posttrain": "tritter-eval",
+    }  # fmt: skip
+    gpu = executors["exec-evaluate-sft"]["container"]["resources"]["accelerator"]
+    assert gpu["resourceCount"] == "1" and gpu["resourceType"] == "nvidia.com/gpu"
+    kube = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(kube) == set(executors)
+    for name, config in kube.items():
+        (secret,) = config["secretAsEnv"]
+        assert secret["secretNameParameter"]["componentInputParameter"].endswith("s3_secret"), name
+    assert int(kube["exec-mid"]["activeDeadlineSeconds"]) > 0
+    assert int(kube["exec-sft"]["activeDeadlineSeconds"]) > 0

@@ -1,14 +1,18 @@
-"""`tritter run`: the compiled pipeline end to end with KFP's local SubprocessRunner."""
+"""`tritter run`: the compiled pipelines end to end with KFP's local SubprocessRunner."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from tests.conftest import run_tritter
 from tests.deploy.corpus import build_source
-from tritter import storage
+from tritter import cli, storage
+from tritter.commands import run as run_command
+from tritter.deploy.params import PipelineParams, PosttrainParams
+from tritter.errors import TritterError
 
 # Small enough for two CPU cores: a 2k vocabulary, 128-token windows, 6 training steps.
 FAST = [
@@ -70,3 +74,90 @@ def test_failing_step_ends_with_its_own_error_line(tmp_path):
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("tritter: error:") and str(missing) in last, last
+
+
+# -- --pipeline posttrain | full -----------------------------------------------------------------
+
+# A few steps of each phase on CPU, one short HumanEval problem.
+POSTTRAIN_FAST = [
+    "--seq-len", "64", "--micro-batch-size", "4", "--mid-max-steps", "4", "--sft-max-steps", "4",
+    "--checkpoint-every", "4", "--identity-count", "200", "--docstrings-count", "200",
+    "--eval-tasks", "humaneval,identity", "--eval-limit", "1", "--eval-max-new-tokens", "8",
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_posttrain_run_on_a_tiny_base(base, tmp_path):
+    root = tmp_path / "run"
+    result = run_tritter(
+        "run", "--pipeline", "posttrain", "--base", base["checkpoints"],
+        "--tokenizer", base["tokenizer"], "--output", str(root), *POSTTRAIN_FAST,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"report: {root}/report/report.html" in result.stdout
+    assert f"chat: tritter chat --checkpoint {root}/sft --tokenizer {base['tokenizer']}" in (
+        result.stdout
+    )
+    for folder in ("synth/identity", "synth/docstrings", "mid", "sft", "sft/eval", "report"):
+        assert storage.exists(storage.join(str(root), folder, "_manifest.json")), folder
+    for phase in ("mid", "sft"):
+        records = [
+            json.loads(line) for line in (root / phase / "metrics.jsonl").read_text().splitlines()
+        ]
+        assert max(r["step"] for r in records if r["kind"] == "train") == 4, phase
+    results = json.loads((root / "sft" / "eval" / "results.json").read_text())
+    assert set(results["tasks"]) == {"humaneval", "identity"}
+    assert not (root / "checkpoints").exists() and not (root / "eval").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--pipeline", "posttrain"], "--pipeline posttrain needs --base"),
+        (["--pipeline", "posttrain", "--base", "/b", "--vocab-size", "2048"],
+         "--vocab-size is a tritter-pretrain parameter"),
+        (["--pipeline", "posttrain", "--base", "/b", "--input", "python-stdlib"],
+         "--input is a tritter-pretrain parameter"),
+        (["--base", "/b"], "--base is a tritter-posttrain parameter"),
+        (["--pipeline", "full", "--tokenizer", "/t"], "--pipeline full post-trains the run's own"),
+        (["--pipeline", "full", "--mid-max-steps", "-1"], "mid_max_steps"),
+    ],
+)  # fmt: skip
+def test_pipeline_choice_and_its_parameters_are_checked_first(args, message, tmp_path):
+    parsed = cli.build_parser().parse_args(["run", "--output", str(tmp_path / "run"), *args])
+    with pytest.raises(TritterError, match=re.escape(message)):
+        run_command.resolve(parsed)
+
+
+def test_full_post_trains_the_runs_own_checkpoints(tmp_path):
+    parsed = cli.build_parser().parse_args(
+        ["run", "--pipeline", "full", "--output", str(tmp_path / "run"), "--seq-len", "128",
+         "--eval-limit", "2", "--sft-max-steps", "7", "--max-steps", "9"]
+    )  # fmt: skip
+    pretrain, posttrain = run_command.resolve(parsed)
+    assert isinstance(pretrain, PipelineParams) and isinstance(posttrain, PosttrainParams)
+    root = str(tmp_path / "run")
+    assert pretrain.run_root == posttrain.run_root == root
+    assert pretrain.source == "python-stdlib" and pretrain.max_steps == 9
+    assert posttrain.base == f"{root}/checkpoints" and posttrain.tokenizer == f"{root}/tokenizer"
+    # Shared parameters apply to both; each keeps its own local defaults otherwise.
+    assert pretrain.seq_len == posttrain.seq_len == 128
+    assert pretrain.eval_limit == posttrain.eval_limit == 2
+    assert posttrain.sft_max_steps == 7 and posttrain.mid_max_steps == 100
+    assert pretrain.model == "tiny" and posttrain.launcher == "local"
+    assert "perplexity" in pretrain.eval_tasks and "perplexity" not in posttrain.eval_tasks
+
+
+def test_posttrain_makes_local_paths_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    parsed = cli.build_parser().parse_args(
+        ["run", "--pipeline", "posttrain", "--output", "run", "--base", "base/checkpoints",
+         "--conversations", "chats=data/chats.jsonl,hub=hf://org/set"]
+    )  # fmt: skip
+    (posttrain,) = run_command.resolve(parsed)
+    assert posttrain.base == str(tmp_path / "base" / "checkpoints")
+    assert posttrain.tokenizer_uri() == str(tmp_path / "run" / "tokenizer")
+    assert posttrain.given_sources() == {
+        "chats": str(tmp_path / "data" / "chats.jsonl"),
+        "hub": "hf://org/set",
+    }

@@ -1,4 +1,5 @@
-"""`tritter pipeline compile|upload`: the Kubeflow pipeline package."""
+"""`tritter pipeline compile|upload`: the Kubeflow pipeline packages (`tritter-pretrain`,
+`tritter-posttrain`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 from pathlib import Path
 
 from tritter.errors import TritterError
+
+KINDS = ("pretrain", "posttrain")
 
 
 def _defaults(items: list[str]) -> dict[str, str]:
@@ -21,18 +24,35 @@ def _defaults(items: list[str]) -> dict[str, str]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "pipeline",
-        help="compile or upload the tritter-pretrain Kubeflow pipeline",
-        description="Compile the tritter-pretrain KFP v2 pipeline to IR YAML, or upload it to a "
-        "Kubeflow Pipelines API (a new version when the pipeline exists).",
+        help="compile or upload the tritter-pretrain and tritter-posttrain Kubeflow pipelines",
+        description="Compile a KFP v2 pipeline (tritter-pretrain or tritter-posttrain) to IR "
+        "YAML, or upload it to a Kubeflow Pipelines API (a new version when the pipeline "
+        "exists).",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    build = actions.add_parser("compile", help="write the pipeline IR YAML")
-    build.add_argument("--output", required=True, metavar="FILE", help="YAML file to write")
+    build = actions.add_parser(
+        "compile",
+        help="write the pipeline IR YAML",
+        epilog="examples:\n"
+        "  tritter pipeline compile --output pipelines/tritter_pretrain.yaml\n"
+        "  tritter pipeline compile --pipeline all --output pipelines/   # both committed files",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    build.add_argument(
+        "--pipeline",
+        choices=(*KINDS, "all"),
+        default="pretrain",
+        help="which pipeline (default: pretrain); all: both, into the folder --output as "
+        "tritter_pretrain.yaml and tritter_posttrain.yaml",
+    )
+    build.add_argument(
+        "--output", required=True, metavar="PATH", help="YAML file to write (all: a folder)"
+    )
     _add_custom(build)
     build.set_defaults(handler=handle_compile)
 
-    send = actions.add_parser("upload", help="upload the pipeline to Kubeflow Pipelines")
+    send = actions.add_parser("upload", help="upload a pipeline to Kubeflow Pipelines")
     send.add_argument(
         "--host",
         required=True,
@@ -40,11 +60,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="KFP API endpoint, e.g. http://ml-pipeline.kubeflow:8888",
     )
     send.add_argument(
+        "--pipeline",
+        choices=KINDS,
+        default="pretrain",
+        help="which shipped pipeline to upload when --package is not given (default: pretrain)",
+    )
+    send.add_argument(
         "--package",
         metavar="FILE",
         help="compiled pipeline to upload (default: the one shipped with tritter)",
     )
-    send.add_argument("--name", default="tritter-pretrain", help="pipeline name in KFP")
+    send.add_argument(
+        "--name", help="pipeline name in KFP (default: the package's, e.g. tritter-pretrain)"
+    )
     send.add_argument("--namespace", help="KFP namespace (multi-user installs)")
     _add_custom(send)
     send.set_defaults(handler=handle_upload)
@@ -65,8 +93,19 @@ def _add_custom(parser: argparse.ArgumentParser) -> None:
 def handle_compile(args: argparse.Namespace) -> int:
     from tritter.pipelines import package
 
-    path = package.compile_package(args.output, args.registry, _defaults(args.defaults))
-    print(f"pipeline: {path}")
+    defaults = _defaults(args.defaults)
+    if args.pipeline == "all":
+        folder = Path(args.output)
+        if folder.exists() and not folder.is_dir():
+            raise TritterError(f"--output {folder}: --pipeline all writes a folder, not a file")
+        written = [
+            package.compile_package(folder / package.file_name(kind), args.registry, defaults, kind)
+            for kind in KINDS
+        ]
+    else:
+        written = [package.compile_package(args.output, args.registry, defaults, args.pipeline)]
+    for path in written:
+        print(f"pipeline: {path}")
     return 0
 
 
@@ -75,12 +114,12 @@ def handle_upload(args: argparse.Namespace) -> int:
 
     from tritter.pipelines import package
 
-    source = Path(args.package) if args.package else package.committed_package()
+    source = Path(args.package) if args.package else package.committed_package(args.pipeline)
     if not source.exists():
         raise TritterError(f"{source}: pipeline package not found")
     with tempfile.TemporaryDirectory(prefix="tritter-upload-") as tmp:
         if args.registry or args.defaults:
-            custom = Path(tmp) / "tritter_pretrain.yaml"
+            custom = Path(tmp) / source.name
             custom.write_text(
                 package.customize(
                     source.read_text(encoding="utf-8"), args.registry, _defaults(args.defaults)
@@ -89,5 +128,5 @@ def handle_upload(args: argparse.Namespace) -> int:
             )
             source = custom
         result = package.upload(source, args.host, args.name, args.namespace)
-    print(f"pipeline {args.name}: {result['action']} (version {result['version']})")
+    print(f"pipeline {result['name']}: {result['action']} (version {result['version']})")
     return 0

@@ -1,10 +1,18 @@
-"""`tritter run --input SRC --output URI`: the whole Kubeflow pipeline on this machine.
+"""`tritter run`: a whole Kubeflow pipeline on this machine.
 
-Runs the compiled `tritter-pretrain` pipeline (the very file the Helm chart uploads) with KFP's
-local SubprocessRunner in this Python environment: every step runs as a subprocess, fan-outs
-run in parallel, training runs `tritter pretrain` directly instead of a PyTorchJob. The
-defaults are sized for one machine (tiny model, CPU unless a GPU is present); every pipeline
-parameter can be changed with its flag.
+Runs a compiled pipeline (the very file the Helm chart uploads) with KFP's local
+SubprocessRunner in this Python environment: every step runs as a subprocess, fan-outs run in
+parallel, training runs the trainer directly instead of a PyTorchJob. `--pipeline` picks it:
+
+* `pretrain` (the default): `tritter-pretrain` — curate → tokenizer → pack → pretrain →
+  evaluate → report, from `--input`;
+* `posttrain`: `tritter-posttrain` — identity (and docstring) conversations → mid → sft →
+  evaluate → report, from the weights at `--base`;
+* `full`: both on the same run folder, post-training the run's own `checkpoints/` with its
+  `tokenizer/`.
+
+The defaults are sized for one machine (tiny model, short post-training, CPU unless a GPU is
+present); every pipeline parameter can be changed with its flag or a `--config` file.
 """
 
 from __future__ import annotations
@@ -17,28 +25,26 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
-from tritter.config import add_arguments, build_config
-from tritter.deploy.params import PipelineParams
+from tritter.config import add_arguments, flag_name, load_config_file, validate
+from tritter.deploy.params import PipelineParams, PosttrainParams, RunParams
 from tritter.errors import TritterError
 
+PIPELINES = ("pretrain", "posttrain", "full")
+# Parameters of one pipeline only (run_root belongs to both).
+PRETRAIN_ONLY = frozenset(PipelineParams.model_fields) - set(RunParams.model_fields) - {"run_root"}
+POSTTRAIN_ONLY = (
+    frozenset(PosttrainParams.model_fields) - set(RunParams.model_fields) - {"run_root"}
+)
 
-def local_defaults(gpus: int | None = None) -> dict[str, Any]:
-    """Pipeline defaults that fit one machine (the cluster defaults train a 700m model).
 
-    `gpus=None` counts this machine's GPUs; building the parser passes a number instead, so that
-    every `tritter` invocation (torchrun workers included) does not pay for importing torch.
-    """
+def _common_local_defaults(gpus: int | None) -> dict[str, Any]:
     if gpus is None:
         import torch
 
         gpus = torch.cuda.device_count()
     return {
-        "model": "tiny",
         "gpus_per_node": min(gpus, 8),
-        "vocab_size": 4096,
-        "tokenizer_sample_bytes": 5_000_000,
         "seq_len": 256,
-        "max_steps": 200,
         "micro_batch_size": 8,
         "checkpoint_every": 100,
         "eval_limit": 10,
@@ -47,21 +53,59 @@ def local_defaults(gpus: int | None = None) -> dict[str, Any]:
     }
 
 
+def local_defaults(gpus: int | None = None) -> dict[str, Any]:
+    """`tritter-pretrain` defaults that fit one machine (the cluster defaults train a 700m
+    model).
+
+    `gpus=None` counts this machine's GPUs; building the parser passes a number instead, so that
+    every `tritter` invocation (torchrun workers included) does not pay for importing torch.
+    """
+    return {
+        "model": "tiny",
+        **_common_local_defaults(gpus),
+        "vocab_size": 4096,
+        "tokenizer_sample_bytes": 5_000_000,
+        "max_steps": 200,
+    }
+
+
+def posttrain_local_defaults(gpus: int | None = None) -> dict[str, Any]:
+    """`tritter-posttrain` defaults that fit one machine: 100 steps of each phase (the cluster
+    defaults train one pass over the conversations)."""
+    return {**_common_local_defaults(gpus), "mid_max_steps": 100, "sft_max_steps": 100}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    defaults = {**local_defaults(gpus=0), "gpus_per_node": "this machine's GPUs (up to 8)"}
+    gpus = {"gpus_per_node": "this machine's GPUs (up to 8)"}
+    pretrain = {**local_defaults(gpus=0), **gpus}
+    posttrain = {k: v for k, v in posttrain_local_defaults(gpus=0).items() if k in POSTTRAIN_ONLY}
     parser = subparsers.add_parser(
         "run",
-        help="run the whole pipeline locally (curate → … → evaluate → report)",
-        description="Run the tritter-pretrain Kubeflow pipeline on this machine with KFP's "
-        "local SubprocessRunner: curation, tokenizer, packing, pretraining, evaluation and the "
-        "report, writing everything under --output. Local defaults: "
-        + ", ".join(f"{k}={v}" for k, v in defaults.items()),
+        help="run a whole pipeline locally (curate → … → report, post-training, or both)",
+        description="Run a Kubeflow pipeline on this machine with KFP's local "
+        "SubprocessRunner, writing everything under --output: tritter-pretrain (curation, "
+        "tokenizer, packing, pretraining, evaluation, report), tritter-posttrain (identity and "
+        "docstring conversations, midtraining, SFT, evaluation, report) or both. Local "
+        "defaults: " + ", ".join(f"{k}={v}" for k, v in pretrain.items()) + "; post-training "
+        "also " + ", ".join(f"{k}={v}" for k, v in posttrain.items()) + ".",
+        epilog="examples:\n"
+        "  tritter run --input python-stdlib --output runs/demo\n"
+        "  tritter run --pipeline posttrain --base runs/demo/checkpoints --output runs/demo\n"
+        "  tritter run --pipeline full --output runs/full",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--pipeline",
+        choices=PIPELINES,
+        default="pretrain",
+        help="pretrain (default): tritter-pretrain from --input; posttrain: tritter-posttrain "
+        "from --base; full: pretrain, then post-train the run's own checkpoints",
     )
     parser.add_argument(
         "--input",
         dest="source",
-        default="python-stdlib",
-        help="source code: a directory, JSONL/Parquet documents, s3:// prefix, "
+        default=argparse.SUPPRESS,
+        help="source code (pretrain, full): a directory, JSONL/Parquet documents, s3:// prefix, "
         "hf://DATASET[:CONFIG][:SPLIT] or python-stdlib (default: python-stdlib)",
     )
     parser.add_argument(
@@ -69,6 +113,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--config", metavar="FILE", help="YAML file of pipeline parameters")
     add_arguments(parser, PipelineParams, exclude=("source", "run_root"))
+    add_arguments(
+        parser,
+        PosttrainParams,
+        exclude=("run_root", *RunParams.model_fields),
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -96,49 +145,130 @@ class _ErrorTap:
         return getattr(self.stream, name)
 
 
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """Parameters the user set in the config file or by flag (flags win)."""
+    values = load_config_file(args.config) if args.config else {}
+    known = set(PipelineParams.model_fields) | set(PosttrainParams.model_fields)
+    values.update({k: v for k, v in vars(args).items() if k in known})
+    return values
+
+
+def _refuse(names: set[str], pipeline: str, belongs: str, use: str) -> None:
+    if names:
+        name = sorted(names)[0]
+        flag = "--input" if name == "source" else flag_name(name)
+        raise TritterError(
+            f"{flag} is a tritter-{belongs} parameter, not one of --pipeline {pipeline} "
+            f"(use --pipeline {use})"
+        )
+
+
+def _local(uri: str) -> str:
+    """A local path made absolute (the steps may run elsewhere); URIs as they are."""
+    from tritter import storage
+
+    return uri if "://" in uri or not uri.strip() else storage.normalize(uri.strip())
+
+
+def _absolute(values: dict[str, Any]) -> dict[str, Any]:
+    """The post-training locations with local paths made absolute."""
+    out = dict(values)
+    for name in ("base", "tokenizer"):
+        if isinstance(out.get(name), str):
+            out[name] = _local(out[name])
+    if isinstance(out.get("conversations"), str):
+        entries = [entry.partition("=") for entry in out["conversations"].split(",")]
+        out["conversations"] = ",".join(
+            f"{name}{sep}{_local(uri) if sep else uri}" for name, sep, uri in entries
+        )
+    return out
+
+
+def resolve(args: argparse.Namespace) -> list[RunParams]:
+    """The checked parameters of each pipeline to run, in order; nothing runs before all are
+    valid."""
+    from tritter import storage
+    from tritter.run_folder import RunFolder
+
+    given = _given(args)
+    run_root = storage.normalize(args.run_root)
+    pipeline = args.pipeline
+    if pipeline == "posttrain":
+        _refuse(set(given) & PRETRAIN_ONLY, pipeline, "pretrain", "pretrain or full")
+        if not str(given.get("base", "")).strip():
+            raise TritterError(
+                "--pipeline posttrain needs --base: the weights to start from (a checkpoints "
+                "folder, a step folder or a Hugging Face BitNet directory)"
+            )
+    if pipeline == "pretrain":
+        _refuse(set(given) & POSTTRAIN_ONLY, pipeline, "posttrain", "posttrain or full")
+    if pipeline == "full" and {"base", "tokenizer"} & set(given):
+        raise TritterError(
+            "--pipeline full post-trains the run's own checkpoints/ with its tokenizer/: "
+            "leave out --base and --tokenizer"
+        )
+    unknown = set(given) - set(PipelineParams.model_fields) - set(PosttrainParams.model_fields)
+    if unknown:
+        raise TritterError(f"{args.config}: unknown pipeline parameter '{sorted(unknown)[0]}'")
+    runs: list[RunParams] = []
+    if pipeline in ("pretrain", "full"):
+        mine = {k: v for k, v in given.items() if k in PipelineParams.model_fields}
+        values = {**local_defaults(), **mine, "run_root": run_root}
+        runs.append(validate(PipelineParams, values, source=args.config))
+    if pipeline in ("posttrain", "full"):
+        mine = {k: v for k, v in given.items() if k in PosttrainParams.model_fields}
+        values = {**posttrain_local_defaults(), **_absolute(mine), "run_root": run_root}
+        if pipeline == "full":
+            run = RunFolder(run_root)
+            values.update(base=run.checkpoints, tokenizer=run.tokenizer)
+        runs.append(validate(PosttrainParams, values, source=args.config))
+    return runs
+
+
 def handle(args: argparse.Namespace) -> int:
     from kfp import components, local
 
     from tritter import storage
     from tritter.pipelines.package import committed_package, without_retries
+    from tritter.run_folder import SFT, RunFolder
 
-    params = build_config(
-        PipelineParams,
-        args,
-        args.config,
-        overrides={"source": args.source, "run_root": storage.normalize(args.run_root)},
-    )
-    values = {**local_defaults(), **_given(args, params)}
-    values.update(source=params.source, run_root=params.run_root)
-    checked = PipelineParams.model_validate(values)
-    package = committed_package()
-    if not package.exists():
-        raise TritterError(f"{package}: compiled pipeline missing; run `tritter pipeline compile`")
+    runs = resolve(args)
+    kinds = ["pretrain" if isinstance(p, PipelineParams) else "posttrain" for p in runs]
+    packages = [committed_package(kind) for kind in kinds]
+    for package in packages:
+        if not package.exists():
+            raise TritterError(
+                f"{package}: compiled pipeline missing; run `tritter pipeline compile`"
+            )
     with tempfile.TemporaryDirectory(prefix="tritter-run-") as root:
         local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=root)
-        local_package = Path(root) / "tritter_pretrain.yaml"
-        local_package.write_text(without_retries(package.read_text(encoding="utf-8")), "utf-8")
-        pipeline = components.load_component_from_file(str(local_package))
-        tap = _ErrorTap(sys.stdout)
-        saved, sys.stdout = sys.stdout, tap
-        try:
-            with warnings.catch_warnings():
-                # The steps name container images; locally they run in this environment.
-                warnings.simplefilter("ignore", RuntimeWarning)
-                # Resource, retry and Kubernetes settings are cluster-only; locally they are
-                # no-ops by design, so KFP's per-task notice about it is noise.
-                warnings.filterwarnings("ignore", r"Task '.*': settings", UserWarning)
-                result = pipeline(**checked.model_dump(mode="json"))
-        except RuntimeError as err:
-            raise TritterError(tap.last_error or str(err).splitlines()[0]) from err
-        finally:
-            sys.stdout = saved
-    print(f"report: {storage.join(result.output, 'report.html')}")
+        for params, package in zip(runs, packages, strict=True):
+            local_package = Path(root) / package.name
+            local_package.write_text(without_retries(package.read_text(encoding="utf-8")), "utf-8")
+            pipeline = components.load_component_from_file(str(local_package))
+            result = _run(pipeline, params)
+            if isinstance(params, PosttrainParams):
+                print(
+                    f"chat: tritter chat --checkpoint {RunFolder(params.run_root).part(SFT)} "
+                    f"--tokenizer {params.tokenizer_uri()}"
+                )
+    print(f"report: {storage.join(result, 'report.html')}")
     return 0
 
 
-def _given(args: argparse.Namespace, params: PipelineParams) -> dict[str, Any]:
-    """Parameters the user set by flag or config file (they win over the local defaults)."""
-    explicit = {k for k in vars(args) if k in PipelineParams.model_fields}
-    explicit |= params.model_fields_set
-    return {k: getattr(params, k) for k in explicit}
+def _run(pipeline: Any, params: RunParams) -> str:
+    """One pipeline to its end; a failing step becomes its own one-line error."""
+    tap = _ErrorTap(sys.stdout)
+    saved, sys.stdout = sys.stdout, tap
+    try:
+        with warnings.catch_warnings():
+            # The steps name container images; locally they run in this environment.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            # Resource, retry and Kubernetes settings are cluster-only; locally they are
+            # no-ops by design, so KFP's per-task notice about it is noise.
+            warnings.filterwarnings("ignore", r"Task '.*': settings", UserWarning)
+            return str(pipeline(**params.model_dump(mode="json")).output)
+    except RuntimeError as err:
+        raise TritterError(tap.last_error or str(err).splitlines()[0]) from err
+    finally:
+        sys.stdout = saved

@@ -21,11 +21,14 @@ from tritter.sft.config import PHASE_DEFAULTS
 # The model presets of `tritter.model.PRESETS` (a test keeps the two lists equal). Listed here
 # so that checking parameters does not import torch.
 MODEL_PRESETS = ("tiny", "125m", "700m", "1.3b", "3b", "7b", "2b4t", "blueprint")
+# The tasks of `tritter.evaluate` (a test keeps the lists equal): pretraining's, and the
+# identity task, which only a chat model (mid or sft) answers.
 EVAL_TASKS = ("perplexity", "humaneval", "mbpp")
+CHAT_EVAL_TASKS = (*EVAL_TASKS, "identity")
 MAX_TRAIN_HOURS = 24 * 90
 # The post-training evaluation leaves perplexity out by default: it needs the run's packed
 # token shards (`<run_root>/tokens`), which a run post-training someone else's base lacks.
-POSTTRAIN_EVAL_TASKS = ("humaneval", "mbpp")
+POSTTRAIN_EVAL_TASKS = ("humaneval", "mbpp", "identity")
 # Name of the generated identity set among the conversation sources.
 IDENTITY_SOURCE = "identity"
 SOURCE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -36,6 +39,7 @@ class RunParams(Config):
     metrics and where training runs. Each pipeline adds its own `run_root` and inputs."""
 
     SUMMARY: ClassVar[str] = ""
+    TASKS: ClassVar[tuple[str, ...]] = EVAL_TASKS  # what `eval_tasks` may name
 
     seq_len: int = Field(2048, ge=8, le=1_048_576, description="training sequence length")
     nodes: int = Field(1, ge=1, le=1024, description="training nodes (PyTorchJob replicas)")
@@ -111,8 +115,10 @@ class RunParams(Config):
         if not tasks:
             raise ValueError("at least one task is needed")
         for task in tasks:
-            if task not in EVAL_TASKS:
-                raise ValueError(f"unknown task '{task}' (known: {', '.join(EVAL_TASKS)})")
+            if task == "identity" and task not in cls.TASKS:
+                raise ValueError("the identity task needs a chat model (tritter-posttrain)")
+            if task not in cls.TASKS:
+                raise ValueError(f"unknown task '{task}' (known: {', '.join(cls.TASKS)})")
         return value
 
 
@@ -192,6 +198,7 @@ class PosttrainParams(RunParams):
         "Generate identity (and default instruction) conversations, midtrain and fine-tune a "
         "base model on them, evaluate."
     )
+    TASKS: ClassVar[tuple[str, ...]] = CHAT_EVAL_TASKS
 
     base: str = Field(
         "",
@@ -251,8 +258,9 @@ class PosttrainParams(RunParams):
     eval_tasks: str = Field(
         ",".join(POSTTRAIN_EVAL_TASKS),
         description="comma-separated evaluation tasks: "
-        + ", ".join(EVAL_TASKS)
-        + " (perplexity scores the held-out shards in <run_root>/tokens)",
+        + ", ".join(CHAT_EVAL_TASKS)
+        + " (perplexity scores the held-out shards in <run_root>/tokens; identity asks who the "
+        "model is)",
     )
 
     @field_validator("base")
