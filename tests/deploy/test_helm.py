@@ -158,3 +158,60 @@ def test_k8s_manifests_validate_and_match_the_chart():
     expected = {name: text for name, text in chart.k8s_files().items()}
     for name, text in expected.items():
         assert (folder / name).read_text() == text, name
+
+
+def test_upload_hook_ships_the_posttrain_pipeline_too():
+    objects = render(GPU_VALUES)
+    (job,) = by_kind(objects, "Job")
+    pod = job["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    (main,) = pod["containers"]
+    assert init["name"] == "upload-posttrain"
+    assert init["image"] == main["image"] and init["command"] == main["command"]
+    assert init["securityContext"] == main["securityContext"]
+    assert init["volumeMounts"] == main["volumeMounts"]
+    args = init["args"]
+    assert "--package=/pipeline/tritter_posttrain.yaml" in args
+    assert "--name=tritter-posttrain" in args
+    assert "--registry=registry.example.com/ml" in args
+    assert "--namespace=kubeflow-user-example-com" in args
+    sets = dict(a.removeprefix("--set=").split("=", 1) for a in args if a.startswith("--set="))
+    assert sets["nodes"] == "4" and sets["identity_count"] == "5000"
+    assert sets["run_root"] == "s3://tritter/runs/default"
+    assert sets["s3_secret"] == "tritter-s3"
+    assert sets["train_image"] == "registry.example.com/ml/tritter-train:0.1.0"
+    assert sets["pushgateway_url"].startswith("http://prometheus-pushgateway")
+    # Every --set is a real tritter-posttrain parameter with a valid value.
+    text = package.committed_package("posttrain").read_text()
+    package.customize(text, "registry.example.com/ml", sets)
+    (config_map,) = [
+        c for c in by_kind(objects, "ConfigMap") if c["metadata"]["name"].endswith("-pipeline")
+    ]
+    assert config_map["data"]["tritter_posttrain.yaml"] == text.rstrip("\n")
+    assert set(config_map["data"]) == {"tritter_pretrain.yaml", "tritter_posttrain.yaml"}
+
+
+def test_posttrain_upload_can_be_turned_off():
+    objects = render({"pipeline": {"posttrain": {"upload": False}}})
+    (job,) = by_kind(objects, "Job")
+    assert "initContainers" not in job["spec"]["template"]["spec"]
+    (config_map,) = [
+        c for c in by_kind(objects, "ConfigMap") if c["metadata"]["name"].endswith("-pipeline")
+    ]
+    assert set(config_map["data"]) == {"tritter_pretrain.yaml"}
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ({"pipeline": {"posttrain": {"defaults": {"mid_max_steps": -1}}}},
+         "/pipeline/posttrain/defaults/mid_max_steps"),
+        ({"pipeline": {"posttrain": {"defaults": {"vocab_size": 4096}}}},
+         "/pipeline/posttrain/defaults"),
+        ({"pipeline": {"posttrain": {"name": ""}}}, "/pipeline/posttrain/name"),
+    ],
+)  # fmt: skip
+def test_invalid_posttrain_values_name_the_key(values, key):
+    with pytest.raises(helm_python.HelmError) as err:
+        render(values)
+    assert key in str(err.value)

@@ -58,3 +58,47 @@ readOnlyRootFilesystem: true
 capabilities:
   drop: [ALL]
 {{- end -}}
+
+{{/* One container of the upload hook: `tritter pipeline upload` of one shipped pipeline.
+     Takes a dict: root (the chart's context), container (its name), pipeline (pretrain or
+     posttrain), name (in KFP) and defaults (parameter name → default value). */}}
+{{- define "tritter.uploadContainer" -}}
+{{- $root := .root -}}
+- name: {{ .container }}
+  image: {{ include "tritter.image" (dict "root" $root "stage" "data") }}
+  imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+  command: [tritter, pipeline, upload]
+  args:
+    - --host={{ $root.Values.pipeline.apiHost }}
+    - --package=/pipeline/tritter_{{ .pipeline }}.yaml
+    - --name={{ .name }}
+    - --registry={{ $root.Values.image.registry }}
+    {{- with $root.Values.pipeline.kfpNamespace }}
+    - --namespace={{ . }}
+    {{- end }}
+    {{- range $name, $value := .defaults }}
+    {{- /* toJson keeps large numbers out of Go's 1e+06 float notation */}}
+    - --set={{ $name }}={{ if kindIs "string" $value }}{{ $value }}{{ else }}{{ $value | toJson }}{{ end }}
+    {{- end }}
+  env:
+    - name: TRITTER_LOG_FORMAT
+      value: json
+    - name: HOME
+      value: /tmp
+    # Multi-user Kubeflow accepts this projected token (audience pipelines.kubeflow.org).
+    - name: KF_PIPELINES_SA_TOKEN_PATH
+      value: /var/run/secrets/kubeflow/pipelines/token
+  resources:
+    {{- toYaml $root.Values.pipeline.hook.resources | nindent 4 }}
+  securityContext:
+    {{- include "tritter.containerSecurityContext" $root | nindent 4 }}
+  volumeMounts:
+    - name: pipeline
+      mountPath: /pipeline
+      readOnly: true
+    - name: kfp-token
+      mountPath: /var/run/secrets/kubeflow/pipelines
+      readOnly: true
+    - name: tmp
+      mountPath: /tmp
+{{- end -}}
