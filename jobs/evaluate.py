@@ -3,13 +3,12 @@ checkpoint — of pretraining into `<run_root>/eval`, of SFT into `<run_root>/sf
 
 from __future__ import annotations
 
-from tritter import storage
 from tritter.config import validate
 from tritter.deploy.params import PipelineParams, RunParams, split_list
 from tritter.evaluate import stage
 from tritter.evaluate.config import EvaluateConfig
 from tritter.jobs.settings import prepare, prepare_posttrain, run_folder
-from tritter.run_folder import EVAL
+from tritter.run_folder import SFT_EVAL
 
 
 def config(
@@ -52,7 +51,7 @@ def evaluate_sft(settings: str, checkpoints: str) -> str:
     params = prepare_posttrain(settings)
     tokens = run_folder(params).tokens if "perplexity" in split_list(params.eval_tasks) else None
     made = config(
-        params, checkpoints, params.tokenizer_uri(), tokens, storage.join(checkpoints, EVAL)
+        params, checkpoints, params.tokenizer_uri(), tokens, run_folder(params).part(SFT_EVAL)
     )
     stage.run(made)
     return made.output

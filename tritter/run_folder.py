@@ -69,6 +69,9 @@ DPO = "dpo"
 RL = "rl"
 SYNTH_IDENTITY = f"{SYNTH}/identity"
 SYNTH_DOCSTRINGS = f"{SYNTH}/docstrings"
+# The fine-tuned model's evaluation sits beside its checkpoints; the pretrained model's keeps
+# eval/, so a run folder holding both pipelines keeps both.
+SFT_EVAL = f"{SFT}/{EVAL}"
 
 # Scratch folder of fan-out stages (plan, unit markers, per-unit intermediates); removed when
 # the stage finishes.
@@ -568,4 +571,4 @@ STAGES: tuple[Contract, ...] = (
 # The folders a report looks at: the pretraining stages' (and the reserved ones), then
 # post-training's.
 REPORTED_FOLDERS = (RAW, FILTERED, CURATED, TOKENIZER, TOKENS, CHECKPOINTS, EVAL)
-POST_TRAINING_FOLDERS = (SYNTH_IDENTITY, SYNTH_DOCSTRINGS, MID, SFT)
+POST_TRAINING_FOLDERS = (SYNTH_IDENTITY, SYNTH_DOCSTRINGS, MID, SFT, SFT_EVAL)

@@ -108,6 +108,13 @@ def test_posttrain_run_on_a_tiny_base(base, tmp_path):
     results = json.loads((root / "sft" / "eval" / "results.json").read_text())
     assert set(results["tasks"]) == {"humaneval", "identity"}
     assert not (root / "checkpoints").exists() and not (root / "eval").exists()
+    # The report shows the fine-tuned model's scores from sft/eval, not only its training.
+    report = (root / "report" / "report.md").read_text()
+    section = report[report.index("## Post-training") :]
+    assert "Fine-tuned model (sft/eval/): code generation" in section
+    identity = results["tasks"]["identity"]
+    assert f"| Identity consistency | {identity['consistency']:.1%} |" in section
+    assert "No eval/results.json yet" in report  # this run has no pretraining evaluation
 
 
 @pytest.mark.parametrize(

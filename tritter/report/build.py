@@ -224,6 +224,7 @@ def report_data(run: RunData, plots: dict[str, str]) -> dict[str, Any]:
         "targets": _targets(run.eval_results),
         "checkpoints": _checkpoints(run),
         "post_training": [_phase_data(phase) for phase in run.phases],
+        "post_training_evaluation": run.sft_eval_results,
         "mixture": [asdict(row) for row in mixture_rows(run.tokens)] if run.tokens else [],
         "final_export": run.final_export,
         "plots": plots,
@@ -474,6 +475,46 @@ def _training_section(data: dict[str, Any], plots: dict[str, str]) -> Section | 
     return section
 
 
+def _generation_tables(tasks: dict[str, Any]) -> list[Table]:
+    """The sandboxed code-generation scores and, for a chat model, identity consistency."""
+    tables = []
+    code_rows = []
+    for name in ("humaneval", "mbpp"):
+        task = tasks.get(name)
+        if not task:
+            continue
+        ks = sorted(int(key[5:]) for key in task if key.startswith("pass@"))
+        decoding = task.get("decoding", {})
+        generation = task.get("generation", {})
+        code_rows.append([
+            name, fmt(task.get("problems")), fmt(task.get("samples_per_problem")),
+            ", ".join(f"pass@{k} {pct(task[f'pass@{k}'])}" for k in ks),
+            "greedy" if not decoding.get("temperature") else
+            f"T={decoding.get('temperature')}, top-p={decoding.get('top_p')}",
+            si(generation.get("tokens_per_second"), "tok/s"),
+        ])  # fmt: skip
+    if code_rows:
+        tables.append(
+            Table(
+                ["task", "problems", "samples", "scores", "decoding", "generation"],
+                code_rows,
+                "Code generation (every completion run in the sandbox)",
+            )
+        )
+    identity = tasks.get("identity")
+    if identity:
+        tables.append(
+            Table(
+                ["metric", "value", "names the persona", "claims to be human", "questions"],
+                [["Identity consistency", pct(identity.get("consistency")),
+                  pct(identity.get("names_persona")), pct(identity.get("claims_human")),
+                  fmt(identity.get("problems"))]],
+                "Chat model: fixed identity questions, greedy answers",
+            )
+        )  # fmt: skip
+    return tables
+
+
 def _evaluation_section(data: dict[str, Any]) -> Section:
     section = Section("Evaluation", "evaluation")
     rows = []
@@ -513,40 +554,7 @@ def _evaluation_section(data: dict[str, Any]) -> Section:
                 "Held-out perplexity (bits per byte is tokenizer-independent)",
             )
         )
-    code_rows = []
-    for name in ("humaneval", "mbpp"):
-        task = tasks.get(name)
-        if not task:
-            continue
-        ks = sorted(int(key[5:]) for key in task if key.startswith("pass@"))
-        decoding = task.get("decoding", {})
-        generation = task.get("generation", {})
-        code_rows.append([
-            name, fmt(task.get("problems")), fmt(task.get("samples_per_problem")),
-            ", ".join(f"pass@{k} {pct(task[f'pass@{k}'])}" for k in ks),
-            "greedy" if not decoding.get("temperature") else
-            f"T={decoding.get('temperature')}, top-p={decoding.get('top_p')}",
-            si(generation.get("tokens_per_second"), "tok/s"),
-        ])  # fmt: skip
-    if code_rows:
-        section.tables.append(
-            Table(
-                ["task", "problems", "samples", "scores", "decoding", "generation"],
-                code_rows,
-                "Code generation (every completion run in the sandbox)",
-            )
-        )
-    identity = tasks.get("identity")
-    if identity:
-        section.tables.append(
-            Table(
-                ["metric", "value", "names the persona", "claims to be human", "questions"],
-                [["Identity consistency", pct(identity.get("consistency")),
-                  pct(identity.get("names_persona")), pct(identity.get("claims_human")),
-                  fmt(identity.get("problems"))]],
-                "Chat model: fixed identity questions, greedy answers",
-            )
-        )  # fmt: skip
+    section.tables.extend(_generation_tables(tasks))
     sandbox = evaluation.get("sandbox") or {}
     if sandbox:
         section.text.append(
@@ -582,7 +590,8 @@ def _checkpoint_section(data: dict[str, Any]) -> Section | None:
 
 
 def _post_training_section(data: dict[str, Any]) -> Section | None:
-    if not data["post_training"]:
+    evaluation = data["post_training_evaluation"]
+    if not data["post_training"] and not evaluation:
         return None
     rows = [
         [p["phase"], fmt(p["training"].get("steps")), fmt(p["training"].get("tokens")),
@@ -597,7 +606,22 @@ def _post_training_section(data: dict[str, Any]) -> Section | None:
         "Midtraining and SFT (mid/, sft/: metrics.jsonl and data/_manifest.json; the loss counts "
         "only what the assistant writes)"
     )
-    section.tables.append(Table(headers, rows, caption))
+    if rows:
+        section.tables.append(Table(headers, rows, caption))
+    if evaluation:
+        tables = _generation_tables(evaluation.get("tasks", {}))
+        for table in tables:
+            table.caption = (
+                f"Fine-tuned model (sft/eval/): {table.caption[0].lower()}{table.caption[1:]}"
+            )
+        section.tables.extend(tables)
+        prompt = evaluation.get("prompt_format") or {}
+        checkpoint = evaluation.get("checkpoint") or {}
+        if checkpoint:
+            section.text.append(
+                f"Evaluated fine-tuned checkpoint: {checkpoint.get('uri')} (step "
+                f"{fmt(checkpoint.get('step'))}; {fmt(prompt.get('format'))} prompts)."
+            )
     return section
 
 

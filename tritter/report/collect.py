@@ -30,6 +30,7 @@ from tritter.train.store import CheckpointStore
 
 # Folder → the contract of the stage writing it (the reserved folders have none).
 CONTRACTS = {contract.folder: contract for contract in run_folder.STAGES}
+CONTRACTS[run_folder.SFT_EVAL] = run_folder.EVALUATE_MANIFEST
 
 
 @dataclass
@@ -60,11 +61,17 @@ class RunData:
     checkpoints: list[CheckpointRow] = field(default_factory=list)
     final_export: bool = False
     eval_results: dict[str, Any] | None = None
+    sft_eval_results: dict[str, Any] | None = None  # the fine-tuned model's (sft/eval/)
     phases: list[Phase] = field(default_factory=list)  # post-training, in order
     warnings: list[str] = field(default_factory=list)
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         return [r for r in self.metrics if r.get("kind") == kind]
+
+    @property
+    def metrics_records(self) -> int:
+        """Training records of every phase: a run still training adds some."""
+        return len(self.metrics) + sum(len(phase.metrics) for phase in self.phases)
 
     @property
     def curated(self) -> CurateManifest | None:
@@ -114,6 +121,9 @@ def collect(root: str) -> RunData:
     for name in (run_folder.MID, run_folder.SFT):
         if name in data.present:
             data.phases.append(_collect_phase(data, name, run.part(name)))
+    if run_folder.SFT_EVAL in data.present:
+        results = storage.join(run.part(run_folder.SFT_EVAL), run_folder.RESULTS)
+        data.sft_eval_results = _read_json(results, data)
     return data
 
 

@@ -49,7 +49,7 @@ def run(config: ReportConfig) -> tuple[ReportManifest, list[str]]:
     inputs = ReportInputs(
         run=data.root,
         manifests={name: m.fingerprint for name, m in sorted(data.manifests.items())},
-        metrics_records=len(data.metrics),
+        metrics_records=data.metrics_records,
     )
     expected = fingerprint(config, inputs)
     existing = REPORT_MANIFEST.current(output, expected)
