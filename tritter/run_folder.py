@@ -26,9 +26,19 @@ the tests) reads them through the same `Contract`, so nobody depends on a key no
       mid/  sft/          sft        checkpoints folders as above (`tritter sft --phase mid|sft`),
                                      plus data/: the conversation sources rendered into token
                                      shards with loss masks (NNNNN.mask.npy), manifest sft-data
-      synth/ dpo/ rl/                the stages to come, each with its own contract
+      dpo/                dpo        a checkpoints folder as above (`tritter dpo`), plus data/:
+                                     the preference pairs rendered, with the reference model's
+                                     log-probabilities, manifest dpo-data
+      rl/                            the stage to come, with its own contract
       synth/identity/     synth-identity  conversations.jsonl: identity conversations generated
                                      from a persona (`tritter.chat` row format)
+      synth/generated/    synth-generate  conversations.jsonl: a base model's few-shot answers
+      synth/critiques/    synth-critique  critiques.jsonl: {id, prompt, response, principle,
+                                     critique}
+      synth/pairs/        synth-revise    pairs.jsonl: {id, prompt, chosen, rejected, principle,
+                                     critique} (what `tritter dpo` reads) + conversations.jsonl
+      synth/filtered/     synth-filter    the same two files, unsafe/duplicate/contaminated rows
+                                     dropped; _work/ while any of these four runs
 
     `raw/` and `filtered/` are reserved for a snapshot of the source and the pre-dedup documents;
     no stage of this version writes them (the report still shows their manifests when present).
@@ -69,9 +79,19 @@ DPO = "dpo"
 RL = "rl"
 SYNTH_IDENTITY = f"{SYNTH}/identity"
 SYNTH_DOCSTRINGS = f"{SYNTH}/docstrings"
+# Constitutional data (`tritter synth generate|critique|revise|filter`): each step's folder is
+# the next step's input.
+SYNTH_GENERATED = f"{SYNTH}/generated"
+SYNTH_CRITIQUES = f"{SYNTH}/critiques"
+SYNTH_PAIRS = f"{SYNTH}/pairs"
+SYNTH_FILTERED = f"{SYNTH}/filtered"
 # The fine-tuned model's evaluation sits beside its checkpoints; the pretrained model's keeps
 # eval/, so a run folder holding both pipelines keeps both.
 SFT_EVAL = f"{SFT}/{EVAL}"
+DPO_EVAL = f"{DPO}/{EVAL}"  # the same, when DPO followed SFT
+
+# Raw logs of `tritter run` (KFP's output of every step), one file per invocation.
+LOGS = "logs"
 
 # Scratch folder of fan-out stages (plan, unit markers, per-unit intermediates); removed when
 # the stage finishes.
@@ -389,7 +409,7 @@ class TrainCounts(Record):
 class TrainExtra(Record):
     model: dict[str, Any]  # the ModelConfig trained
     world_size: int
-    phase: str = "pretrain"  # pretrain | mid | sft
+    phase: str = "pretrain"  # pretrain | mid | sft | dpo
 
 
 PRETRAIN_MANIFEST = Contract("pretrain", CHECKPOINTS, TrainInputs, TrainCounts, TrainExtra)
@@ -434,8 +454,65 @@ SFT_DATA_MANIFEST = Contract("sft-data", SFT_DATA, SftDataInputs, SftDataCounts,
 SftDataManifest = Manifest[SftDataInputs, SftDataCounts, SftDataExtra]
 MID_MANIFEST = Contract("mid", MID, TrainInputs, TrainCounts, TrainExtra)
 SFT_MANIFEST = Contract("sft", SFT, TrainInputs, TrainCounts, TrainExtra)
+
+
+# -- preference optimisation (DPO) ---------------------------------------------------------------
+# `dpo/` is a checkpoints folder like `sft/` (`tritter dpo`); its `data/` holds the preference
+# pairs rendered with the chat template and the frozen reference model's log-probabilities:
+#     data/<split>/tokens.npy    every sequence back to back: pair i's chosen (2i), rejected (2i+1)
+#     data/<split>/offsets.npy   int64 [2·pairs + 1]: where each sequence starts (and the end)
+#     data/<split>/mask.npy      uint8, one per token: 1 where the token is a learned target
+#     data/<split>/reference.npy float64 [pairs, 2]: Σ log p_ref of the targets (chosen, rejected)
+
+DPO_DATA = "data"
+
+
+class DpoDataInputs(Record):
+    sources: dict[str, str] = runtime_field()  # source name → URI
+    source_sha256: dict[str, str]  # source name → sha256 of its valid pairs (canonical JSON)
+    tokenizer_sha256: str
+    init: str = runtime_field()  # the reference (= initial policy) weights
+    init_identity: dict[str, Any]  # `tritter.train.store.identity`
+
+
+class DpoSplitRecord(Record):
+    split: str
+    pairs: int
+    tokens: str  # relative paths of the four files above
+    offsets: str
+    mask: str
+    reference: str
+    num_tokens: int
+
+
+class DpoDataCounts(Record):
+    pairs: dict[str, dict[str, int]]  # split → source → pairs kept
+    tokens: dict[str, int]  # split → tokens of both replies' sequences
+    learned_tokens: dict[str, int]  # split → of those, targets (the replies)
+    skipped: dict[str, dict[str, int]]  # source → reason → pairs skipped (reading, rendering)
+    reference_logp: dict[str, dict[str, float]]  # split → chosen|rejected → mean Σ log p_ref
+    reference_seconds: float
+
+
+class DpoDataExtra(Record):
+    tokenizer_sha256: str
+    vocab_size: int
+    dtype: str  # of tokens.npy: uint16 | uint32
+    eos_id: int
+    pad_id: int
+    seq_len: int  # every sequence has at most seq_len + 1 tokens (seq_len inputs)
+    template: str  # how pairs were rendered (`tritter.chat.template`)
+    reference_precision: str  # fp32 | bf16: the reference pass's compute
+    splits: list[DpoSplitRecord]
+
+
+DPO_DATA_MANIFEST = Contract("dpo-data", DPO_DATA, DpoDataInputs, DpoDataCounts, DpoDataExtra)
+DpoDataManifest = Manifest[DpoDataInputs, DpoDataCounts, DpoDataExtra]
+DPO_MANIFEST = Contract("dpo", DPO, TrainInputs, TrainCounts, TrainExtra)
 # Stage of the trainer's manifest by `--phase`.
-TRAIN_MANIFESTS = {"pretrain": PRETRAIN_MANIFEST, "mid": MID_MANIFEST, "sft": SFT_MANIFEST}
+TRAIN_MANIFESTS = {
+    "pretrain": PRETRAIN_MANIFEST, "mid": MID_MANIFEST, "sft": SFT_MANIFEST, "dpo": DPO_MANIFEST,
+}  # fmt: skip
 # Folders of token shards the loader reads, by the stage that wrote them.
 TOKEN_SHARDS = {PACK_MANIFEST.stage: PACK_MANIFEST, SFT_DATA_MANIFEST.stage: SFT_DATA_MANIFEST}
 
@@ -451,15 +528,18 @@ class EvaluateInputs(Record):
     data_fingerprint: str | None = None
     # base | chat: how the model was prompted (`tritter.evaluate.prompt_format`)
     prompt_format: str = "base"
-    # The identity task only: the persona file, its text's sha256 and the question set's.
+    # The identity and persona tasks only: the persona file, its text's sha256 and the
+    # identity question set's; the persona task's prompt set (`tritter.evaluate.persona_prompts`).
     persona: str | None = runtime_field(None)
     persona_sha256: str | None = None
     identity_questions_sha256: str | None = None
+    persona_prompts_sha256: str | None = None
 
 
 class EvaluateCounts(Record):
     # code task → {"problems": n, "pass@k": value, ...};
-    # identity → {"problems": n, "consistency": …, "names_persona": …, "claims_human": …}
+    # identity → {"problems": n, "consistency": …, "names_persona": …, "claims_human": …};
+    # persona → {"problems": n, "flattery": …, "benign_refusal": …, …} (each rate of its RATES)
     tasks: dict[str, dict[str, float]]
 
 
@@ -555,6 +635,105 @@ SynthDocstringsManifest = Manifest[
 ]
 
 
+# -- constitutional data (synth generate → critique → revise → filter) ---------------------------
+# Few-shot completions of a base model: each step reads the previous step's folder. Rows are
+# counted under the reason they were dropped for (`dropped`), never silently lost.
+
+CRITIQUES_FILE = "critiques.jsonl"  # {id, prompt, response, principle, critique, source, license}
+PAIRS_FILE = "pairs.jsonl"  # {id, prompt, chosen, rejected, principle, critique, source, license}
+
+
+class SynthModelInputs(Record):
+    """The base model that wrote the completions (a Tritter checkpoint or a transformers dir)."""
+
+    model: str = runtime_field()
+    model_identity: dict[str, Any]  # `tritter.train.store.identity`: without loading the weights
+    tokenizer: str | None = runtime_field(None)  # Tritter checkpoints: the SentencePiece folder
+    tokenizer_sha256: str | None = None
+
+
+class SynthGenerateInputs(SynthModelInputs):
+    seeds: str = runtime_field()  # the seed conversations ("default": the packaged set)
+    seeds_sha256: str  # of the valid seed conversations (canonical JSON)
+    prompts: str | None = runtime_field(None)  # the target user turns (None: the seeds')
+    prompts_sha256: str | None = None
+
+
+class SynthCritiqueInputs(SynthModelInputs):
+    generated: str = runtime_field()
+    generated_fingerprint: str
+    constitution: str = runtime_field()  # "default": the packaged constitution
+    constitution_sha256: str
+
+
+class SynthReviseInputs(SynthModelInputs):
+    critiques: str = runtime_field()
+    critiques_fingerprint: str
+    constitution: str = runtime_field()
+    constitution_sha256: str
+
+
+class SynthStepCounts(Record):
+    rows_in: int  # prompts (generate) or input rows (critique, revise)
+    rows_out: int  # conversations, critiques or pairs written
+    dropped: dict[str, int]  # reason → rows; rows_in = rows_out + sum(dropped)
+    principles: dict[str, int]  # principle id → rows written (critique, revise)
+    units: int
+    new_tokens: int
+    seconds: float  # generation time summed over units
+
+
+class SynthModelExtra(Record):
+    model_kind: str  # tritter | huggingface
+    chat_template_ignored: bool  # the tokenizer has a chat_template; prompts were built without
+    source: str  # the `source` field of every row
+    license: str  # the `license` field of every row
+
+
+SYNTH_GENERATE_MANIFEST = Contract(
+    "synth-generate", SYNTH_GENERATED, SynthGenerateInputs, SynthStepCounts, SynthModelExtra
+)
+SynthGenerateManifest = Manifest[SynthGenerateInputs, SynthStepCounts, SynthModelExtra]
+SYNTH_CRITIQUE_MANIFEST = Contract(
+    "synth-critique", SYNTH_CRITIQUES, SynthCritiqueInputs, SynthStepCounts, SynthModelExtra
+)
+SynthCritiqueManifest = Manifest[SynthCritiqueInputs, SynthStepCounts, SynthModelExtra]
+SYNTH_REVISE_MANIFEST = Contract(
+    "synth-revise", SYNTH_PAIRS, SynthReviseInputs, SynthStepCounts, SynthModelExtra
+)
+SynthReviseManifest = Manifest[SynthReviseInputs, SynthStepCounts, SynthModelExtra]
+
+
+class SynthFilterInputs(Record):
+    pairs: str = runtime_field()
+    pairs_fingerprint: str
+    classifier: str | None = runtime_field(None)  # `--classifier DIR`
+    classifier_identity: dict[str, Any] | None = None
+    rules_sha256: str  # of the rule filter's pattern table (`tritter.synth.safety`)
+
+
+class SynthFilterCounts(Record):
+    rows_in: int
+    rows_out: int
+    dropped: dict[str, int]  # unsafe:<category> | exact_duplicate | near_duplicate |
+    # contaminated:<benchmark>; rows_in = rows_out + sum(dropped)
+    flagged: dict[str, int]  # detector:category → rows it flagged (before the first reason won)
+    units: int
+
+
+class SynthFilterExtra(Record):
+    categories: list[str]  # the safety categories the rule filter knows
+    classifier_labels: list[str] | None  # the classifier's labels (None: no classifier)
+    near_threshold: float
+    decontamination_ngram: int
+
+
+SYNTH_FILTER_MANIFEST = Contract(
+    "synth-filter", SYNTH_FILTERED, SynthFilterInputs, SynthFilterCounts, SynthFilterExtra
+)
+SynthFilterManifest = Manifest[SynthFilterInputs, SynthFilterCounts, SynthFilterExtra]
+
+
 # Every stage, in pipeline order.
 STAGES: tuple[Contract, ...] = (
     CURATE_MANIFEST,
@@ -563,12 +742,20 @@ STAGES: tuple[Contract, ...] = (
     PRETRAIN_MANIFEST,
     SYNTH_IDENTITY_MANIFEST,
     SYNTH_DOCSTRINGS_MANIFEST,
+    SYNTH_GENERATE_MANIFEST,
+    SYNTH_CRITIQUE_MANIFEST,
+    SYNTH_REVISE_MANIFEST,
+    SYNTH_FILTER_MANIFEST,
     MID_MANIFEST,
     SFT_MANIFEST,
+    DPO_MANIFEST,
     EVALUATE_MANIFEST,
     REPORT_MANIFEST,
 )
 # The folders a report looks at: the pretraining stages' (and the reserved ones), then
 # post-training's.
 REPORTED_FOLDERS = (RAW, FILTERED, CURATED, TOKENIZER, TOKENS, CHECKPOINTS, EVAL)
-POST_TRAINING_FOLDERS = (SYNTH_IDENTITY, SYNTH_DOCSTRINGS, MID, SFT, SFT_EVAL)
+POST_TRAINING_FOLDERS = (
+    SYNTH_IDENTITY, SYNTH_DOCSTRINGS, SYNTH_GENERATED, SYNTH_CRITIQUES, SYNTH_PAIRS,
+    SYNTH_FILTERED, MID, SFT, SFT_EVAL, DPO, DPO_EVAL,
+)  # fmt: skip
