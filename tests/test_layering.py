@@ -28,7 +28,7 @@ LAYERS = [
     {"tritter.model", "tritter.tokenizer", "tritter.curate"},
     {"tritter.pack", "tritter.loader", "tritter.chat"},
     {"tritter.train"},
-    {"tritter.evaluate", "tritter.sft"},
+    {"tritter.evaluate", "tritter.sft", "tritter.dpo"},
     {"tritter.report", "tritter.synth", "tritter.agent"},
     {"tritter.deploy"},
     {"tritter.jobs"},

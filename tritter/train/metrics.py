@@ -37,10 +37,7 @@ class TrainGauges:
         # they always had, so existing queries, dashboards and alerts match them unchanged.
         if phase != "pretrain":
             self.labels["phase"] = phase
-        names = tuple(self.labels)
-
-        def gauge(name: str, doc: str) -> Any:
-            return Gauge(name, doc, names, registry=self.registry).labels(**self.labels)
+        gauge = self.add_gauge
 
         self.loss = gauge("tritter_train_loss", "training loss (nats/token) of the last step")
         self.tokens_per_second = gauge(
@@ -65,11 +62,15 @@ class TrainGauges:
             "tritter_checkpoint_blocking_seconds", "part of the last save that blocked training"
         )
         self.skipped = Counter(
-            "tritter_train_skipped_steps", "updates skipped (non-finite or spiking loss)", names,
+            "tritter_train_skipped_steps", "updates skipped (non-finite or spiking loss)",
+            tuple(self.labels),
             registry=self.registry,
         ).labels(**self.labels)  # fmt: skip
         self.tokens = Counter(
-            "tritter_train_tokens", "training tokens consumed", names, registry=self.registry
+            "tritter_train_tokens",
+            "training tokens consumed",
+            tuple(self.labels),
+            registry=self.registry,
         ).labels(**self.labels)
         self.gpu_allocated = gauge(
             "tritter_train_gpu_memory_allocated_bytes", "GPU memory held by tensors (peak)"
@@ -77,6 +78,10 @@ class TrainGauges:
         self.gpu_reserved = gauge(
             "tritter_train_gpu_memory_reserved_bytes", "GPU memory reserved by the allocator"
         )
+
+    def add_gauge(self, name: str, doc: str) -> Any:
+        """A gauge with this run's labels (an objective's extra metrics come this way)."""
+        return Gauge(name, doc, tuple(self.labels), registry=self.registry).labels(**self.labels)
 
     def serve(self, port: int) -> bool:
         """Serve on `port`; a busy port is logged, never fatal (monitoring must not stop

@@ -19,6 +19,7 @@ from tritter.train.store import Checkpoint, CheckpointStore, identity
 if TYPE_CHECKING:
     from tritter.model import ModelConfig
     from tritter.tokenizer import Tokenizer
+    from tritter.train.objective import Objective
 
 GIB = 1024**3
 # fp32 weights + fp32 gradients + AdamW's two fp32 moments.
@@ -142,25 +143,31 @@ def estimate_memory_gib(model_config: ModelConfig, config: TrainConfig, world_si
     return (state + activations + logits) / GIB
 
 
-def check(config: TrainConfig, world_size: int, write_probe: bool = True) -> Preflight:
-    from tritter.loader import check_tokenizer
-    from tritter.loader.stream import read_token_shards
+def check(
+    config: TrainConfig,
+    world_size: int,
+    write_probe: bool = True,
+    objective: Objective | None = None,
+) -> Preflight:
+    """`objective` (default: language modelling on token shards) checks the data."""
     from tritter.tokenizer import Tokenizer
+    from tritter.train.objective import LanguageModeling
 
+    objective = objective if objective is not None else LanguageModeling(config)
     for name, uri in (("data", config.data), ("tokenizer", config.tokenizer)):
         if not storage.is_s3(uri) and not storage.local_path(uri).exists():
             raise TritterError(f"{uri}: --{name} not found")
-    packed = read_token_shards(storage.normalize(config.data))
+    data_fingerprint = objective.data_fingerprint(config)
     tokenizer = Tokenizer.load(config.tokenizer)
     inputs = TrainInputs(
         data=storage.normalize(config.data),
-        data_fingerprint=packed.fingerprint,
+        data_fingerprint=data_fingerprint,
         tokenizer=config.tokenizer,
         tokenizer_sha256=tokenizer.sha256,
         init=config.init,
         init_identity=identity(config.init) if config.init else None,
     )
-    check_tokenizer(config.data, tokenizer)
+    objective.check_data(config, tokenizer)
     model_config = model_config_for(config, tokenizer)
     accumulation = accumulation_steps(config, world_size)
     steps = total_steps(config, world_size)

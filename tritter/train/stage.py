@@ -14,6 +14,8 @@ import os
 import signal
 import subprocess
 import tempfile
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -24,6 +26,9 @@ from tritter.run_folder import TRAIN_MANIFESTS, PretrainManifest, TrainInputs
 from tritter.train import launch
 from tritter.train.config import TrainConfig
 from tritter.train.preflight import check
+
+if TYPE_CHECKING:
+    from tritter.train.objective import Objective
 
 _log = log.get_logger("train")
 
@@ -36,12 +41,23 @@ def is_done(output: str, phase: str = "pretrain") -> PretrainManifest | None:
     return TRAIN_MANIFESTS[phase].read(output)
 
 
-def run(config: TrainConfig) -> PretrainManifest:
-    """Train to the end (or find it trained); returns the checkpoints folder's manifest."""
+def run(
+    config: TrainConfig,
+    objective: Objective | None = None,
+    worker_argv: Sequence[str] | None = None,
+) -> PretrainManifest:
+    """Train to the end (or find it trained); returns the checkpoints folder's manifest.
+
+    `objective` (default: language modelling on `config.data`'s token shards) is what this
+    process trains with when it is the only rank. Ranks started through torchrun build their
+    own: they run `tritter <worker_argv>` (default: `pretrain --config <this config>`), a
+    command that, inside a worker, calls `tritter.train.trainer.train` with the same objective.
+    """
     plan = launch.detect(nproc=config.nproc)
     if plan.mode == "worker":
         raise TritterError("inside a torchrun worker: call tritter.train.trainer.train instead")
-    pre = check(config, plan.world_size)  # bad input: one line, before any rank starts
+    # bad input: one line, before any rank starts
+    pre = check(config, plan.world_size, objective=objective)
     contract = TRAIN_MANIFESTS[config.phase]
     done = contract.current(config.output, fingerprint(config, pre.inputs))
     if done is not None:
@@ -52,9 +68,9 @@ def run(config: TrainConfig) -> PretrainManifest:
     if plan.mode == "single":
         from tritter.train.trainer import train
 
-        train(config)
+        train(config, objective)
     else:
-        _run_torchrun(plan, config)
+        _run_torchrun(plan, config, worker_argv)
     return contract.require(config.output)
 
 
@@ -69,13 +85,18 @@ def run_in_this_process(config: TrainConfig) -> PretrainManifest | None:
     return run(config)
 
 
-def _run_torchrun(plan: launch.LaunchPlan, config: TrainConfig) -> None:
-    """Start this node's ranks with torchrun; the resolved config travels as a YAML file."""
+def _run_torchrun(
+    plan: launch.LaunchPlan, config: TrainConfig, worker_argv: Sequence[str] | None = None
+) -> None:
+    """Start this node's ranks with torchrun; the resolved config travels as a YAML file
+    (or the ranks run `worker_argv`, which names the stage's own)."""
     with tempfile.TemporaryDirectory(prefix="tritter-launch-") as tmp:
-        path = os.path.join(tmp, "config.yaml")
-        with open(path, "w", encoding="utf-8") as handle:
-            yaml.safe_dump(config_io.dump(config), handle, sort_keys=False)
-        command = launch.torchrun_command(plan, ["pretrain", "--config", path])
+        if worker_argv is None:
+            path = os.path.join(tmp, "config.yaml")
+            with open(path, "w", encoding="utf-8") as handle:
+                yaml.safe_dump(config_io.dump(config), handle, sort_keys=False)
+            worker_argv = ["pretrain", "--config", path]
+        command = launch.torchrun_command(plan, worker_argv)
         child = subprocess.Popen(command, env=launch.worker_env(os.environ, plan))
 
         def forward(signum: int, _frame: object) -> None:

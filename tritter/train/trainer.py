@@ -1,13 +1,15 @@
 """The training loop of one rank (run under torchrun, or in-process for a single rank).
 
-Per optimizer step: read `accumulation` micro batches, count the real (non-ignored) target
-tokens over all ranks, and backpropagate each micro batch's summed loss scaled by
-world_size / real_tokens. DDP/FSDP average gradients over ranks, so the update is exactly the
-gradient of the mean loss over every real token of the global batch, whatever the split into
-ranks and micro batches. Then clip, check (non-finite/spike policy), set the scheduled LR and
-weight decay, and step AdamW. Everything a step depends on (weights, AdamW moments, loader
-position, step counter, RNG) is in the checkpoint, which is why a relaunch reproduces the
-losses of an uninterrupted run bit for bit on CPU.
+What is optimised is an `Objective` (tritter/train/objective.py): language modelling over token
+shards by default, DPO (`tritter.dpo`) or another post-training loss when a stage passes one.
+Per optimizer step: read `accumulation` micro batches, count the objective's units (real,
+non-ignored target tokens for language modelling) over all ranks, and backpropagate each micro
+batch's summed loss scaled by world_size / units. DDP/FSDP average gradients over ranks, so the
+update is exactly the gradient of the mean loss over every unit of the global batch, whatever
+the split into ranks and micro batches. Then clip, check (non-finite/spike policy), set the
+scheduled LR and weight decay, and step AdamW. Everything a step depends on (weights, AdamW
+moments, data position, step counter, RNG) is in the checkpoint, which is why a relaunch
+reproduces the losses of an uninterrupted run bit for bit on CPU.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import yaml
 from tritter import config as config_io
 from tritter import log, storage
 from tritter.errors import TritterError
+from tritter.metrics import run_label
 from tritter.model import ModelConfig, Tritter
 from tritter.run_folder import (
     FINAL,
@@ -43,8 +46,8 @@ from tritter.train.checkpoint import Checkpointer, staging_root
 from tritter.train.config import TrainConfig
 from tritter.train.distributed import DistContext
 from tritter.train.faults import FaultInjector
-from tritter.train.loss import scored_tokens, token_loss_sum
 from tritter.train.metrics import MetricsLog, TrainGauges
+from tritter.train.objective import LanguageModeling, Objective
 from tritter.train.optim import build_optimizer, set_hyperparameters
 from tritter.train.parallelize import (
     bf16_compute,
@@ -87,9 +90,7 @@ def peak_flops(config: TrainConfig, device: torch.device) -> float:
 def run_name(config: TrainConfig) -> str:
     if config.run_name:
         return config.run_name
-    output = storage.normalize(config.output).rstrip("/\\")
-    parent = output[: -len(storage.basename(output))].rstrip("/\\")
-    return storage.basename(parent) or storage.basename(output) or "run"
+    return run_label(config.output)
 
 
 def autocast_factory(
@@ -102,8 +103,11 @@ def autocast_factory(
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, ctx: DistContext) -> None:
+    def __init__(
+        self, config: TrainConfig, ctx: DistContext, objective: Objective | None = None
+    ) -> None:
         self.config, self.ctx = config, ctx
+        self.objective = objective if objective is not None else LanguageModeling(config)
         self.fault = FaultInjector(ctx.rank)
         self.stop_requested = False
 
@@ -125,6 +129,11 @@ class Trainer:
         self.autocast = autocast_factory(config, ctx.device)
         self.run = run_name(config)
         self.gauges = TrainGauges(self.run, ctx.rank, config.phase)
+        self.metric_gauges = {
+            name: self.gauges.add_gauge(f"tritter_train_{name}", f"{name} of the last step")
+            for name in self.objective.metric_names
+        }
+        self.step_tokens = self.global_tokens
         self.flops_per_token = float(self.model.flops_per_token(config.seq_len))
         self.peak = peak_flops(config, ctx.device)
         self.step, self.tokens = 0, 0
@@ -132,18 +141,11 @@ class Trainer:
         self.consecutive_skips, self.skipped_total = 0, 0
 
     def setup(self) -> None:
-        from tritter.loader import TokenLoader, list_subsets
-
         config, ctx = self.config, self.ctx
-        pre = check(config, ctx.world_size, write_probe=ctx.is_main)
+        pre = check(config, ctx.world_size, write_probe=ctx.is_main, objective=self.objective)
         self.pre = pre
         self.prepare_model(pre.model_config, pre.accumulation, pre.total_steps)
-        self.loader = TokenLoader(
-            config.data, split="train", seq_len=config.seq_len,
-            micro_batch_size=config.micro_batch_size, rank=ctx.rank,
-            world_size=ctx.world_size, seed=config.seed,
-            with_document_ids=config.document_masking,
-        )  # fmt: skip
+        self.objective.open(config, ctx, pre.tokenizer, self.autocast)
         self.store = CheckpointStore(config.output)
         run_key = hashlib.sha256(self.store.root.encode()).hexdigest()[:16]
         self.checkpointer = Checkpointer(
@@ -152,16 +154,6 @@ class Trainer:
         self.metrics_log = (
             MetricsLog(config.output, staging_root(run_key) / "metrics") if ctx.is_main else None
         )
-        subsets = list_subsets(config.data, "val")
-        self.validator = None
-        if subsets:
-            from tritter.train.validation import Validator
-
-            token_bytes = torch.as_tensor(pre.tokenizer.token_byte_lengths(), dtype=torch.long)
-            self.validator = Validator(
-                config.data, subsets, ctx, config.seq_len, config.micro_batch_size, config.seed,
-                config.val_batches, token_bytes, self.autocast,
-            )  # fmt: skip
 
     def resume(self) -> None:
         """Continue from the newest checkpoint under --output; a run that has none starts from
@@ -172,7 +164,7 @@ class Trainer:
                 self.load_init(self.config.init)
             return
         state = self.checkpointer.restore(latest, self.wrapped, self.optimizer)
-        self.loader.load_state_dict(state["loader"])
+        self.objective.load_state_dict(state["loader"])
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
         self.loss_ema = state.get("loss_ema")
         self.consecutive_skips = int(state.get("consecutive_skips", 0))
@@ -216,27 +208,28 @@ class Trainer:
     def train_step(self, batches: Iterator) -> dict[str, Any]:
         ctx, config = self.ctx, self.config
         started = time.perf_counter()
+        objective, names = self.objective, self.objective.metric_names
         micro, waited = self._next_batches(batches)
-        local_real = sum(scored_tokens(b[1]) for b in micro)
-        (real_tokens,) = ctx.all_reduce([float(local_real)])
-        scale = ctx.world_size / max(real_tokens, 1.0)
+        local_units = sum(objective.count(b) for b in micro)
+        local_tokens = sum(objective.tokens(b) for b in micro)
+        units, step_tokens = ctx.all_reduce([float(local_units), float(local_tokens)])
+        scale = ctx.world_size / max(units, 1.0)
         loss_sum = torch.zeros((), dtype=torch.float64, device=ctx.device)
+        metric_sums = torch.zeros(len(names), dtype=torch.float64, device=ctx.device)
         for index, batch in enumerate(micro):
-            inputs = batch[0].to(ctx.device, non_blocking=True)
-            targets = batch[1].to(ctx.device, non_blocking=True)
-            documents = batch[2].to(ctx.device) if config.document_masking else None
             with gradient_sync(self.wrapped, index == len(micro) - 1):
-                with self.autocast():
-                    logits = self.wrapped(inputs, document_ids=documents)
-                summed = token_loss_sum(logits, targets)
-                (summed * scale).backward()
-            loss_sum += summed.detach().double()
+                sums = objective.loss(self.wrapped, batch, ctx.device, self.autocast)
+                (sums.loss * scale).backward()
+            loss_sum += sums.loss.detach().double()
+            for position, name in enumerate(names):
+                metric_sums[position] += sums.metrics[name].detach().double()
         max_norm = config.optim.clip_grad_norm or math.inf
         grad_norm = full_value(
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm, foreach=True)
         )
-        (loss_total,) = ctx.all_reduce([float(loss_sum)])
-        loss = loss_total / max(real_tokens, 1.0)
+        loss_total, *metric_totals = ctx.all_reduce([float(loss_sum), *metric_sums.tolist()])
+        loss = loss_total / max(units, 1.0)
+        self.step_tokens = int(step_tokens)
         lr = schedule.learning_rate(self.step, self.total, config.optim, config.schedule)
         decay = schedule.weight_decay(self.step, self.total, config.optim, config.schedule)
         skipped = self._policy(loss, grad_norm)
@@ -248,9 +241,10 @@ class Trainer:
         if ctx.device.type == "cuda":
             torch.cuda.synchronize(ctx.device)
         self.step += 1
-        self.tokens += self.global_tokens
+        self.tokens += self.step_tokens
         seconds = time.perf_counter() - started
-        tokens_per_second = self.global_tokens / max(seconds, 1e-9)
+        tokens_per_second = self.step_tokens / max(seconds, 1e-9)
+        extra = {n: total / max(units, 1.0) for n, total in zip(names, metric_totals, strict=True)}
         return {
             "kind": "train",
             "step": self.step,
@@ -265,6 +259,7 @@ class Trainer:
             "data_wait_ratio": min(waited / max(seconds, 1e-9), 1.0),
             "world_size": ctx.world_size,
             "skipped": skipped,
+            **extra,
         }
 
     def _request_stop(self, signum: int, _frame: FrameType | None) -> None:
@@ -321,7 +316,9 @@ class Trainer:
         gauges.step.set(record["step"])
         gauges.step_seconds.set(record["step_seconds"])
         gauges.data_wait.set(record["data_wait_ratio"])
-        gauges.tokens.inc(self.global_tokens)
+        gauges.tokens.inc(self.step_tokens)
+        for name, gauge in self.metric_gauges.items():
+            gauge.set(record[name])
         if self.ctx.device.type == "cuda":
             gauges.gpu_allocated.set(torch.cuda.max_memory_allocated(self.ctx.device))
             gauges.gpu_reserved.set(torch.cuda.memory_reserved(self.ctx.device))
@@ -342,18 +339,19 @@ class Trainer:
             )  # fmt: skip
 
     def validate(self) -> None:
-        if self.validator is None:
+        result = self.objective.validate(self.wrapped)
+        if result is None:
             return
-        result = self.validator.run(self.wrapped)
         record = {"kind": "val", "step": self.step, "time": time.time(), **result}
-        if result["val_loss"] is not None:
+        if result.get("val_loss") is not None:
             self.gauges.val_loss.set(result["val_loss"])
+        if result.get("val_bpb") is not None:
             self.gauges.val_bpb.set(result["val_bpb"])
         if self.metrics_log is not None:
             self.metrics_log.write(record)
         if self.ctx.is_main:
-            log.event(_log, "validation", step=self.step, val_loss=result["val_loss"],
-                      val_bpb=result["val_bpb"])  # fmt: skip
+            shown = {k: v for k, v in result.items() if isinstance(v, int | float | None)}
+            log.event(_log, "validation", step=self.step, **shown)
 
     def _trainer_state(self) -> dict[str, Any]:
         rng = self.ctx.all_gather_object(torch.get_rng_state())
@@ -365,7 +363,7 @@ class Trainer:
         return {
             "step": self.step,
             "tokens": self.tokens,
-            "loader": self.loader.state_dict(),
+            "loader": self.objective.state_dict(),
             "loss_ema": self.loss_ema,
             "consecutive_skips": self.consecutive_skips,
             "skipped_total": self.skipped_total,
@@ -493,11 +491,7 @@ class Trainer:
                 global_batch_tokens=self.global_tokens, steps=self.total, start_step=self.step,
                 device=str(ctx.device), sharding=config.sharding,
             )  # fmt: skip
-        batches = iter(
-            self.loader.data_loader(num_workers=config.num_workers)
-            if config.num_workers
-            else self.loader
-        )
+        batches = self.objective.batches(config.num_workers)
         first_step, started = self.step, time.perf_counter()
         last: dict[str, Any] = {}
         previous = signal.signal(signal.SIGTERM, self._request_stop)
@@ -536,10 +530,11 @@ def _duration(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    """Train as this process's rank (initialises and tears down the process group)."""
+def train(config: TrainConfig, objective: Objective | None = None) -> dict[str, Any]:
+    """Train as this process's rank (initialises and tears down the process group); the
+    objective defaults to language modelling on `config.data`'s token shards."""
     ctx = DistContext.init(config.device)
     try:
-        return Trainer(config, ctx).fit()
+        return Trainer(config, ctx, objective).fit()
     finally:
         ctx.close()
