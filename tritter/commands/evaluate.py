@@ -11,7 +11,8 @@ from tritter.evaluate.config import TASKS, EvaluateConfig
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
-        help="perplexity / bits per byte and HumanEval / MBPP pass@k for a checkpoint",
+        help="perplexity / bits per byte and HumanEval / MBPP pass@k for a checkpoint (chat "
+        "models: also identity and persona)",
         description="Evaluate a checkpoint (a pretrain checkpoints folder, one step folder or a "
         "Hugging Face BitNet directory): held-out loss, perplexity and tokenizer-independent "
         "bits per byte per subset, and HumanEval (164) / MBPP (test split, 500) pass@k with "
@@ -38,6 +39,13 @@ def handle(args: argparse.Namespace) -> int:
             print(f"identity: {values['problems']} questions, consistency "
                   f"{values['consistency']:.4f} (names the persona {values['names_persona']:.4f}, "
                   f"claims to be human {values['claims_human']:.4f})")  # fmt: skip
+        elif task == "persona":
+            rates = ", ".join(
+                f"{name} {rate['rate']:.4f} ({rate['count']}/{rate['prompts']})"
+                for name, rate in values["rates"].items()
+                if rate["rate"] is not None
+            )
+            print(f"persona: {values['problems']} prompts, {rates}")
         else:
             scores = " ".join(f"{k} {v:.4f}" for k, v in values.items() if k.startswith("pass@"))
             print(f"{task}: {values['problems']} problems, {scores}")

@@ -8,8 +8,9 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from tritter.config import Config, runtime_field
 
-TASKS = ("perplexity", "humaneval", "mbpp", "identity")
-# What runs when --tasks is not given: identity needs a chat model, so it is asked for by name.
+TASKS = ("perplexity", "humaneval", "mbpp", "identity", "persona")
+# What runs when --tasks is not given: identity and persona need a chat model, so they are asked
+# for by name.
 DEFAULT_TASKS = ("perplexity", "humaneval", "mbpp")
 
 
@@ -47,7 +48,7 @@ class SandboxConfig(Config):
 
 
 class GenerationConfig(Config):
-    """Decoding for the code tasks (the identity task is always greedy)."""
+    """Decoding for the code tasks (the identity and persona tasks are always greedy)."""
 
     temperature: float = Field(
         0.0, ge=0, le=5, description="0 = greedy; > 0 samples with this temperature"
@@ -108,6 +109,14 @@ class IdentityConfig(Config):
     max_new_tokens: int = Field(128, ge=1, le=4096, description="generation budget per answer")
 
 
+class PersonaConfig(Config):
+    """The persona task (chat models): flattery, false premises, refusals, uncertainty and a few
+    identity questions. The persona whose name identity answers must give is
+    `--identity.persona`."""
+
+    max_new_tokens: int = Field(128, ge=1, le=4096, description="generation budget per reply")
+
+
 class BenchmarkFiles(Config):
     """Override the shipped benchmark files (JSONL or JSONL.gz, local path or URI)."""
 
@@ -126,7 +135,7 @@ class EvaluateConfig(Config):
     )
     tasks: list[str] = Field(
         default_factory=lambda: list(DEFAULT_TASKS),
-        description=f"tasks to run: {', '.join(TASKS)} (identity: chat models only)",
+        description=f"tasks to run: {', '.join(TASKS)} (identity, persona: chat models only)",
     )
     prompt_format: Literal["auto", "base", "chat"] = Field(
         "auto",
@@ -137,8 +146,8 @@ class EvaluateConfig(Config):
     limit: int | None = Field(
         None,
         ge=1,
-        description="only the first N problems of each code task (smoke tests; scores are "
-        "then not comparable to published ones)",
+        description="only the first N problems of each code task and the first N prompts of "
+        "each persona kind (smoke tests; scores are then not comparable to published ones)",
     )
     device: str = runtime_field("auto", description="torch device ('auto': cuda when available)")
     dtype: Literal["auto", "float32", "bfloat16"] = Field(
@@ -152,6 +161,7 @@ class EvaluateConfig(Config):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     benchmarks: BenchmarkFiles = Field(default_factory=BenchmarkFiles)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    persona: PersonaConfig = Field(default_factory=PersonaConfig)
 
     @field_validator("tasks")
     @classmethod

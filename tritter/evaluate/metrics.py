@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from tritter import metrics
 from tritter.evaluate.identity import METRICS as IDENTITY_METRICS
+from tritter.evaluate.persona import METRICS as PERSONA_METRICS
 
 JOB = "tritter_evaluate"
 
@@ -38,6 +39,12 @@ def registry_for(results: dict[str, Any], run: str) -> CollectorRegistry:
         "identity task: share of answers that are consistent, name the persona, claim to be human",
         ("metric",),
     )
+    persona = gauge(
+        "tritter_eval_persona_ratio",
+        "persona task: share of replies that flatter, agree with / correct a false premise, "
+        "refuse a benign request, admit uncertainty, are identity-consistent, claim to be human",
+        ("metric",),
+    )
 
     for task, values in results.get("tasks", {}).items():
         if isinstance(values.get("seconds"), (int, float)):
@@ -55,6 +62,11 @@ def registry_for(results: dict[str, Any], run: str) -> CollectorRegistry:
         if task == "identity":
             for metric in IDENTITY_METRICS:
                 identity.labels(run, metric).set(values[metric])
+        if task == "persona":
+            for metric in PERSONA_METRICS:
+                rate = values.get("rates", {}).get(metric, {}).get("rate")
+                if rate is not None:
+                    persona.labels(run, metric).set(rate)
         for key, value in values.items():
             if key.startswith("pass@"):
                 pass_at_k.labels(run, task, key[5:]).set(value)

@@ -27,7 +27,7 @@ from tritter.errors import TritterError
 from tritter.run_folder import FINAL_INFO, TRAIN_CONFIG, TRAIN_MANIFESTS
 from tritter.train.store import is_hf_dir, resolve
 
-CHAT_PHASES = ("mid", "sft")
+CHAT_PHASES = ("mid", "sft", "dpo")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The evaluate stage: a checkpoint → eval/ (`tritter evaluate`): perplexity / bits per byte,
-sandboxed code generation and, for chat models, identity consistency.
+sandboxed code generation and, for chat models, identity consistency and the persona rates
+(`tritter.evaluate.persona`).
 
 A chat model (`tritter.evaluate.prompt_format`) is asked each code problem as a user turn and
 its reply, generated until `<|assistant_end|>`, gives the program to test
@@ -26,8 +27,10 @@ from tritter.chat import persona as persona_file
 from tritter.errors import TritterError
 from tritter.evaluate import identity as identity_task
 from tritter.evaluate import loading, prompt_format
+from tritter.evaluate import persona as persona_task
 from tritter.evaluate.config import EvaluateConfig
 from tritter.evaluate.identity_questions import QUESTIONS, questions_sha256
+from tritter.evaluate.persona_prompts import prompts_sha256
 from tritter.evaluate.prompt_format import PromptFormat
 from tritter.evaluate.tasks import CodeTask, load_task
 from tritter.run_folder import (
@@ -56,8 +59,8 @@ def stage_inputs(
     config: EvaluateConfig, tokenizer: Tokenizer, persona: tuple[str, str] | None = None
 ) -> tuple[EvaluateInputs, PromptFormat]:
     """The weights (by their identity, not their bytes), how they are prompted, the tokenizer,
-    the held-out data and, for the identity task, the persona file (location, text) and the
-    question set."""
+    the held-out data and, for the identity and persona tasks, the persona file (location,
+    text), the question set and the persona prompts."""
     data = PACK_MANIFEST.require(config.data) if "perplexity" in config.tasks else None
     checkpoint_identity = identity(config.checkpoint)  # a missing checkpoint: this error first
     chosen = prompt_format.decide(config.checkpoint, config.prompt_format)
@@ -71,6 +74,7 @@ def stage_inputs(
         persona=persona[0] if persona else None,
         persona_sha256=storage.sha256_bytes(persona[1].encode()) if persona else None,
         identity_questions_sha256=questions_sha256() if persona else None,
+        persona_prompts_sha256=prompts_sha256() if "persona" in config.tasks else None,
     )
     return inputs, chosen
 
@@ -94,7 +98,8 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
     }
     tokenizer = loading.load_tokenizer(config.tokenizer)
     persona_source = persona = None  # (location, text) of the persona file, and its content
-    if "identity" in config.tasks:
+    chat_tasks = [name for name in ("identity", "persona") if name in config.tasks]
+    if chat_tasks:
         persona_source = persona_file.read_text(config.identity.persona)
         persona = persona_file.parse(persona_source[1], persona_source[0])
     inputs, chosen = stage_inputs(config, tokenizer, persona_source)
@@ -102,8 +107,8 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
               decided_by=chosen.decided_by)  # fmt: skip
     if persona is not None and not chosen.chat:
         raise TritterError(
-            f"--tasks identity needs a chat model: {config.checkpoint} is prompted as a base "
-            f"model (phase {chosen.phase or 'not recorded'}; --prompt-format chat forces chat)"
+            f"--tasks {chat_tasks[0]} needs a chat model: {config.checkpoint} is prompted as a "
+            f"base model (phase {chosen.phase or 'not recorded'}; --prompt-format chat forces chat)"
         )
     if chosen.chat:
         from tritter.chat.template import stop_ids
@@ -157,8 +162,13 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
             config, task, model, tokenizer, device, max_positions, sandbox, chosen.chat
         )
         written.append(entry)
-    if persona is not None:
+    if persona is not None and "identity" in config.tasks:
         results["tasks"]["identity"], entry = _identity(
+            config, persona, model, tokenizer, device, max_positions
+        )
+        written.append(entry)
+    if persona is not None and "persona" in config.tasks:
+        results["tasks"]["persona"], entry = _persona(
             config, persona, model, tokenizer, device, max_positions
         )
         written.append(entry)
@@ -173,7 +183,9 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
     counted = ("problems", *identity_task.METRICS)
     counts = EvaluateCounts(
         tasks={
-            name: {k: v for k, v in values.items() if k.startswith("pass@") or k in counted}
+            name: persona_task.counts(values)
+            if name == "persona"
+            else {k: v for k, v in values.items() if k.startswith("pass@") or k in counted}
             for name, values in results["tasks"].items()
             if name != "perplexity"
         }
@@ -333,4 +345,45 @@ def _identity(
     storage.write_text(uri, "".join(line + "\n" for line in lines))
     log.event(_log, "scored", task="identity",
               **{k: metrics[k] for k in identity_task.METRICS})  # fmt: skip
+    return metrics, manifest.file_entry(storage.normalize(config.output), uri)
+
+
+def _persona(
+    config: EvaluateConfig,
+    persona: Persona,
+    model: torch.nn.Module,
+    tokenizer: Tokenizer,
+    device: torch.device,
+    max_positions: int,
+) -> tuple[dict[str, Any], manifest.FileEntry]:
+    from tritter.chat.template import stop_ids
+    from tritter.evaluate.generation import Decoding, Generator, Prompt
+
+    started = time.perf_counter()
+    decoding = Decoding(
+        temperature=0.0, max_new_tokens=config.persona.max_new_tokens,
+        batch_size=config.generation.batch_size, stop_ids=stop_ids(tokenizer),
+    )  # fmt: skip
+    prompts, questions = persona_task.select(config.limit)
+    asked: list[Prompt] = [persona_task.prompt_ids(item, tokenizer) for item in prompts]
+    asked += [persona_task.prompt_ids(question, tokenizer) for question in questions]
+    log.event(_log, "generating", task="persona", problems=len(asked), samples=1)
+    outputs, stats = Generator(model, tokenizer, device, max_positions).generate(asked, decoding)
+    replies = [texts[0] for texts in outputs]
+    metrics, records = persona_task.score(
+        prompts, replies[: len(prompts)], questions, replies[len(prompts) :], persona
+    )
+    metrics["decoding"] = {
+        "temperature": 0.0, "max_new_tokens": decoding.max_new_tokens,
+        "stop_ids": list(decoding.stop_ids),
+    }  # fmt: skip
+    metrics["generation"] = stats.to_dict()
+    metrics["seconds"] = round(time.perf_counter() - started, 2)
+    if config.limit:
+        metrics["limited_to"] = config.limit
+    uri = storage.join(config.output, samples_file("persona"))
+    lines = (json.dumps(record, ensure_ascii=False) for record in records)
+    storage.write_text(uri, "".join(line + "\n" for line in lines))
+    log.event(_log, "scored", task="persona",
+              **{name: rate["rate"] for name, rate in metrics["rates"].items()})  # fmt: skip
     return metrics, manifest.file_entry(storage.normalize(config.output), uri)
