@@ -12,11 +12,20 @@ import os
 
 from prometheus_client import CollectorRegistry, push_to_gateway, start_http_server
 
-from tritter import log
+from tritter import log, storage
 
 _log = log.get_logger("metrics")
 
 PUSHGATEWAY_ENV = "TRITTER_PUSHGATEWAY_URL"
+
+
+def run_label(output: str) -> str:
+    """The `run` label of a stage writing `output`: the name of the run folder holding it
+    (`s3://b/runs/demo/checkpoints` → `demo`), so one run's data, training and evaluation
+    series share it and concurrent runs never overwrite each other's."""
+    normalized = storage.normalize(output).rstrip("/\\")
+    parent = normalized[: -len(storage.basename(normalized))].rstrip("/\\")
+    return storage.basename(parent) or storage.basename(normalized) or "run"
 
 
 def serve(port: int, registry: CollectorRegistry, addr: str = "0.0.0.0") -> None:

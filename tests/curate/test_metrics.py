@@ -46,7 +46,10 @@ def test_steps_push_document_byte_and_shard_counters(pushgateway, tmp_path):
     shards = counts["shards"]
     assert len([p for p in paths if "/step/curate_process/" in p]) == shards
     assert len([p for p in paths if "/step/curate_apply/" in p]) == shards
-    assert any(p.startswith("/metrics/job/tritter_curate/step/curate_dedup_index/") for p in paths)
+    # Grouped by run (the run folder's name: concurrent runs never overwrite each other).
+    prefix = "/metrics/job/tritter_curate/run/" + tmp_path.name + "/step/"
+    assert all(p.startswith(prefix) for p in paths), paths
+    assert any(p.startswith(prefix + "curate_dedup_index/") for p in paths)
     bodies = "\n".join(body for _, _, body in pushgateway)
     assert 'tritter_data_shards_done_total{stage="curate_process"} 1.0' in bodies
     assert 'tritter_data_bytes_total{outcome="input",stage="curate_process"}' in bodies

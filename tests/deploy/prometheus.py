@@ -61,7 +61,10 @@ class Pushgateway(_LoopbackServer):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.address = f"127.0.0.1:{self.port}"
+        # Debian's build persists to /var/lib/prometheus/pushgateway.data by default, which
+        # would hand every test the groups pushed by earlier ones.
         self._start(folder, [PUSHGATEWAY, f"--web.listen-address={self.address}",
+                             f"--persistence.file={folder / 'pushgateway.data'}",
                              "--log.level=warn"])  # fmt: skip
 
 

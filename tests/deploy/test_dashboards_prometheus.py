@@ -39,8 +39,12 @@ def test_every_panel_query_returns_data(tmp_path):
     gateway = Pushgateway(tmp_path)
     metrics_port = free_port()
     try:
+        # The trainer's endpoint is scraped twice, as two nodes' local rank 0 would be: both
+        # serve the same global values, which the panels must not count twice.
+        endpoint = f"127.0.0.1:{metrics_port}"
         prometheus = Prometheus(
-            tmp_path, {"training": f"127.0.0.1:{metrics_port}", "pushgateway": gateway.address}
+            tmp_path,
+            {"training": endpoint, "training-node-1": endpoint, "pushgateway": gateway.address},
         )
     except Exception:
         gateway.stop()
@@ -75,7 +79,11 @@ def test_every_panel_query_returns_data(tmp_path):
             time.sleep(1)
         assert done, "training did not reach step 12 in time"
         time.sleep(3)  # a few more scrapes for rate()
-        assert prometheus.targets_up() == {"training": 1.0, "pushgateway": 1.0}
+        assert prometheus.targets_up() == {
+            "training": 1.0,
+            "training-node-1": 1.0,
+            "pushgateway": 1.0,
+        }
         empty = []
         for name, text in dashboards.dashboards().items():
             for title, expr in dashboards.queries(json.loads(text)):
@@ -87,6 +95,17 @@ def test_every_panel_query_returns_data(tmp_path):
         assert float(shards[0]["value"][1]) >= 1
         loss = prometheus.query("tritter_train_loss")
         assert 0 < float(loss[0]["value"][1]) < 20
+        panels = dict(dashboards.queries(json.loads(dashboards.dashboards()["training.json"])))
+        # One series per run, not one per node; tokens counted once, not once per node.
+        assert len(prometheus.query(panels["Loss"])) == 1
+        (tokens,) = prometheus.query(panels["Tokens consumed"])
+        (one_node,) = prometheus.query('rate(tritter_train_tokens_total{job="training"}[1m])')
+        # (the two scrapes land at slightly different times; twice the rate would be the bug)
+        assert float(tokens["value"][1]) == pytest.approx(float(one_node["value"][1]), rel=0.1)
+        # The data steps pushed with the run's name, which the data dashboard selects by.
+        data = dict(dashboards.queries(json.loads(dashboards.dashboards()["data.json"])))
+        kept = prometheus.query(data["Documents kept"])
+        assert kept and {series["metric"].get("run") for series in kept} == {"run"}
     finally:
         if trainer is not None and trainer.poll() is None:
             trainer.terminate()

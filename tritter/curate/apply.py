@@ -114,7 +114,7 @@ def apply_shard(output: str, index: int) -> ApplyStats | Skipped:
         **_kept_counts(kept),
     )
     write_marker(marker_uri, stats)
-    step_metrics = StepMetrics("curate_apply")
+    step_metrics = StepMetrics("curate_apply", run.output)
     step_metrics.count("dropped", dropped)
     step_metrics.count("kept", stats.labels)
     step_metrics.add_bytes("kept", stats.kept_bytes)

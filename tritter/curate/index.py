@@ -168,7 +168,7 @@ def dedup_index(output: str, group: int) -> GroupStats | Skipped:
         seconds=round(time.monotonic() - started, 3),
     )
     write_marker(marker_uri, stats)
-    StepMetrics("curate_dedup_index").done(group)
+    StepMetrics("curate_dedup_index", run.output).done(group)
     log.event(_log, "indexed band group", group=group, candidates=candidates,
               verified=stats.verified_pairs, exact=stats.exact_duplicates)  # fmt: skip
     return stats

@@ -26,7 +26,8 @@ JOB = "tritter_curate"
 
 
 class StepMetrics:
-    def __init__(self, stage: str) -> None:
+    def __init__(self, stage: str, output: str) -> None:
+        self.run = metrics.run_label(output)
         self.stage = stage
         self.registry = CollectorRegistry()
         self.documents = Counter(
@@ -60,4 +61,5 @@ class StepMetrics:
     def done(self, unit: int | str) -> bool:
         """Mark the unit finished and push (no-op without a Pushgateway)."""
         self.shards.labels(self.stage).inc()
-        return metrics.push(self.registry, JOB, {"step": self.stage, "unit": str(unit)})
+        grouping = {"run": self.run, "step": self.stage, "unit": str(unit)}
+        return metrics.push(self.registry, JOB, grouping)

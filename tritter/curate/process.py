@@ -125,7 +125,7 @@ def process_shard(output: str, index: int) -> ShardStats | Skipped:
     if done is not None:
         return done
     started = time.monotonic()
-    step_metrics = StepMetrics("curate_process")
+    step_metrics = StepMetrics("curate_process", run.output)
     unit = read_json(run.work.unit(index))
     if unit is None:
         raise TritterError(f"{run.work.unit(index)}: missing work unit")

@@ -21,9 +21,12 @@ def _m(metric: str) -> str:
     return f"{metric}{{{RUN}}}"
 
 
+# Every node's local rank 0 serves the same global values (losses, throughput and token counts
+# are reduced over all ranks before they are set), so panels take one series per run (`max by
+# (run)`) instead of one per node — or, for the token counter, N times the tokens on N nodes.
 TRAINING = [
-    ("Loss", _m("tritter_train_loss"), "none"),
-    ("Validation loss", _m("tritter_train_val_loss"), "none"),
+    ("Loss", f"max by (run) ({_m('tritter_train_loss')})", "none"),
+    ("Validation loss", f"max by (run) ({_m('tritter_train_val_loss')})", "none"),
     ("Tokens per second", f"max by (run) ({_m('tritter_train_tokens_per_second')})", "short"),
     ("MFU", f"max by (run) ({_m('tritter_train_mfu_ratio')})", "percentunit"),
     ("Gradient norm", f"max by (run) ({_m('tritter_train_grad_norm')})", "none"),
@@ -43,38 +46,47 @@ TRAINING = [
     ),
     (
         "GPU memory (allocated, reserved)",
-        f"max by (run, rank) ({_m('tritter_train_gpu_memory_allocated_bytes')}) or "
-        f"max by (run, rank) ({_m('tritter_train_gpu_memory_reserved_bytes')})",
+        # A `kind` label keeps both: `A or B` with identical labels drops every B series.
+        f"label_replace(max by (run, rank) ({_m('tritter_train_gpu_memory_allocated_bytes')}), "
+        f'"kind", "allocated", "", "") or '
+        f"label_replace(max by (run, rank) ({_m('tritter_train_gpu_memory_reserved_bytes')}), "
+        f'"kind", "reserved", "", "")',
         "bytes",
     ),
     (
         "Tokens consumed",
-        f"sum by (run) (rate({_m('tritter_train_tokens_total')}[{RATE}]))",
+        f"max by (run) (rate({_m('tritter_train_tokens_total')}[{RATE}]))",
         "short",
     ),
 ]
 
+# The data steps push with a `run` label (the run folder's name), so runs never overwrite
+# each other and the dashboard picks runs like the training one.
 DATA = [
     (
         "Documents kept",
-        'sum by (stage, reason) (tritter_data_documents_total{outcome="kept"})',
+        f'sum by (run, stage, reason) (tritter_data_documents_total{{{RUN}, outcome="kept"}})',
         "short",
     ),
     (
         "Documents dropped by reason",
-        'sum by (stage, reason) (tritter_data_documents_total{outcome="dropped"})',
+        f'sum by (run, stage, reason) (tritter_data_documents_total{{{RUN}, outcome="dropped"}})',
         "short",
     ),
     (
         "Dedup ratio (duplicates / documents passing the filters)",
-        'sum(tritter_data_documents_total{stage="curate_apply", outcome="dropped", '
-        'reason=~".*_duplicate"}) / sum(tritter_data_documents_total{stage="curate_process", '
-        'outcome="passed"})',
+        f'sum by (run) (tritter_data_documents_total{{{RUN}, stage="curate_apply", '
+        f'outcome="dropped", reason=~".*_duplicate"}}) / sum by (run) '
+        f'(tritter_data_documents_total{{{RUN}, stage="curate_process", outcome="passed"}})',
         "percentunit",
     ),
-    ("Shards done", "sum by (stage) (tritter_data_shards_done_total)", "short"),
-    ("Bytes", "sum by (stage, outcome) (tritter_data_bytes_total)", "bytes"),
-    ("Tokens packed", "sum by (split, subset) (tritter_data_tokens_total)", "short"),
+    ("Shards done", f"sum by (run, stage) ({_m('tritter_data_shards_done_total')})", "short"),
+    ("Bytes", f"sum by (run, stage, outcome) ({_m('tritter_data_bytes_total')})", "bytes"),
+    (
+        "Tokens packed",
+        f"sum by (run, split, subset) ({_m('tritter_data_tokens_total')})",
+        "short",
+    ),
 ]
 
 
@@ -90,18 +102,19 @@ def _panel(index: int, title: str, expr: str, unit: str) -> dict[str, Any]:
     }
 
 
-def dashboard(uid: str, title: str, panels: list[tuple[str, str, str]], runs: bool) -> dict:
+def dashboard(uid: str, title: str, panels: list[tuple[str, str, str]], runs_from: str) -> dict:
+    """A dashboard whose `run` variable lists the runs of metric `runs_from`."""
     variables: list[dict[str, Any]] = [
         {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Data source"}
     ]
-    if runs:
+    if runs_from:
         variables.append(
             {
                 "name": "run",
                 "type": "query",
                 "label": "Run",
                 "datasource": {"type": "prometheus", "uid": "${datasource}"},
-                "query": {"query": "label_values(tritter_train_step, run)", "refId": "runs"},
+                "query": {"query": f"label_values({runs_from}, run)", "refId": "runs"},
                 "includeAll": True,
                 "multi": True,
                 "allValue": ".*",
@@ -125,8 +138,12 @@ def dashboard(uid: str, title: str, panels: list[tuple[str, str, str]], runs: bo
 def dashboards() -> dict[str, str]:
     """File name → dashboard JSON text."""
     made = {
-        "training.json": dashboard("tritter-training", "Tritter / Training", TRAINING, True),
-        "data.json": dashboard("tritter-data", "Tritter / Data", DATA, False),
+        "training.json": dashboard(
+            "tritter-training", "Tritter / Training", TRAINING, "tritter_train_step"
+        ),
+        "data.json": dashboard(
+            "tritter-data", "Tritter / Data", DATA, "tritter_data_shards_done_total"
+        ),
     }
     return {name: json.dumps(board, indent=2) + "\n" for name, board in made.items()}
 

@@ -20,7 +20,7 @@ from tritter import metrics
 JOB = "tritter_pack"
 
 
-def shard_done(result: dict[str, Any]) -> bool:
+def shard_done(result: dict[str, Any], output: str) -> bool:
     registry = CollectorRegistry()
     documents = Counter(
         "tritter_data_documents_total",
@@ -51,4 +51,9 @@ def shard_done(result: dict[str, Any]) -> bool:
     text_bytes.labels("pack", "input").inc(result["text_bytes"])
     tokens.labels("pack", result["split"], result["subset"]).inc(result["tokens"])
     shards.labels("pack").inc()
-    return metrics.push(registry, JOB, {"step": "pack_shard", "unit": str(result["index"])})
+    grouping = {
+        "run": metrics.run_label(output),
+        "step": "pack_shard",
+        "unit": str(result["index"]),
+    }
+    return metrics.push(registry, JOB, grouping)

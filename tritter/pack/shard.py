@@ -200,7 +200,7 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
         "cpu_seconds": round(time.process_time() - started_cpu, 3),
     }
     result = units.write(result_uri(plan.output, index), plan.fingerprint, result)
-    metrics.shard_done(result)
+    metrics.shard_done(result, plan.output)
     log.event(
         _log,
         "shard packed",
