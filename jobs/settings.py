@@ -38,6 +38,9 @@ def prepare_posttrain(settings: str) -> PosttrainParams:
 
 
 def _prepare(settings: str, kind: type[P]) -> P:
+    # Every step starts here: its records get Tritter's handler (JSON in the images and under
+    # `tritter run`) instead of the KFP executor's, which drops their fields.
+    log.configure()
     try:
         values = json.loads(settings)
     except ValueError as err:

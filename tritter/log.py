@@ -57,8 +57,11 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(name if name.startswith("tritter") else f"tritter.{name}")
 
 
-def event(logger: logging.Logger, message: str, level: int = logging.INFO, **fields: Any) -> None:
-    """Log a message with structured key/value fields."""
+def event(
+    logger: logging.Logger, message: str, /, level: int = logging.INFO, **fields: Any
+) -> None:
+    """Log a message with structured key/value fields (a field may be called `message` or
+    `logger` too: those two parameters are positional-only)."""
     logger.log(level, message, extra={_FIELDS: fields})
 
 

@@ -43,6 +43,25 @@ def check_run(root: str) -> None:
     assert storage.exists(storage.join(root, "report", "report.html"))
 
 
+def check_quiet(stdout: str, root: str) -> None:
+    """A person reads the stages, training progress and a summary; KFP's raw output (executor
+    JSON, every record of every step) is in the run's log file instead."""
+    lines = stdout.splitlines()
+    assert len(lines) <= 70, f"{len(lines)} lines:\n{stdout}"
+    assert max(len(line) for line in lines) <= 200
+    for stage in ("curate-finalize", "tokenizer-train", "pack-finalize", "pretrain", "report"):
+        assert any(line.startswith(f"→ {stage}") for line in lines), stage
+        assert any(line.startswith(f"✓ {stage}") for line in lines), stage
+    assert any("documents kept" in line for line in lines if line.startswith("✓ curate-final"))
+    assert any(re.match(r"  step \d+/6 loss", line) for line in lines)
+    assert re.search(r"^stage +units +time +result$", stdout, re.M)
+    assert "KFP Executor" not in stdout and "executor_output" not in stdout
+    (log_line,) = [line for line in lines if line.startswith("log: ")]
+    raw = storage.read_text(log_line.removeprefix("log: "))
+    assert log_line.startswith(f"log: {root}/logs/run-")
+    assert "Executing task 'curate-plan'" in raw and '"logger": "tritter.train"' in raw
+
+
 @pytest.mark.slow
 def test_run_on_a_local_folder(source, tmp_path):
     root = tmp_path / "run"
@@ -50,6 +69,7 @@ def test_run_on_a_local_folder(source, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"report: {root}/report/report.html" in result.stdout
     check_run(str(root))
+    check_quiet(result.stdout, str(root))
 
 
 @pytest.mark.slow
@@ -58,6 +78,7 @@ def test_run_with_s3_as_the_run_root(source, s3_bucket, s3_env):
     result = run_tritter("run", "--input", str(source), "--output", root, *FAST, env=s3_env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     check_run(root)
+    check_quiet(result.stdout, root)  # the raw log is uploaded next to the stages
 
 
 def test_bad_parameter_is_one_line_before_anything_runs(tmp_path):
@@ -74,6 +95,21 @@ def test_failing_step_ends_with_its_own_error_line(tmp_path):
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("tritter: error:") and str(missing) in last, last
+    assert "(full log: " in last
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len((result.stdout + result.stderr).splitlines()) <= 15
+
+
+def test_curation_that_keeps_nothing_fails_at_curation(tmp_path):
+    source = tmp_path / "unlicensed"
+    source.mkdir()
+    (source / "tool.py").write_text("def f(x):\n    return x + 1\n\n\nprint(f(1))\n")
+    result = run_tritter("run", "--input", str(source), "--output", str(tmp_path / "run"))
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "curation kept none of 1 input documents" in last, last
+    assert "license_unknown 1" in last and "--assume-license" in last
+    assert "✗ curate-finalize" in result.stdout and "tokenizer-train" not in result.stdout
 
 
 # -- --pipeline posttrain | full -----------------------------------------------------------------

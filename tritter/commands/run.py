@@ -18,16 +18,25 @@ present); every pipeline parameter can be changed with its flag or a `--config` 
 from __future__ import annotations
 
 import argparse
-import re
+import builtins
+import contextlib
+import os
 import sys
 import tempfile
+import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tritter.config import add_arguments, flag_name, load_config_file, validate
 from tritter.deploy.params import PipelineParams, PosttrainParams, RunParams
 from tritter.errors import TritterError
+from tritter.run_folder import LOGS
+
+if TYPE_CHECKING:
+    from tritter.pipelines.console import RunConsole
+    from tritter.run_folder import RunFolder
 
 PIPELINES = ("pretrain", "posttrain", "full")
 # Parameters of one pipeline only (run_root belongs to both).
@@ -112,6 +121,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--output", dest="run_root", required=True, help="run folder: local path or s3:// URI"
     )
     parser.add_argument("--config", metavar="FILE", help="YAML file of pipeline parameters")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print KFP's raw output of every step (always kept in <output>/logs/)",
+    )
     add_arguments(parser, PipelineParams, exclude=("source", "run_root"))
     add_arguments(
         parser,
@@ -119,30 +133,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         exclude=("run_root", *RunParams.model_fields),
     )
     parser.set_defaults(handler=handle)
-
-
-class _ErrorTap:
-    """Pass the runner's output through and remember the last step error line in it, so the
-    command can end with that one line instead of a stack of KFP tracebacks."""
-
-    PATTERN = re.compile(r"TritterError: (.+)$")
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.last_error: str | None = None
-
-    def write(self, text: str) -> int:
-        for line in text.splitlines():
-            found = self.PATTERN.search(line)
-            if found:
-                self.last_error = found.group(1).strip()
-        return self.stream.write(text)
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -176,11 +166,12 @@ def _absolute(values: dict[str, Any]) -> dict[str, Any]:
     for name in ("base", "tokenizer"):
         if isinstance(out.get(name), str):
             out[name] = _local(out[name])
-    if isinstance(out.get("conversations"), str):
-        entries = [entry.partition("=") for entry in out["conversations"].split(",")]
-        out["conversations"] = ",".join(
-            f"{name}{sep}{_local(uri) if sep else uri}" for name, sep, uri in entries
-        )
+    for key in ("conversations", "preference_pairs"):
+        if isinstance(out.get(key), str):
+            entries = [entry.partition("=") for entry in out[key].split(",")]
+            out[key] = ",".join(
+                f"{name}{sep}{_local(uri) if sep else uri}" for name, sep, uri in entries
+            )
     return out
 
 
@@ -229,6 +220,7 @@ def handle(args: argparse.Namespace) -> int:
     from kfp import components, local
 
     from tritter import storage
+    from tritter.pipelines.console import RunConsole
     from tritter.pipelines.package import committed_package, without_retries
     from tritter.run_folder import SFT, RunFolder
 
@@ -240,26 +232,72 @@ def handle(args: argparse.Namespace) -> int:
             raise TritterError(
                 f"{package}: compiled pipeline missing; run `tritter pipeline compile`"
             )
-    with tempfile.TemporaryDirectory(prefix="tritter-run-") as root:
+    run = RunFolder(runs[0].run_root)
+    with tempfile.TemporaryDirectory(prefix="tritter-run-") as root, _raw_log(run) as (raw, uri):
+        console = RunConsole(
+            sys.stdout, raw, run.root, verbose=args.verbose, interactive=sys.stdout.isatty()
+        )
         local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=root)
-        for params, package in zip(runs, packages, strict=True):
-            local_package = Path(root) / package.name
-            local_package.write_text(without_retries(package.read_text(encoding="utf-8")), "utf-8")
-            pipeline = components.load_component_from_file(str(local_package))
-            result = _run(pipeline, params)
-            if isinstance(params, PosttrainParams):
-                print(
-                    f"chat: tritter chat --checkpoint {RunFolder(params.run_root).part(SFT)} "
-                    f"--tokenizer {params.tokenizer_uri()}"
-                )
-    print(f"report: {storage.join(result, 'report.html')}")
+        try:
+            for params, package in zip(runs, packages, strict=True):
+                local_package = Path(root) / package.name
+                text = without_retries(package.read_text(encoding="utf-8"))
+                local_package.write_text(text, "utf-8")
+                pipeline = components.load_component_from_file(str(local_package))
+                result = _run(pipeline, params, console)
+        except TritterError as err:
+            console.close()
+            _say(console.summary())
+            raise TritterError(f"{err} (full log: {uri})") from err
+        console.close()
+        _say(console.summary())
+        _say(f"log: {uri}")
+    if any(isinstance(p, PosttrainParams) for p in runs):
+        tokenizer = next(p for p in runs if isinstance(p, PosttrainParams)).tokenizer_uri()
+        _say(f"chat: tritter chat --checkpoint {run.part(SFT)} --tokenizer {tokenizer}")
+    _say(f"report: {storage.join(result, 'report.html')}")
     return 0
 
 
-def _run(pipeline: Any, params: RunParams) -> str:
+def _say(text: str) -> None:
+    # Not print(): KFP's local runner swaps builtins.print for an indenting one per task, and
+    # with tasks in threads one of them can restore the wrong function.
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _raw_log(run: RunFolder) -> Iterator[tuple[TextIO, str]]:
+    """A file for KFP's raw output: `<run>/logs/run-<UTC time>.log`, written in place on a local
+    run folder, uploaded when the run ends (also when it fails) on S3."""
+    from tritter import storage
+
+    name = f"run-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.log"
+    uri = storage.join(run.part(LOGS), name)
+    if storage.is_s3(uri):
+        with tempfile.TemporaryDirectory(prefix="tritter-log-") as folder:
+            path = Path(folder) / name
+            try:
+                with path.open("w", encoding="utf-8") as raw:
+                    yield raw, uri
+            finally:
+                storage.upload_file(path, uri)
+        return
+    path = Path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as raw:
+        yield raw, uri
+
+
+def _run(pipeline: Any, params: RunParams, console: RunConsole) -> str:
     """One pipeline to its end; a failing step becomes its own one-line error."""
-    tap = _ErrorTap(sys.stdout)
-    saved, sys.stdout = sys.stdout, tap
+    saved, sys.stdout = sys.stdout, console
+    # KFP's local runner swaps builtins.print per task; with a fan-out's tasks in threads it
+    # can leave its indenting version installed.
+    saved_print = builtins.print
+    # The steps log one JSON object per line: the console parses them.
+    saved_format = os.environ.get("TRITTER_LOG_FORMAT")
+    os.environ["TRITTER_LOG_FORMAT"] = "json"
     try:
         with warnings.catch_warnings():
             # The steps name container images; locally they run in this environment.
@@ -269,6 +307,11 @@ def _run(pipeline: Any, params: RunParams) -> str:
             warnings.filterwarnings("ignore", r"Task '.*': settings", UserWarning)
             return str(pipeline(**params.model_dump(mode="json")).output)
     except RuntimeError as err:
-        raise TritterError(tap.last_error or str(err).splitlines()[0]) from err
+        raise TritterError(console.last_error or str(err).splitlines()[0]) from err
     finally:
         sys.stdout = saved
+        builtins.print = saved_print
+        if saved_format is None:
+            os.environ.pop("TRITTER_LOG_FORMAT", None)
+        else:
+            os.environ["TRITTER_LOG_FORMAT"] = saved_format

@@ -58,6 +58,18 @@ def _publish(run: Run) -> CurateManifest:
     applied = applied_shards(run)
     groups = indexed_groups(run)
     counts = _counts(run, processed, applied, groups, load_decisions(run))
+    if counts.kept_documents == 0:
+        # Every later stage would fail on an empty corpus; say why here, with the reasons.
+        reasons = ", ".join(f"{reason} {n}" for reason, n in counts.dropped.items()) or "none"
+        hint = (
+            "; no license found: add a LICENSE file or run `tritter curate --assume-license SPDX`"
+            if "license_unknown" in counts.dropped
+            else ""
+        )
+        raise TritterError(
+            f"{run.source.label}: curation kept none of {counts.input_documents} input "
+            f"documents (dropped: {reasons}){hint}"
+        )
     result: CurateManifest = manifest.Manifest(
         stage=CURATE_MANIFEST.stage,
         fingerprint=run.fingerprint,
