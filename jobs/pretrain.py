@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from tritter import log
 from tritter.config import add_arguments, build_config
 from tritter.deploy import launch
-from tritter.deploy.params import PipelineParams, RunParams
+from tritter.deploy.params import PipelineParams, RunParams, split_list
 from tritter.deploy.pytorchjob import JobSpec, job_name
 from tritter.errors import TritterError, exit_code
 from tritter.jobs.settings import prepare, run_folder
@@ -25,32 +26,45 @@ from tritter.train.config import TrainConfig
 METRICS_PORT = 9400  # the chart's PodMonitor scrapes the port by its name, `metrics`
 
 
+def cluster_fields(params: RunParams, mode: str) -> dict[str, Any]:
+    """What every training job (pretrain, mid, sft) takes from the shared parameters: its size,
+    batch, seed, where it runs and what its pods need from the cluster."""
+    return {
+        "image": params.train_image,
+        "nodes": params.nodes,
+        "gpus_per_node": params.gpus_per_node,
+        "checkpoint_every": params.checkpoint_every,
+        "seq_len": params.seq_len,
+        "micro_batch_size": params.micro_batch_size,
+        "global_batch_tokens": params.global_batch_tokens,
+        "seed": params.seed,
+        # Locally nothing scrapes the trainer; port 0 leaves the machine's ports alone.
+        "metrics_port": METRICS_PORT if mode != "local" else 0,
+        "namespace": params.namespace or None,
+        "s3_secret": params.s3_secret or None,
+        "s3_endpoint": params.s3_endpoint,
+        "image_pull_secrets": tuple(split_list(params.image_pull_secrets)),
+        "service_account": params.service_account or None,
+        "cpu": params.train_cpu,
+        "memory": params.train_memory,
+        **params.training_placement(),
+        "active_deadline_seconds": int(params.train_timeout_hours * 3600),
+        "extra_env": (
+            {"TRITTER_PUSHGATEWAY_URL": params.pushgateway_url} if params.pushgateway_url else {}
+        ),
+    }
+
+
 def train_job_spec(params: PipelineParams, data: str, tokenizer: str, mode: str) -> JobSpec:
     """The training job for these parameters (pure: no cluster, no environment)."""
     return JobSpec(
         name=job_name(params.run_root, "train"),
-        image=params.train_image,
         data=data,
         tokenizer=tokenizer,
         output=run_folder(params).checkpoints,
         model=params.model,
-        nodes=params.nodes,
-        gpus_per_node=params.gpus_per_node,
         max_steps=params.max_steps,
-        checkpoint_every=params.checkpoint_every,
-        seq_len=params.seq_len,
-        micro_batch_size=params.micro_batch_size,
-        global_batch_tokens=params.global_batch_tokens,
-        seed=params.seed,
-        # Locally nothing scrapes the trainer; port 0 leaves the machine's ports alone.
-        metrics_port=METRICS_PORT if mode == "kubernetes" else 0,
-        namespace=params.namespace or None,
-        s3_secret=params.s3_secret or None,
-        s3_endpoint=params.s3_endpoint,
-        active_deadline_seconds=int(params.train_timeout_hours * 3600),
-        extra_env=(
-            {"TRITTER_PUSHGATEWAY_URL": params.pushgateway_url} if params.pushgateway_url else {}
-        ),
+        **cluster_fields(params, mode),
     )
 
 
@@ -77,8 +91,9 @@ def launcher(params: RunParams) -> str:
 def run_training(params: RunParams, spec: JobSpec, mode: str) -> None:
     """Run the job to its end under `train_timeout_hours`: a PyTorchJob, or a child process."""
     timeout = params.train_timeout_hours * 3600
-    if mode == "kubernetes":
-        launch.run_kubernetes(spec, timeout)
+    if mode in ("kubernetes", "trainjob"):
+        kind = "trainjob" if mode == "trainjob" else "pytorchjob"
+        launch.run_kubernetes(spec, timeout, kind=kind)
     else:
         launch.run_local(spec, timeout)
 

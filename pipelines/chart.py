@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from tritter.deploy.params import PipelineParams, PosttrainParams, RunParams
+from tritter.deploy.sizing import Sizing
 
 REPO = Path(__file__).resolve().parents[1]  # pipelines/ sits at the top of the repository
 CHART = REPO / "helm" / "tritter"
@@ -63,6 +64,26 @@ def _pipeline_defaults(kind: type[RunParams]) -> dict[str, Any]:
             entry.pop("minLength", None)
         properties[name] = entry
     return _object(properties)
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """A pydantic schema with its `$defs` references replaced by their definitions (the chart's
+    schema nests it, where `#/$defs/...` would point nowhere)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k not in ("title", "$defs")}
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    return node
+
+
+def _sizing() -> dict[str, Any]:
+    schema = Sizing.model_json_schema()
+    inlined = _inline(schema, schema.get("$defs", {}))
+    for prop in inlined["properties"].values():
+        prop.pop("default", None)
+    return inlined
 
 
 RESOURCES = {
@@ -105,7 +126,6 @@ def values_schema() -> dict[str, Any]:
                         "endpoint": _str(
                             "S3 endpoint URL (empty: AWS)", pattern="^(https?://.+)?$"
                         ),
-                        "region": _str("S3 region", minLength=1),
                         "bucket": _str(
                             "bucket of the runs",
                             pattern="^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
@@ -125,6 +145,7 @@ def values_schema() -> dict[str, Any]:
                         "apiHost": _str("KFP API URL", pattern="^https?://.+"),
                         "kfpNamespace": NAME,
                         "defaults": _pipeline_defaults(PipelineParams),
+                        "sizing": _sizing(),
                         "posttrain": _object(
                             {
                                 "upload": {"type": "boolean"},
@@ -157,6 +178,12 @@ def values_schema() -> dict[str, Any]:
                                 "enabled": {"type": "boolean"},
                                 "labels": _labels("labels the Grafana sidecar selects"),
                                 "namespace": NAME,
+                            }
+                        ),
+                        "alerts": _object(
+                            {
+                                "enabled": {"type": "boolean"},
+                                "labels": _labels("extra PrometheusRule labels"),
                             }
                         ),
                         "pushgateway": _object(
@@ -244,6 +271,7 @@ def _app_version() -> str:
 
 
 def generated() -> dict[Path, str]:
+    from tritter.deploy.alerts import rules_yaml
     from tritter.deploy.dashboards import dashboards
     from tritter.pipelines.package import committed_package
 
@@ -256,6 +284,7 @@ def generated() -> dict[Path, str]:
     }
     for name, text in dashboards().items():
         files[CHART / "files" / "dashboards" / name] = text
+    files[CHART / "files" / "alerts.yaml"] = rules_yaml()
     # The schema and pipeline copy feed the render, so they are written before k8s/ is made.
     return files
 

@@ -10,7 +10,10 @@ rewriting the executor images and the root parameters' default values in the IR.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ import yaml
 from tritter import __version__, log
 from tritter.deploy.images import DEFAULT_REGISTRY
 from tritter.deploy.params import PipelineParams, PosttrainParams, RunParams, check_params
+from tritter.deploy.sizing import Sizing, resources_ir
 from tritter.errors import TritterError
 
 _log = log.get_logger("pipelines.package")
@@ -111,9 +115,18 @@ def _typed_default(name: str, value: Any, kind: str = "pretrain") -> Any:
 
 
 def customize(
-    text: str, registry: str | None = None, defaults: dict[str, Any] | None = None
+    text: str,
+    registry: str | None = None,
+    defaults: dict[str, Any] | None = None,
+    pull_secrets: Sequence[str] = (),
+    sizing: Sizing | None = None,
 ) -> str:
-    """The IR with images moved to `registry` and parameter defaults replaced."""
+    """The IR with images moved to `registry`, parameter defaults replaced, `pull_secrets`
+    given to every step's pod and (as `image_pull_secrets`' default) to the training pods, and
+    the cluster's `sizing` applied (`tritter.deploy.sizing`).
+
+    The pull Secrets are baked in rather than passed at run time: KFP fixes the number of a
+    step's pull Secrets at compile time, and a registry's Secrets belong to the install."""
     kind = kind_of(text)
     documents = list(yaml.safe_load_all(text))
     spec = documents[0]
@@ -127,9 +140,50 @@ def customize(
         if str(train.get("defaultValue", "")).startswith(old):
             train["defaultValue"] = new + train["defaultValue"][len(old) :]
     parameters = spec["root"]["inputDefinitions"]["parameters"]
+    if sizing is not None:
+        # Before the explicit defaults: a --set wins over the sizing's parameter defaults.
+        _apply_sizing(documents, sizing)
+        for name, value in sizing.parameter_defaults().items():
+            parameters[name]["defaultValue"] = _typed_default(name, value, kind)
     for name, value in (defaults or {}).items():
         parameters[name]["defaultValue"] = _typed_default(name, value, kind)
+    if pull_secrets:
+        names = [_secret_name(n) for n in pull_secrets]
+        platform = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+        for executor in spec["deploymentSpec"]["executors"]:
+            platform.setdefault(executor, {})["imagePullSecret"] = [
+                {"secretName": n, "secretNameParameter": {"runtimeValue": {"constant": n}}}
+                for n in names
+            ]
+        parameters["image_pull_secrets"]["defaultValue"] = ",".join(names)
     return yaml.safe_dump_all(documents, sort_keys=True)
+
+
+def _apply_sizing(documents: list[Any], sizing: Sizing) -> None:
+    executors = documents[0]["deploymentSpec"]["executors"]
+    platform = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    steps = {name.removeprefix("exec-"): name for name in executors}
+    for step, size in sizing.step_sizes().items():
+        if step in steps:
+            executors[steps[step]]["container"]["resources"] = resources_ir(size)
+        elif step in sizing.steps:  # the built-in profile names steps of both pipelines
+            known = ", ".join(sorted(steps))
+            raise TritterError(f"sizing: no step '{step}' in this pipeline (steps: {known})")
+    for name in executors:
+        config = platform.setdefault(name, {})
+        if sizing.node_selector:
+            config["nodeSelector"] = {"labels": dict(sizing.node_selector)}
+        if sizing.tolerations:
+            config["tolerations"] = [
+                {k: v for k, v in t.model_dump().items() if v} for t in sizing.tolerations
+            ]
+
+
+def _secret_name(name: str) -> str:
+    """A Kubernetes object name (DNS subdomain), or a one-line error naming it."""
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", name):
+        raise TritterError(f"image pull Secret '{name}': not a valid Kubernetes Secret name")
+    return name
 
 
 def _drop_key(node: Any, key: str) -> None:
@@ -155,10 +209,12 @@ def compile_package(
     registry: str | None = None,
     defaults: dict[str, Any] | None = None,
     kind: str = "pretrain",
+    pull_secrets: Sequence[str] = (),
+    sizing: Sizing | None = None,
 ) -> Path:
     text = compile_text(kind)
-    if registry or defaults:
-        text = customize(text, registry, defaults)
+    if registry or defaults or pull_secrets or sizing:
+        text = customize(text, registry, defaults, pull_secrets, sizing)
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -185,6 +241,19 @@ def _client(host: str, namespace: str | None) -> Any:
         return kfp.Client(host=host, namespace=namespace)
 
 
+def _find_pipeline(client: Any, name: str, namespace: str | None) -> str | None:
+    """The id of pipeline `name` in `namespace` (shared pipelines when None); the client's own
+    lookup by name only sees shared ones."""
+    predicate = {"operation": "EQUALS", "key": "display_name", "stringValue": name}
+    found = client.list_pipelines(
+        filter=json.dumps({"predicates": [predicate]}), namespace=namespace, page_size=2
+    )
+    pipelines = found.pipelines or []
+    if len(pipelines) > 1:
+        raise TritterError(f"Kubeflow Pipelines: more than one pipeline named '{name}'")
+    return pipelines[0].pipeline_id if pipelines else None
+
+
 def upload(
     package: Path,
     host: str,
@@ -200,10 +269,15 @@ def upload(
     version = version_name(package)
     try:
         client = _client(host, namespace)
-        pipeline_id = client.get_pipeline_id(name)
+        pipeline_id = _find_pipeline(client, name, namespace)
         if pipeline_id is None:
+            # With a namespace, multi-user KFP makes the pipeline the profile's own; without
+            # one it is shared by every namespace.
             created = client.upload_pipeline(
-                str(package), pipeline_name=name, description=DESCRIPTIONS[kind]
+                str(package),
+                pipeline_name=name,
+                description=DESCRIPTIONS[kind],
+                namespace=namespace,
             )
             pipeline_id = created.pipeline_id
             result = {"pipeline_id": pipeline_id, "version": "initial", "action": "created"}

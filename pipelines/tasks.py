@@ -1,11 +1,13 @@
 """Settings both pipelines give their tasks: resources, retries, caching, the log format, the
-S3 Secret and the pods' security context."""
+S3 Secret, the pods' security context and annotations (image pull Secrets are baked in at
+upload, `package.customize`)."""
 
 from typing import Any
 
 from kfp import dsl, kubernetes
 
 from tritter.deploy.params import RunParams
+from tritter.deploy.pytorchjob import POD_ANNOTATIONS
 
 SECRET_KEYS = {
     "AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
@@ -38,4 +40,6 @@ def configure(
     task.set_env_variable("TRITTER_LOG_FORMAT", "json")
     kubernetes.use_secret_as_env(task, s3_secret, SECRET_KEYS, optional=True)
     kubernetes.set_security_context(task, run_as_user=1000, run_as_group=1000, run_as_non_root=True)
+    for key, value in POD_ANNOTATIONS.items():
+        kubernetes.add_pod_annotation(task, key, value)
     return task

@@ -48,13 +48,17 @@ def test_generated_files_are_up_to_date():
     assert chart.main(["--check"]) == 0, "run `python -m tritter.pipelines.chart`"
 
 
-def test_role_is_least_privilege():
-    (role,) = by_kind(render(), "Role")
+@pytest.mark.parametrize(
+    ("launcher", "group", "jobs"),
+    [("auto", "kubeflow.org", "pytorchjobs"), ("trainjob", "trainer.kubeflow.org", "trainjobs")],
+)
+def test_role_is_least_privilege(launcher, group, jobs):
+    (role,) = by_kind(render({"pipeline": {"defaults": {"launcher": launcher}}}), "Role")
     assert role["metadata"]["namespace"] == "ml"
     rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in role["rules"]}
     assert rules == {
-        (("kubeflow.org",), ("pytorchjobs",)): {"create", "get", "list", "watch", "delete"},
-        (("kubeflow.org",), ("pytorchjobs/status",)): {"get"},
+        ((group,), (jobs,)): {"create", "get", "list", "watch", "patch", "delete"},
+        ((group,), (f"{jobs}/status",)): {"get"},
         (("",), ("pods",)): {"get", "list", "watch"},
         (("",), ("pods/log",)): {"get"},
     }
@@ -144,6 +148,22 @@ def test_secret_is_created_only_with_both_keys():
         render({"storage": {"existingSecret": ""}})
 
 
+def test_create_secret_with_keys_is_the_secret_the_pipelines_use():
+    """Turning createSecret on (existingSecret keeps its default) creates the Secret, and the
+    uploaded pipelines and the training pods read that one."""
+    objects = render({"storage": {"createSecret": True, "accessKeyId": "id",
+                                  "secretAccessKey": "key"}})  # fmt: skip
+    (secret,) = by_kind(objects, "Secret")
+    name = secret["metadata"]["name"]
+    assert name.endswith("-s3")
+    (job,) = by_kind(objects, "Job")
+    pod = job["spec"]["template"]["spec"]
+    for container in (*pod["initContainers"], *pod["containers"]):
+        assert f"--set=s3_secret={name}" in container["args"]
+        # The chart's service account reaches the training pods too.
+        assert f"--set=service_account={pod['serviceAccountName']}" in container["args"]
+
+
 def test_k8s_manifests_validate_and_match_the_chart():
     folder = chart.K8S
     objects = []
@@ -172,6 +192,8 @@ def test_upload_hook_ships_the_posttrain_pipeline_too():
     assert init["volumeMounts"] == main["volumeMounts"]
     args = init["args"]
     assert "--package=/pipeline/tritter_posttrain.yaml" in args
+    for container in (init, main):  # every step and training pod pulls with them
+        assert "--pull-secret=registry-credentials" in container["args"]
     assert "--name=tritter-posttrain" in args
     assert "--registry=registry.example.com/ml" in args
     assert "--namespace=kubeflow-user-example-com" in args
@@ -188,7 +210,11 @@ def test_upload_hook_ships_the_posttrain_pipeline_too():
         c for c in by_kind(objects, "ConfigMap") if c["metadata"]["name"].endswith("-pipeline")
     ]
     assert config_map["data"]["tritter_posttrain.yaml"] == text.rstrip("\n")
-    assert set(config_map["data"]) == {"tritter_pretrain.yaml", "tritter_posttrain.yaml"}
+    assert set(config_map["data"]) == {
+        "tritter_pretrain.yaml",
+        "tritter_posttrain.yaml",
+        "sizing.yaml",
+    }
 
 
 def test_posttrain_upload_can_be_turned_off():
@@ -198,7 +224,7 @@ def test_posttrain_upload_can_be_turned_off():
     (config_map,) = [
         c for c in by_kind(objects, "ConfigMap") if c["metadata"]["name"].endswith("-pipeline")
     ]
-    assert set(config_map["data"]) == {"tritter_pretrain.yaml"}
+    assert set(config_map["data"]) == {"tritter_pretrain.yaml", "sizing.yaml"}
 
 
 @pytest.mark.parametrize(

@@ -121,10 +121,18 @@ def test_pipeline_settings_become_the_job(tmp_path):
         gpus_per_node=4,
         model="1.3b",
         s3_secret="team-s3",
+        image_pull_secrets="regcred, mirror",
+        service_account="tritter-train",
     )
     params = settings_job.prepare(settings)
     job = build_job(pretrain_job.train_job_spec(params, "/d/tokens", "/d/tokenizer", "kubernetes"))
     validate(job)
+    for replica in job["spec"]["pytorchReplicaSpecs"].values():
+        pod = replica["template"]
+        # A private registry's Secrets and no Istio sidecar (it would keep finished pods alive).
+        assert pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror"}]
+        assert pod["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false"}
+        assert pod["spec"]["serviceAccountName"] == "tritter-train"
     master = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
     assert master["envFrom"] == [{"secretRef": {"name": "team-s3"}}]
     assert "--model" in master["command"] and "1.3b" in master["command"]

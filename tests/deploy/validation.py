@@ -20,15 +20,19 @@ K8S_VERSION = "1.33"
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) → JSON schema of the object."""
     found = {}
-    crd = yaml.safe_load((SCHEMAS / "kubeflow.org_pytorchjobs.yaml").read_text())
-    for version in crd["spec"]["versions"]:
-        api = f"{crd['spec']['group']}/{version['name']}"
-        found[(api, crd["spec"]["names"]["kind"])] = version["schema"]["openAPIV3Schema"]
+    for name in ("kubeflow.org_pytorchjobs.yaml", "trainer.kubeflow.org_trainjobs.yaml"):
+        crd = yaml.safe_load((SCHEMAS / name).read_text())
+        for version in crd["spec"]["versions"]:
+            api = f"{crd['spec']['group']}/{version['name']}"
+            found[(api, crd["spec"]["names"]["kind"])] = version["schema"]["openAPIV3Schema"]
     found[("monitoring.coreos.com/v1", "PodMonitor")] = json.loads(
         (SCHEMAS / "podmonitor_v1.json").read_text()
     )
     found[("monitoring.coreos.com/v1", "ServiceMonitor")] = json.loads(
         (SCHEMAS / "servicemonitor_v1.json").read_text()
+    )
+    found[("monitoring.coreos.com/v1", "PrometheusRule")] = json.loads(
+        (SCHEMAS / "prometheusrule_v1.json").read_text()
     )
     return found
 

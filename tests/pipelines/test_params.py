@@ -73,8 +73,7 @@ def test_customize_moves_images_and_defaults():
     spec = next(yaml.safe_load_all(custom))
     images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
     assert images == {
-        "registry.example.com/ml/tritter-data:0.1.0",
-        "registry.example.com/ml/tritter-train:0.1.0",
+        "registry.example.com/ml/tritter-data:0.1.0",  # the training steps launch from it
         "registry.example.com/ml/tritter-eval:0.1.0",
     }
     root = spec["root"]["inputDefinitions"]["parameters"]
@@ -103,6 +102,8 @@ def test_eval_tasks_match_the_evaluate_package():
     # A base model cannot answer the identity questions: refused before the run starts.
     with pytest.raises(TritterError, match="pipeline parameter 'eval_tasks': the identity task"):
         params.check(run_root="/tmp/x", eval_tasks="humaneval,identity")
+    with pytest.raises(TritterError, match="pipeline parameter 'eval_tasks': the persona task"):
+        params.check(run_root="/tmp/x", eval_tasks="persona")
 
 
 def test_both_pipelines_share_the_run_parameters():
@@ -145,7 +146,7 @@ def test_posttrain_sources_and_tokenizer():
     checked = params.check_params(params.PosttrainParams, POSTTRAIN)
     assert checked.given_sources() == {}
     assert checked.tokenizer_uri() == "/tmp/x/tokenizer"
-    assert checked.eval_tasks == "humaneval,mbpp,identity"
+    assert checked.eval_tasks == "humaneval,mbpp,identity,persona"
     checked = params.check_params(
         params.PosttrainParams,
         {**POSTTRAIN, "conversations": "chats=s3://b/chats/, best = /d/best.jsonl",
@@ -175,8 +176,7 @@ def test_customize_the_posttrain_package():
     spec = next(yaml.safe_load_all(custom))
     images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
     assert images == {
-        "registry.example.com/ml/tritter-data:0.1.0",
-        "registry.example.com/ml/tritter-train:0.1.0",
+        "registry.example.com/ml/tritter-data:0.1.0",  # the training steps launch from it
         "registry.example.com/ml/tritter-eval:0.1.0",
     }
     root = spec["root"]["inputDefinitions"]["parameters"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from tritter.errors import TritterError
 
@@ -81,6 +82,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _add_custom(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registry", help="image registry replacing the default one")
     parser.add_argument(
+        "--sizing",
+        metavar="FILE",
+        help="YAML sizing of this cluster: profile gpu|cpu, per-step resources, node selector, "
+        "tolerations, training pods' CPU/memory/priority class (tritter.deploy.sizing)",
+    )
+    parser.add_argument(
+        "--pull-secret",
+        dest="pull_secrets",
+        action="append",
+        default=[],
+        metavar="SECRET",
+        help="image pull Secret for every step's and training pod (repeatable; a private registry)",
+    )
+    parser.add_argument(
         "--set",
         dest="defaults",
         action="append",
@@ -90,20 +105,38 @@ def _add_custom(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _sizing(args: argparse.Namespace) -> Any:
+    from tritter.deploy import sizing
+
+    return sizing.load(args.sizing) if args.sizing else None
+
+
 def handle_compile(args: argparse.Namespace) -> int:
     from tritter.pipelines import package
 
     defaults = _defaults(args.defaults)
+    sizing = _sizing(args)
     if args.pipeline == "all":
         folder = Path(args.output)
         if folder.exists() and not folder.is_dir():
             raise TritterError(f"--output {folder}: --pipeline all writes a folder, not a file")
         written = [
-            package.compile_package(folder / package.file_name(kind), args.registry, defaults, kind)
+            package.compile_package(
+                folder / package.file_name(kind),
+                args.registry,
+                defaults,
+                kind,
+                args.pull_secrets,
+                sizing,
+            )
             for kind in KINDS
         ]
     else:
-        written = [package.compile_package(args.output, args.registry, defaults, args.pipeline)]
+        written = [
+            package.compile_package(
+                args.output, args.registry, defaults, args.pipeline, args.pull_secrets, sizing
+            )
+        ]
     for path in written:
         print(f"pipeline: {path}")
     return 0
@@ -118,11 +151,16 @@ def handle_upload(args: argparse.Namespace) -> int:
     if not source.exists():
         raise TritterError(f"{source}: pipeline package not found")
     with tempfile.TemporaryDirectory(prefix="tritter-upload-") as tmp:
-        if args.registry or args.defaults:
+        sizing = _sizing(args)
+        if args.registry or args.defaults or args.pull_secrets or sizing:
             custom = Path(tmp) / source.name
             custom.write_text(
                 package.customize(
-                    source.read_text(encoding="utf-8"), args.registry, _defaults(args.defaults)
+                    source.read_text(encoding="utf-8"),
+                    args.registry,
+                    _defaults(args.defaults),
+                    args.pull_secrets,
+                    sizing,
                 ),
                 encoding="utf-8",
             )

@@ -9,12 +9,15 @@ out of range fails the step with one line naming the parameter.
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from tritter.config import Config
+from tritter.deploy import sizing
 from tritter.deploy.images import image
+from tritter.dpo.config import DPO_DEFAULTS
 from tritter.errors import TritterError
 from tritter.sft.config import PHASE_DEFAULTS
 
@@ -22,15 +25,17 @@ from tritter.sft.config import PHASE_DEFAULTS
 # so that checking parameters does not import torch.
 MODEL_PRESETS = ("tiny", "125m", "700m", "1.3b", "3b", "7b", "2b4t", "blueprint")
 # The tasks of `tritter.evaluate` (a test keeps the lists equal): pretraining's, and the
-# identity task, which only a chat model (mid or sft) answers.
+# identity and persona tasks, which only a chat model (mid or sft) answers.
 EVAL_TASKS = ("perplexity", "humaneval", "mbpp")
-CHAT_EVAL_TASKS = (*EVAL_TASKS, "identity")
+CHAT_EVAL_TASKS = (*EVAL_TASKS, "identity", "persona")
 MAX_TRAIN_HOURS = 24 * 90
 # The post-training evaluation leaves perplexity out by default: it needs the run's packed
 # token shards (`<run_root>/tokens`), which a run post-training someone else's base lacks.
-POSTTRAIN_EVAL_TASKS = ("humaneval", "mbpp", "identity")
+POSTTRAIN_EVAL_TASKS = ("humaneval", "mbpp", "identity", "persona")
 # Name of the generated identity set among the conversation sources.
 IDENTITY_SOURCE = "identity"
+# Name of the constitutional conversations and pairs among the sources.
+CONSTITUTIONAL_SOURCE = "constitutional"
 SOURCE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
@@ -68,7 +73,8 @@ class RunParams(Config):
         0,
         ge=0,
         le=100_000,
-        description="evaluate only the first N problems of each code task (0: all)",
+        description="evaluate only the first N problems of each code task and N prompts of "
+        "each persona kind (0: all)",
     )
     eval_max_new_tokens: int = Field(
         512, ge=1, le=32768, description="generation budget per code-task sample (tokens)"
@@ -83,16 +89,36 @@ class RunParams(Config):
         "tritter-s3",
         description="Kubernetes Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
     )
+    image_pull_secrets: str = Field(
+        "",
+        description="comma-separated Secrets for pulling the training pods' image from a private "
+        "registry (the chart sets them, and bakes the same into every step's pod)",
+    )
+    train_cpu: str = Field("16", description="CPU of each training pod, e.g. 16 or 500m")
+    train_memory: str = Field("200Gi", description="memory of each training pod, e.g. 200Gi")
+    node_selector: str = Field(
+        "", description='JSON object of node labels for the training pods, e.g. {"pool": "gpu"}'
+    )
+    tolerations: str = Field(
+        "",
+        description="JSON list of tolerations for the training pods, e.g. "
+        '[{"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}]',
+    )
+    priority_class: str = Field("", description="PriorityClass of the training pods (empty: none)")
+    service_account: str = Field(
+        "", description="service account of the training pods (empty: the namespace's default)"
+    )
     train_image: str = Field(
         image("train"), min_length=1, description="container image of the training pods"
     )
     namespace: str = Field(
         "", description="namespace of the PyTorchJob (empty: the pipeline's own namespace)"
     )
-    launcher: Literal["auto", "kubernetes", "local"] = Field(
+    launcher: Literal["auto", "kubernetes", "trainjob", "local"] = Field(
         "auto",
-        description="how training starts: kubernetes (a PyTorchJob), local (the trainer in "
-        "the step itself) or auto (kubernetes inside a cluster)",
+        description="how training starts: kubernetes (a Training Operator PyTorchJob), trainjob "
+        "(a Kubeflow Trainer v2 TrainJob on the torch-distributed runtime), local (the trainer "
+        "in the step itself) or auto (kubernetes inside a cluster)",
     )
     train_timeout_hours: float = Field(
         168.0,
@@ -100,6 +126,48 @@ class RunParams(Config):
         le=MAX_TRAIN_HOURS,
         description="fail a training step after this many hours",
     )
+
+    @field_validator("train_cpu")
+    @classmethod
+    def _train_cpu(cls, value: str) -> str:
+        sizing.cpu_cores(value)
+        return value
+
+    @field_validator("train_memory")
+    @classmethod
+    def _train_memory(cls, value: str) -> str:
+        sizing.memory_bytes(value)
+        return value
+
+    @field_validator("node_selector")
+    @classmethod
+    def _node_selector(cls, value: str) -> str:
+        if value.strip():
+            parsed = json.loads(value)
+            if not isinstance(parsed, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+            ):
+                raise ValueError('expected a JSON object of label strings, e.g. {"pool": "gpu"}')
+        return value
+
+    @field_validator("tolerations")
+    @classmethod
+    def _tolerations(cls, value: str) -> str:
+        if value.strip():
+            parsed = json.loads(value)
+            if not isinstance(parsed, list):
+                raise ValueError("expected a JSON list of tolerations")
+            for item in parsed:
+                sizing.Toleration.model_validate(item)
+        return value
+
+    def training_placement(self) -> dict[str, Any]:
+        """The training pods' node selector, tolerations and priority class."""
+        return {
+            "node_selector": json.loads(self.node_selector) if self.node_selector.strip() else {},
+            "tolerations": tuple(json.loads(self.tolerations) if self.tolerations.strip() else []),
+            "priority_class": self.priority_class or None,
+        }
 
     @field_validator("run_root", check_fields=False)
     @classmethod
@@ -115,8 +183,8 @@ class RunParams(Config):
         if not tasks:
             raise ValueError("at least one task is needed")
         for task in tasks:
-            if task == "identity" and task not in cls.TASKS:
-                raise ValueError("the identity task needs a chat model (tritter-posttrain)")
+            if task in ("identity", "persona") and task not in cls.TASKS:
+                raise ValueError(f"the {task} task needs a chat model (tritter-posttrain)")
             if task not in cls.TASKS:
                 raise ValueError(f"unknown task '{task}' (known: {', '.join(cls.TASKS)})")
         return value
@@ -255,12 +323,36 @@ class PosttrainParams(RunParams):
     sft_lr: float = Field(
         PHASE_DEFAULTS["sft"]["optim"]["lr"], gt=0, le=1.0, description="peak learning rate of SFT"
     )
+    constitutional_count: int = Field(
+        0,
+        ge=0,
+        le=10_000_000,
+        description="conversations to generate from the base model by few-shot prompting on the "
+        "shipped seed set, then critique and revise against the constitution and filter, into "
+        "<run_root>/synth/ (0: off); the revised conversations join SFT, the pairs join DPO",
+    )
+    preference_pairs: str = Field(
+        "",
+        description="comma-separated NAME=URI preference-pair sources ({prompt, chosen, "
+        "rejected} JSONL/Parquet, s3://, hf://) for DPO; DPO runs after SFT when there are "
+        "pairs (these and the constitutional ones), else the SFT model is the result",
+    )
+    dpo_max_steps: int = Field(
+        0, ge=0, le=10**9, description="optimizer steps of DPO (0: one pass over the pairs)"
+    )
+    dpo_lr: float = Field(
+        DPO_DEFAULTS["optim"]["lr"], gt=0, le=1.0, description="peak learning rate of DPO"
+    )
+    dpo_beta: float = Field(
+        0.1, gt=0, le=100, description="DPO beta: reward = beta × (log p_policy − log p_ref)"
+    )
     eval_tasks: str = Field(
         ",".join(POSTTRAIN_EVAL_TASKS),
         description="comma-separated evaluation tasks: "
         + ", ".join(CHAT_EVAL_TASKS)
         + " (perplexity scores the held-out shards in <run_root>/tokens; identity asks who the "
-        "model is)",
+        "model is; persona measures flattery, false-premise agreement, refusals and admitted "
+        "uncertainty)",
     )
 
     @field_validator("base")
@@ -297,6 +389,17 @@ class PosttrainParams(RunParams):
     def given_sources(self) -> dict[str, str]:
         """The `conversations` parameter as name → URI (empty: use the default sets)."""
         return parse_sources(self.conversations)
+
+    def given_pairs(self) -> dict[str, str]:
+        """The `preference_pairs` parameter as name → URI."""
+        return parse_sources(self.preference_pairs)
+
+    @field_validator("preference_pairs")
+    @classmethod
+    def _named_pairs(cls, value: str) -> str:
+        if CONSTITUTIONAL_SOURCE in parse_sources(value):
+            raise ValueError(f"the name '{CONSTITUTIONAL_SOURCE}' is the generated pairs'")
+        return value
 
 
 def parse_sources(value: str) -> dict[str, str]:

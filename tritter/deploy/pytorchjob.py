@@ -27,6 +27,7 @@ CONTAINER = "pytorch"  # the operator requires this container name
 USER_ID = 1000  # the images' non-root user
 COMPONENT_LABEL = "app.kubernetes.io/component"
 TRAIN_COMPONENT = "pretrain"  # every training pod's, whatever its phase (the PodMonitor's)
+POD_ANNOTATIONS = {"sidecar.istio.io/inject": "false"}
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -40,8 +41,9 @@ class JobSpec:
     tokenizer: str
     output: str
     model: str | None = None  # a preset; None: the trainer's (post-training: the init's shape)
-    phase: Literal["pretrain", "mid", "sft"] = "pretrain"
-    init: str | None = None  # the weights to start from (`--init`; required by mid and sft)
+    phase: Literal["pretrain", "mid", "sft", "dpo"] = "pretrain"
+    init: str | None = None  # the weights to start from (`--init`; required after pretraining)
+    beta: float | None = None  # DPO only (`--beta`); None: its default
     lr: float | None = None  # peak learning rate (`--optim.lr`); None: the phase's default
     nodes: int = 1
     gpus_per_node: int = 8
@@ -62,13 +64,19 @@ class JobSpec:
     ttl_seconds_after_finished: int = 3600
     active_deadline_seconds: int | None = None
     service_account: str | None = None
+    image_pull_secrets: tuple[str, ...] = ()  # Secrets for a private registry
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: tuple[dict[str, str], ...] = ()  # beyond the GPU taint's
+    priority_class: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def command(self) -> list[str]:
-        """The container command: the same `tritter pretrain` (or `tritter sft --phase P`) a
-        user runs locally."""
-        trainer = ["pretrain"] if self.phase == "pretrain" else ["sft", "--phase", self.phase]
+        """The container command: the same `tritter pretrain` (`tritter sft --phase P`,
+        `tritter dpo`) a user runs locally."""
+        trainer = {"pretrain": ["pretrain"], "dpo": ["dpo"]}.get(
+            self.phase, ["sft", "--phase", self.phase]
+        )
         command = [
             "tritter",
             *trainer,
@@ -89,6 +97,8 @@ class JobSpec:
             command += ["--global-batch-tokens", str(self.global_batch_tokens)]
         if self.lr is not None:
             command += ["--optim.lr", repr(self.lr)]
+        if self.beta is not None:
+            command += ["--beta", repr(self.beta)]
         return command
 
 
@@ -153,12 +163,26 @@ def _container(spec: JobSpec) -> client.V1Container:
     )
 
 
+def _tolerations(spec: JobSpec) -> list[client.V1Toleration] | None:
+    """GPU nodes are usually tainted `nvidia.com/gpu`; plus the cluster's own."""
+    tolerations = [
+        client.V1Toleration(**{k: v for k, v in t.items() if v}) for t in spec.tolerations
+    ]
+    if spec.gpus_per_node:
+        tolerations.insert(
+            0, client.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
+        )
+    return tolerations or None
+
+
 def _replica(
     spec: JobSpec, replicas: int, labels: dict[str, str]
 ) -> models.KubeflowOrgV1ReplicaSpec:
     pod = client.V1PodSpec(
         containers=[_container(spec)],
         service_account_name=spec.service_account,
+        image_pull_secrets=[client.V1LocalObjectReference(name=n) for n in spec.image_pull_secrets]
+        or None,
         security_context=client.V1PodSecurityContext(
             run_as_non_root=True,
             run_as_user=USER_ID,
@@ -173,17 +197,17 @@ def _replica(
                 empty_dir=client.V1EmptyDirVolumeSource(medium="Memory", size_limit=spec.shm_size),
             ),
         ],
-        tolerations=(
-            [client.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")]
-            if spec.gpus_per_node
-            else None
-        ),
+        tolerations=_tolerations(spec),
+        node_selector=spec.node_selector or None,
+        priority_class_name=spec.priority_class,
     )
     return models.KubeflowOrgV1ReplicaSpec(
         replicas=replicas,
         restart_policy="OnFailure",
         template=client.V1PodTemplateSpec(
-            metadata=client.V1ObjectMeta(labels=labels),
+            # In multi-user Kubeflow the profile namespaces inject Istio sidecars; a sidecar
+            # keeps a finished pod running (the job never completes) and can block rendezvous.
+            metadata=client.V1ObjectMeta(labels=labels, annotations=dict(POD_ANNOTATIONS)),
             spec=pod,
         ),
     )

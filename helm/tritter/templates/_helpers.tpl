@@ -27,12 +27,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- end -}}
 
-{{/* Secret holding the S3 keys: the existing one, or the one this chart creates. */}}
+{{/* Secret holding the S3 keys: the one this chart creates (createSecret wins, so turning it
+     on with keys is enough), or the existing one. */}}
 {{- define "tritter.s3Secret" -}}
-{{- if .Values.storage.existingSecret -}}
-{{- .Values.storage.existingSecret -}}
-{{- else if .Values.storage.createSecret -}}
+{{- if .Values.storage.createSecret -}}
 {{- printf "%s-s3" (include "tritter.fullname" .) -}}
+{{- else if .Values.storage.existingSecret -}}
+{{- .Values.storage.existingSecret -}}
 {{- else -}}
 {{- fail "storage: set existingSecret to a Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or createSecret: true with accessKeyId and secretAccessKey" -}}
 {{- end -}}
@@ -73,8 +74,13 @@ capabilities:
     - --package=/pipeline/tritter_{{ .pipeline }}.yaml
     - --name={{ .name }}
     - --registry={{ $root.Values.image.registry }}
+    - --sizing=/pipeline/sizing.yaml
     {{- with $root.Values.pipeline.kfpNamespace }}
     - --namespace={{ . }}
+    {{- end }}
+    {{- /* every step's pod and the training pods pull with the same Secrets */}}
+    {{- range $root.Values.image.pullSecrets }}
+    - --pull-secret={{ . }}
     {{- end }}
     {{- range $name, $value := .defaults }}
     {{- /* toJson keeps large numbers out of Go's 1e+06 float notation */}}
