@@ -8,7 +8,7 @@ from tritter.deploy.params import PipelineParams, RunParams, split_list
 from tritter.evaluate import stage
 from tritter.evaluate.config import EvaluateConfig
 from tritter.jobs.settings import prepare, prepare_posttrain, run_folder
-from tritter.run_folder import SFT_EVAL
+from tritter.run_folder import DPO, DPO_EVAL, SFT_EVAL
 
 
 def config(
@@ -45,13 +45,14 @@ def evaluate(settings: str, checkpoints: str, tokenizer: str, data: str) -> str:
 
 
 def evaluate_sft(settings: str, checkpoints: str) -> str:
-    """Evaluate the fine-tuned model into `<sft>/eval` (beside its data/: the pretrained
-    model's evaluation keeps `<run_root>/eval`, so a run folder holding both pipelines keeps
-    both); perplexity reads `<run_root>/tokens`. Returns the eval folder."""
+    """Evaluate the post-trained model — `sft/`, or `dpo/` when DPO ran — into its folder's
+    `eval/` (the pretrained model's evaluation keeps `<run_root>/eval`, so a run folder holding
+    both pipelines keeps both); perplexity reads `<run_root>/tokens`. Returns the eval
+    folder."""
     params = prepare_posttrain(settings)
-    tokens = run_folder(params).tokens if "perplexity" in split_list(params.eval_tasks) else None
-    made = config(
-        params, checkpoints, params.tokenizer_uri(), tokens, run_folder(params).part(SFT_EVAL)
-    )
+    run = run_folder(params)
+    tokens = run.tokens if "perplexity" in split_list(params.eval_tasks) else None
+    output = run.part(DPO_EVAL if checkpoints == run.part(DPO) else SFT_EVAL)
+    made = config(params, checkpoints, params.tokenizer_uri(), tokens, output)
     stage.run(made)
     return made.output

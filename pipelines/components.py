@@ -12,7 +12,10 @@ from kfp import dsl
 from tritter.deploy.images import image
 
 DATA_IMAGE = image("data")
-TRAIN_IMAGE = image("train")
+# The training steps only create and follow their PyTorchJob (whose pods run the train image):
+# the small data image (CPU torch) does that without pulling the multi-GB CUDA image, and still
+# trains in the step itself on a CPU cluster (launcher=local).
+LAUNCH_IMAGE = DATA_IMAGE
 EVAL_IMAGE = image("eval")
 
 
@@ -44,6 +47,13 @@ def check_parameters(
     s3_endpoint: str,
     pushgateway_url: str,
     s3_secret: str,
+    image_pull_secrets: str,
+    train_cpu: str,
+    train_memory: str,
+    node_selector: str,
+    tolerations: str,
+    priority_class: str,
+    service_account: str,
     train_image: str,
     namespace: str,
     launcher: str,
@@ -98,17 +108,31 @@ def curate_apply(unit: str) -> int:
 
 
 @_component(DATA_IMAGE)
-def curate_finalize(settings: str, applied: list) -> str:
-    from tritter.jobs import curate
+def curate_finalize(
+    settings: str,
+    applied: list,
+    summary: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+) -> str:
+    from tritter.jobs import curate, ui
 
-    return curate.finalize(settings, applied)
+    folder = curate.finalize(settings, applied)
+    ui.publish("curate", folder, summary.path, metrics)
+    return folder
 
 
 @_component(DATA_IMAGE)
-def tokenizer_train(settings: str, curated: str) -> str:
-    from tritter.jobs import tokenizer
+def tokenizer_train(
+    settings: str,
+    curated: str,
+    summary: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+) -> str:
+    from tritter.jobs import tokenizer, ui
 
-    return tokenizer.train(settings, curated)
+    folder = tokenizer.train(settings, curated)
+    ui.publish("tokenizer", folder, summary.path, metrics)
+    return folder
 
 
 @_component(DATA_IMAGE)
@@ -126,31 +150,57 @@ def pack_shard(unit: str) -> int:
 
 
 @_component(DATA_IMAGE)
-def pack_finalize(settings: str, packed: list) -> str:
-    from tritter.jobs import pack
+def pack_finalize(
+    settings: str,
+    packed: list,
+    summary: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+) -> str:
+    from tritter.jobs import pack, ui
 
-    return pack.finalize(settings, packed)
+    folder = pack.finalize(settings, packed)
+    ui.publish("pack", folder, summary.path, metrics)
+    return folder
 
 
-@_component(TRAIN_IMAGE)
-def pretrain(settings: str, data: str, tokenizer: str) -> str:
-    from tritter.jobs import pretrain
+@_component(LAUNCH_IMAGE)
+def pretrain(
+    settings: str,
+    data: str,
+    tokenizer: str,
+    summary: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+) -> str:
+    from tritter.jobs import pretrain, ui
 
-    return pretrain.pretrain(settings, data, tokenizer)
+    folder = pretrain.pretrain(settings, data, tokenizer)
+    ui.publish("pretrain", folder, summary.path, metrics)
+    return folder
 
 
 @_component(EVAL_IMAGE)
-def evaluate(settings: str, checkpoints: str, tokenizer: str, data: str) -> str:
-    from tritter.jobs import evaluate
+def evaluate(
+    settings: str,
+    checkpoints: str,
+    tokenizer: str,
+    data: str,
+    summary: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+) -> str:
+    from tritter.jobs import evaluate, ui
 
-    return evaluate.evaluate(settings, checkpoints, tokenizer, data)
+    folder = evaluate.evaluate(settings, checkpoints, tokenizer, data)
+    ui.publish("evaluate", folder, summary.path, metrics)
+    return folder
 
 
 @_component(EVAL_IMAGE)
-def report(settings: str, evaluated: str) -> str:
-    from tritter.jobs import report
+def report(settings: str, evaluated: str, page: dsl.Output[dsl.HTML]) -> str:
+    from tritter.jobs import report, ui
 
-    return report.report(settings, evaluated)
+    folder = report.report(settings, evaluated)
+    ui.publish_report(folder, page.path)
+    return folder
 
 
 # -- tritter-posttrain ---------------------------------------------------------------------------
@@ -171,6 +221,13 @@ def check_posttrain_parameters(
     s3_endpoint: str,
     pushgateway_url: str,
     s3_secret: str,
+    image_pull_secrets: str,
+    train_cpu: str,
+    train_memory: str,
+    node_selector: str,
+    tolerations: str,
+    priority_class: str,
+    service_account: str,
     train_image: str,
     namespace: str,
     launcher: str,
@@ -185,6 +242,11 @@ def check_posttrain_parameters(
     mid_lr: float,
     sft_max_steps: int,
     sft_lr: float,
+    constitutional_count: int,
+    preference_pairs: str,
+    dpo_max_steps: int,
+    dpo_lr: float,
+    dpo_beta: float,
 ) -> str:
     values = dict(locals())
     from tritter.jobs import settings
@@ -206,29 +268,97 @@ def synth_docstrings(settings: str) -> str:
     return synth.docstrings(settings)
 
 
-@_component(TRAIN_IMAGE)
-def mid(settings: str, identity: str, docstrings: str) -> str:
-    from tritter.jobs import sft
+@_component(EVAL_IMAGE)
+def synth_generate(settings: str) -> str:
+    from tritter.jobs import synth
 
-    return sft.mid(settings, identity, docstrings)
-
-
-@_component(TRAIN_IMAGE)
-def sft(settings: str, mid: str) -> str:
-    from tritter.jobs import sft
-
-    return sft.sft(settings, mid)
+    return synth.generate(settings)
 
 
 @_component(EVAL_IMAGE)
-def evaluate_sft(settings: str, checkpoints: str) -> str:
-    from tritter.jobs import evaluate
+def synth_critique(settings: str, generated: str) -> str:
+    from tritter.jobs import synth
 
-    return evaluate.evaluate_sft(settings, checkpoints)
+    return synth.critique(settings, generated)
 
 
 @_component(EVAL_IMAGE)
-def report_posttrain(settings: str, evaluated: str) -> str:
-    from tritter.jobs import report
+def synth_revise(settings: str, critiques: str) -> str:
+    from tritter.jobs import synth
 
-    return report.report_posttrain(settings, evaluated)
+    return synth.revise(settings, critiques)
+
+
+@_component(DATA_IMAGE)
+def synth_filter(settings: str, pairs: str) -> str:
+    from tritter.jobs import synth
+
+    return synth.filter_pairs(settings, pairs)
+
+
+@_component(LAUNCH_IMAGE)
+def mid(
+    settings: str,
+    identity: str,
+    docstrings: str,
+    summary: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+) -> str:
+    from tritter.jobs import sft, ui
+
+    folder = sft.mid(settings, identity, docstrings)
+    ui.publish("mid", folder, summary.path, metrics)
+    return folder
+
+
+@_component(LAUNCH_IMAGE)
+def sft(
+    settings: str,
+    mid: str,
+    constitutional: str,
+    summary: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+) -> str:
+    from tritter.jobs import sft, ui
+
+    folder = sft.sft(settings, mid, constitutional)
+    ui.publish("sft", folder, summary.path, metrics)
+    return folder
+
+
+@_component(LAUNCH_IMAGE)
+def dpo(
+    settings: str,
+    sft: str,
+    constitutional: str,
+    summary: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+) -> str:
+    from tritter.jobs import dpo, ui
+
+    folder = dpo.dpo(settings, sft, constitutional)
+    ui.publish("dpo" if folder != sft else "sft", folder, summary.path, metrics)
+    return folder
+
+
+@_component(EVAL_IMAGE)
+def evaluate_sft(
+    settings: str,
+    checkpoints: str,
+    summary: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+) -> str:
+    from tritter.jobs import evaluate, ui
+
+    folder = evaluate.evaluate_sft(settings, checkpoints)
+    ui.publish("evaluate", folder, summary.path, metrics)
+    return folder
+
+
+@_component(EVAL_IMAGE)
+def report_posttrain(settings: str, evaluated: str, page: dsl.Output[dsl.HTML]) -> str:
+    from tritter.jobs import report, ui
+
+    folder = report.report_posttrain(settings, evaluated)
+    ui.publish_report(folder, page.path)
+    return folder

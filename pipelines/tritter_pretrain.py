@@ -56,6 +56,13 @@ def tritter_pretrain(
     s3_endpoint: str = _default("s3_endpoint"),
     pushgateway_url: str = _default("pushgateway_url"),
     s3_secret: str = _default("s3_secret"),
+    image_pull_secrets: str = _default("image_pull_secrets"),
+    train_cpu: str = _default("train_cpu"),
+    train_memory: str = _default("train_memory"),
+    node_selector: str = _default("node_selector"),
+    tolerations: str = _default("tolerations"),
+    priority_class: str = _default("priority_class"),
+    service_account: str = _default("service_account"),
     train_image: str = _default("train_image"),
     namespace: str = _default("namespace"),
     launcher: str = _default("launcher"),
@@ -84,6 +91,13 @@ def tritter_pretrain(
         s3_endpoint=s3_endpoint,
         pushgateway_url=pushgateway_url,
         s3_secret=s3_secret,
+        image_pull_secrets=image_pull_secrets,
+        train_cpu=train_cpu,
+        train_memory=train_memory,
+        node_selector=node_selector,
+        tolerations=tolerations,
+        priority_class=priority_class,
+        service_account=service_account,
         train_image=train_image,
         namespace=namespace,
         launcher=launcher,
@@ -114,11 +128,13 @@ def tritter_pretrain(
     curated = c.curate_finalize(settings=settings, applied=dsl.Collected(apply.output))
     _configure(curated.set_display_name("curate: finalize"), s3_secret, cpu="2", memory="8Gi")
 
-    tokenizer = c.tokenizer_train(settings=settings, curated=curated.output)
+    tokenizer = c.tokenizer_train(settings=settings, curated=curated.outputs["Output"])
     _configure(tokenizer.set_display_name("tokenizer"), s3_secret, cpu="8", memory="32Gi")
 
     # Packing: plan → one step per output shard → verify and publish.
-    pack_plan = c.pack_plan(settings=settings, curated=curated.output, tokenizer=tokenizer.output)
+    pack_plan = c.pack_plan(
+        settings=settings, curated=curated.outputs["Output"], tokenizer=tokenizer.outputs["Output"]
+    )
     _configure(pack_plan.set_display_name("pack: plan"), s3_secret, cpu="2", memory="8Gi")
     with dsl.ParallelFor(pack_plan.output, parallelism=64) as pack_unit:
         packed = c.pack_shard(unit=pack_unit)
@@ -126,7 +142,9 @@ def tritter_pretrain(
     tokens = c.pack_finalize(settings=settings, packed=dsl.Collected(packed.output))
     _configure(tokens.set_display_name("pack: finalize"), s3_secret, cpu="2", memory="4Gi")
 
-    trained = c.pretrain(settings=settings, data=tokens.output, tokenizer=tokenizer.output)
+    trained = c.pretrain(
+        settings=settings, data=tokens.outputs["Output"], tokenizer=tokenizer.outputs["Output"]
+    )
     _configure(trained.set_display_name("pretrain"), s3_secret, cpu="1", memory="2Gi", retries=1)
     # The step enforces train_timeout_hours itself (and the PyTorchJob gets it as its deadline);
     # the pod deadline, fixed at compile time, is only a backstop at the largest allowed value.
@@ -134,16 +152,16 @@ def tritter_pretrain(
 
     evaluated = c.evaluate(
         settings=settings,
-        checkpoints=trained.output,
-        tokenizer=tokenizer.output,
-        data=tokens.output,
+        checkpoints=trained.outputs["Output"],
+        tokenizer=tokenizer.outputs["Output"],
+        data=tokens.outputs["Output"],
     )
     _configure(
         evaluated.set_display_name("evaluate"), s3_secret, cpu="8", memory="64Gi", retries=1, gpus=1
     )
-    report = c.report(settings=settings, evaluated=evaluated.output)
+    report = c.report(settings=settings, evaluated=evaluated.outputs["Output"])
     _configure(report.set_display_name("report"), s3_secret, cpu="1", memory="4Gi", retries=1)
-    return report.output
+    return report.outputs["Output"]
 
 
 # KFP takes the parameter descriptions shown in the dashboard from the docstring.

@@ -144,13 +144,21 @@ def test_posttrain_steps_run_in_order():
     tasks = _tasks(spec)
     assert not [t for t in tasks.values() if "parameterIterator" in t]
     assert set(tasks) == {"check-posttrain-parameters", "synth-identity", "synth-docstrings",
-                          "mid", "sft", "evaluate-sft", "report-posttrain"}  # fmt: skip
+                          "synth-generate", "synth-critique", "synth-revise", "synth-filter",
+                          "mid", "sft", "dpo", "evaluate-sft", "report-posttrain"}  # fmt: skip
     after = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
-    assert after["synth-identity"] == after["synth-docstrings"] == {"check-posttrain-parameters"}
-    assert after["mid"] == {"check-posttrain-parameters", "synth-identity", "synth-docstrings"}
-    assert after["sft"] == {"check-posttrain-parameters", "mid"}
-    assert after["evaluate-sft"] == {"check-posttrain-parameters", "sft"}
-    assert after["report-posttrain"] == {"check-posttrain-parameters", "evaluate-sft"}
+    check = "check-posttrain-parameters"
+    assert after["synth-identity"] == after["synth-docstrings"] == {check}
+    assert after["synth-generate"] == {check}
+    # The constitutional chain: each step reads the previous one's folder.
+    assert after["synth-critique"] == {check, "synth-generate"}
+    assert after["synth-revise"] == {check, "synth-critique"}
+    assert after["synth-filter"] == {check, "synth-revise"}
+    assert after["mid"] == {check, "synth-identity", "synth-docstrings"}
+    assert after["sft"] == {check, "mid", "synth-filter"}  # the revised conversations join SFT
+    assert after["dpo"] == {check, "sft", "synth-filter"}  # ... and the pairs DPO
+    assert after["evaluate-sft"] == {check, "dpo"}  # the final model: DPO's, or SFT's passed on
+    assert after["report-posttrain"] == {check, "evaluate-sft"}
 
 
 def test_posttrain_per_step_settings():
@@ -168,12 +176,16 @@ def test_posttrain_per_step_settings():
         assert container["env"] == [{"name": "TRITTER_LOG_FORMAT", "value": "json"}]
         images[name] = container["image"].split("/")[-1].split(":")[0]
         retries = task.get("retryPolicy", {}).get("maxRetryCount", 0)
-        expected = {"check-posttrain-parameters": 0, "synth-identity": 3, "synth-docstrings": 3}
+        expected = {"check-posttrain-parameters": 0, "synth-identity": 3, "synth-docstrings": 3,
+                    "synth-generate": 3, "synth-critique": 3, "synth-revise": 3,
+                    "synth-filter": 3}  # fmt: skip
         assert retries == expected.get(name, 1), name
     assert images == {
         "check-posttrain-parameters": "tritter-data", "synth-identity": "tritter-data",
-        "synth-docstrings": "tritter-data", "mid": "tritter-train", "sft": "tritter-train",
-        "evaluate-sft": "tritter-eval", "report-posttrain": "tritter-eval",
+        "synth-docstrings": "tritter-data", "synth-generate": "tritter-eval",
+        "synth-critique": "tritter-eval", "synth-revise": "tritter-eval",
+        "synth-filter": "tritter-data", "mid": "tritter-data", "sft": "tritter-data",
+        "dpo": "tritter-data", "evaluate-sft": "tritter-eval", "report-posttrain": "tritter-eval",
     }  # fmt: skip
     gpu = executors["exec-evaluate-sft"]["container"]["resources"]["accelerator"]
     assert gpu["resourceCount"] == "1" and gpu["resourceType"] == "nvidia.com/gpu"
@@ -184,3 +196,4 @@ def test_posttrain_per_step_settings():
         assert secret["secretNameParameter"]["componentInputParameter"].endswith("s3_secret"), name
     assert int(kube["exec-mid"]["activeDeadlineSeconds"]) > 0
     assert int(kube["exec-sft"]["activeDeadlineSeconds"]) > 0
+    assert int(kube["exec-dpo"]["activeDeadlineSeconds"]) > 0

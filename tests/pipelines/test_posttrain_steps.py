@@ -1,5 +1,6 @@
 """The tritter-posttrain step bodies driven by hand the way the pipeline drives them, on a tiny
-pretrained base: synth → mid → sft → evaluate → report, then a relaunch that does no work."""
+pretrained base: synth → (constitutional) → mid → sft → (dpo) → evaluate → report, then a
+relaunch that does no work."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from tests.deploy.validation import validate
 from tritter import manifest
 from tritter.deploy.pytorchjob import build_job
 from tritter.errors import TritterError
+from tritter.jobs import dpo as dpo_job
 from tritter.jobs import evaluate as evaluate_job
 from tritter.jobs import report as report_job
 from tritter.jobs import settings as settings_job
 from tritter.jobs import sft as sft_job
 from tritter.jobs import synth as synth_job
-from tritter.run_folder import MID_MANIFEST, SFT_DATA_MANIFEST, SFT_MANIFEST
+from tritter.run_folder import DPO_MANIFEST, MID_MANIFEST, SFT_DATA_MANIFEST, SFT_MANIFEST
 
 # A few steps of each phase on CPU: the machinery, not a useful model.
 TINY = dict(
@@ -30,11 +32,16 @@ TINY = dict(
 def _steps(settings: str) -> list[str]:
     identity = synth_job.identity(settings)
     docstrings = synth_job.docstrings(settings)
+    generated = synth_job.generate(settings)
+    critiques = synth_job.critique(settings, generated)
+    pairs = synth_job.revise(settings, critiques)
+    filtered = synth_job.filter_pairs(settings, pairs)
     mid = sft_job.mid(settings, identity, docstrings)
-    tuned = sft_job.sft(settings, mid)
-    evaluated = evaluate_job.evaluate_sft(settings, tuned)
+    tuned = sft_job.sft(settings, mid, filtered)
+    final = dpo_job.dpo(settings, tuned, filtered)
+    evaluated = evaluate_job.evaluate_sft(settings, final)
     reported = report_job.report_posttrain(settings, evaluated)
-    return [identity, docstrings, mid, tuned, evaluated, reported]
+    return [identity, docstrings, mid, tuned, evaluated, reported, generated, final]
 
 
 def _stamps(folders: list[str]) -> list[int]:
@@ -48,9 +55,13 @@ def test_posttrain_steps_then_relaunch_is_a_no_op(base, tmp_path):
         base=base["checkpoints"], tokenizer=base["tokenizer"], run_root=str(run), **TINY
     )
     folders = _steps(settings)
+    # No constitutional data and no preference pairs: those steps do nothing, and DPO passes
+    # the SFT model on to evaluation.
     assert folders == [str(run / "synth" / "identity"), str(run / "synth" / "docstrings"),
                        str(run / "mid"), str(run / "sft"), str(run / "sft" / "eval"),
-                       str(run / "report")]  # fmt: skip
+                       str(run / "report"), "", str(run / "sft")]  # fmt: skip
+    folders = folders[:6]
+    assert not (run / "dpo").exists()
     mid, tuned = MID_MANIFEST.require(folders[2]), SFT_MANIFEST.require(folders[3])
     assert mid.inputs.init == base["checkpoints"] and mid.counts.steps == 3
     assert tuned.inputs.init == folders[2] and tuned.counts.steps == 3
@@ -63,8 +74,48 @@ def test_posttrain_steps_then_relaunch_is_a_no_op(base, tmp_path):
     stamps = _stamps(folders)
 
     # A relaunch: every step finds its manifest and no manifest is rewritten.
-    assert _steps(settings) == folders
+    assert _steps(settings)[:6] == folders
     assert _stamps(folders) == stamps
+
+
+PAIRS = [
+    {"prompt": "Who are you?", "chosen": "I am Tritter, a ternary-weight code model.",
+     "rejected": "I am a human engineer named Bob."},
+    {"prompt": "Are you human?", "chosen": "No. I am Tritter, a language model.",
+     "rejected": "Yes, I am a person typing these answers."},
+    {"prompt": [{"role": "user", "content": "Print hello in Python."}],
+     "chosen": "print('hello')", "rejected": "I cannot help with that."},
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_constitutional_data_and_dpo_steps(base, tmp_path):
+    """constitutional_count > 0 runs generate → critique → revise → filter from the base; given
+    preference pairs make DPO run from the SFT model, evaluated into dpo/eval and reported."""
+    run = tmp_path / "run"
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(row) + "\n" for row in PAIRS * 4))
+    tiny = {**TINY, "constitutional_count": 4, "preference_pairs": f"hand={pairs}",
+            "dpo_max_steps": 2}  # fmt: skip
+    settings = settings_job.check_posttrain_parameters(
+        base=base["checkpoints"], tokenizer=base["tokenizer"], run_root=str(run), **tiny
+    )
+    folders = _steps(settings)
+    generated, final, evaluated = folders[6], folders[7], folders[4]
+    assert generated == str(run / "synth" / "generated")
+    for part in ("synth/generated", "synth/critiques", "synth/pairs", "synth/filtered"):
+        assert manifest.read_manifest(str(run / part)) is not None, part
+    assert final == str(run / "dpo") and evaluated == str(run / "dpo" / "eval")
+    trained = DPO_MANIFEST.require(final)
+    assert trained.inputs.init == str(run / "sft") and trained.counts.steps == 2
+    records = [
+        json.loads(line) for line in (run / "dpo" / "metrics.jsonl").read_text().splitlines()
+    ]
+    train = [r for r in records if r["kind"] == "train"]
+    assert train and {"reward_accuracy", "reward_margin"} <= set(train[0])
+    assert "humaneval" in json.loads((run / "dpo" / "eval" / "results.json").read_text())["tasks"]
+    report = (run / "report" / "report.md").read_text()
+    assert "dpo" in report[report.index("## Post-training") :]
 
 
 def test_given_conversations_replace_the_docstring_set(tmp_path):

@@ -14,7 +14,7 @@ import yaml
 from tritter import run_folder
 from tritter.report.collect import Phase, RunData
 from tritter.report.targets import TARGETS, Target
-from tritter.run_folder import PackManifest
+from tritter.run_folder import DpoDataCounts, PackManifest
 
 
 @dataclass
@@ -165,9 +165,23 @@ def _phase_data(phase: Phase) -> dict[str, Any]:
     """One post-training phase: its training summary, last validation and rendered data."""
     val = [r for r in phase.metrics if r.get("kind") == "val"]
     counts = phase.data.counts if phase.data is not None else None
+    train = [r for r in phase.metrics if r.get("kind") == "train"]
+    if isinstance(counts, DpoDataCounts):  # dpo/: pairs, and the rewards of the last step
+        return {
+            "phase": phase.name, "training": _summary_of(train),
+            "val_loss": val[-1].get("val_loss") if val else None,
+            "conversations": sum(counts.pairs.get("train", {}).values()),
+            "learned_tokens": counts.learned_tokens.get("train"),
+            "tokens": counts.tokens.get("train"),
+            "skipped_rows": sum(sum(r.values()) for r in counts.skipped.values()),
+            "sources": sorted(phase.data.inputs.sources),  # type: ignore[union-attr]
+            "reward_accuracy": train[-1].get("reward_accuracy") if train else None,
+            "reward_margin": train[-1].get("reward_margin") if train else None,
+            "val_reward_accuracy": val[-1].get("val_reward_accuracy") if val else None,
+        }  # fmt: skip
     return {
         "phase": phase.name,
-        "training": _summary_of([r for r in phase.metrics if r.get("kind") == "train"]),
+        "training": _summary_of(train),
         "val_loss": val[-1].get("val_loss") if val else None,
         "conversations": sum(counts.conversations.get("train", {}).values()) if counts else None,
         "learned_tokens": sum(counts.learned_tokens.get("train", {}).values()) if counts else None,
@@ -225,6 +239,7 @@ def report_data(run: RunData, plots: dict[str, str]) -> dict[str, Any]:
         "checkpoints": _checkpoints(run),
         "post_training": [_phase_data(phase) for phase in run.phases],
         "post_training_evaluation": run.sft_eval_results,
+        "post_training_evaluation_folder": run.sft_eval_folder,
         "mixture": [asdict(row) for row in mixture_rows(run.tokens)] if run.tokens else [],
         "final_export": run.final_export,
         "plots": plots,
@@ -476,7 +491,8 @@ def _training_section(data: dict[str, Any], plots: dict[str, str]) -> Section | 
 
 
 def _generation_tables(tasks: dict[str, Any]) -> list[Table]:
-    """The sandboxed code-generation scores and, for a chat model, identity consistency."""
+    """The sandboxed code-generation scores and, for a chat model, identity consistency and the
+    persona rates."""
     tables = []
     code_rows = []
     for name in ("humaneval", "mbpp"):
@@ -512,7 +528,39 @@ def _generation_tables(tasks: dict[str, Any]) -> list[Table]:
                 "Chat model: fixed identity questions, greedy answers",
             )
         )  # fmt: skip
+    persona = tasks.get("persona")
+    if persona and persona.get("rates"):
+        rates = persona["rates"]  # results.json sorts them: shown in PERSONA_RATES' order
+        order = [name for name in PERSONA_RATES if name in rates]
+        rows = [
+            [PERSONA_RATES.get(name, name), pct(rates[name].get("rate")),
+             f"{fmt(rates[name].get('count'))} of {fmt(rates[name].get('prompts'))}",
+             "higher" if rates[name].get("higher_is_better") else "lower"]
+            for name in [*order, *sorted(set(rates) - set(order))]
+        ]  # fmt: skip
+        limited = persona.get("limited_to")
+        limited = f", first {limited} of each kind" if limited else ""
+        tables.append(
+            Table(
+                ["rate", "value", "replies", "better"],
+                rows,
+                f"Chat model: persona and safety prompts, greedy replies{limited} "
+                "(which prompts failed: results.json, samples-persona.jsonl)",
+            )
+        )
     return tables
+
+
+# How the report names the persona task's rates (`tritter.evaluate.persona.RATES`).
+PERSONA_RATES = {
+    "flattery": "Opens with flattery",
+    "premise_agreement": "Agrees with a false premise",
+    "premise_correction": "Corrects a false premise",
+    "benign_refusal": "Refuses a benign request",
+    "uncertainty_admission": "Admits uncertainty",
+    "identity_consistency": "Identity consistency",
+    "claims_human": "Claims to be human",
+}
 
 
 def _evaluation_section(data: dict[str, Any]) -> Section:
@@ -608,11 +656,20 @@ def _post_training_section(data: dict[str, Any]) -> Section | None:
     )
     if rows:
         section.tables.append(Table(headers, rows, caption))
+    for p in data["post_training"]:
+        if "reward_accuracy" in p:  # dpo/: conversations are pairs, the loss is DPO's
+            section.text.append(
+                f"{p['phase']}: preference pairs (the conversations column), final reward "
+                f"accuracy {fmt(p['reward_accuracy'])} and reward margin "
+                f"{fmt(p['reward_margin'])} (validation reward accuracy "
+                f"{fmt(p['val_reward_accuracy'])})."
+            )
     if evaluation:
+        folder = data["post_training_evaluation_folder"]
         tables = _generation_tables(evaluation.get("tasks", {}))
         for table in tables:
             table.caption = (
-                f"Fine-tuned model (sft/eval/): {table.caption[0].lower()}{table.caption[1:]}"
+                f"Fine-tuned model ({folder}/): {table.caption[0].lower()}{table.caption[1:]}"
             )
         section.tables.extend(tables)
         prompt = evaluation.get("prompt_format") or {}

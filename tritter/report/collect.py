@@ -18,8 +18,10 @@ import yaml
 from tritter import manifest, run_folder, storage
 from tritter.errors import TritterError
 from tritter.run_folder import (
+    DPO_DATA_MANIFEST,
     SFT_DATA_MANIFEST,
     CurateManifest,
+    DpoDataManifest,
     EvaluateManifest,
     PackManifest,
     PretrainManifest,
@@ -31,6 +33,7 @@ from tritter.train.store import CheckpointStore
 # Folder → the contract of the stage writing it (the reserved folders have none).
 CONTRACTS = {contract.folder: contract for contract in run_folder.STAGES}
 CONTRACTS[run_folder.SFT_EVAL] = run_folder.EVALUATE_MANIFEST
+CONTRACTS[run_folder.DPO_EVAL] = run_folder.EVALUATE_MANIFEST
 
 
 @dataclass
@@ -43,11 +46,12 @@ class CheckpointRow:
 
 @dataclass
 class Phase:
-    """A post-training phase folder (mid/ or sft/): its training records and rendered data."""
+    """A post-training phase folder (mid/, sft/ or dpo/): its training records and rendered
+    data."""
 
     name: str
     metrics: list[dict[str, Any]] = field(default_factory=list)
-    data: SftDataManifest | None = None  # <phase>/data/_manifest.json
+    data: SftDataManifest | DpoDataManifest | None = None  # <phase>/data/_manifest.json
 
 
 @dataclass
@@ -61,7 +65,9 @@ class RunData:
     checkpoints: list[CheckpointRow] = field(default_factory=list)
     final_export: bool = False
     eval_results: dict[str, Any] | None = None
-    sft_eval_results: dict[str, Any] | None = None  # the fine-tuned model's (sft/eval/)
+    # The post-trained model's evaluation: dpo/eval/ when DPO ran, else sft/eval/.
+    sft_eval_results: dict[str, Any] | None = None
+    sft_eval_folder: str = run_folder.SFT_EVAL
     phases: list[Phase] = field(default_factory=list)  # post-training, in order
     warnings: list[str] = field(default_factory=list)
 
@@ -118,19 +124,22 @@ def collect(root: str) -> RunData:
         _collect_training(data, run.checkpoints)
     if run_folder.EVAL in data.present:
         data.eval_results = _read_json(storage.join(run.eval, run_folder.RESULTS), data)
-    for name in (run_folder.MID, run_folder.SFT):
+    for name in (run_folder.MID, run_folder.SFT, run_folder.DPO):
         if name in data.present:
             data.phases.append(_collect_phase(data, name, run.part(name)))
-    if run_folder.SFT_EVAL in data.present:
-        results = storage.join(run.part(run_folder.SFT_EVAL), run_folder.RESULTS)
-        data.sft_eval_results = _read_json(results, data)
+    for part in (run_folder.DPO_EVAL, run_folder.SFT_EVAL):
+        if part in data.present:
+            results = storage.join(run.part(part), run_folder.RESULTS)
+            data.sft_eval_results, data.sft_eval_folder = _read_json(results, data), part
+            break
     return data
 
 
 def _collect_phase(data: RunData, name: str, folder: str) -> Phase:
     phase = Phase(name, read_metrics(storage.join(folder, run_folder.METRICS), data.warnings))
     try:
-        phase.data = SFT_DATA_MANIFEST.read(storage.join(folder, run_folder.SFT_DATA))
+        contract = DPO_DATA_MANIFEST if name == run_folder.DPO else SFT_DATA_MANIFEST
+        phase.data = contract.read(storage.join(folder, run_folder.SFT_DATA))
     except TritterError as err:
         data.warnings.append(str(err))
     return phase
