@@ -2,20 +2,35 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Installed before the project so the `torch` range in pyproject never pulls a CUDA build here.
+# Installed before the project so the `torch` range in pyproject never pulls another build.
 TORCH_SPEC ?= torch==2.13.0
+# Without an NVIDIA GPU, PyTorch's CPU wheel index: a plain `pip install torch` on Linux would
+# download the multi-GB CUDA build. Where that index is unreachable (a mirror, wheels on disk),
+# pip falls back to the configured indexes.
+TORCH_INDEX ?= $(if $(shell command -v nvidia-smi),,https://download.pytorch.org/whl/cpu)
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup system-deps demo test lint format clean
+.PHONY: setup setup-run system-deps demo test lint format clean
 
+# `make demo` needs the package only; `make test` adds the test tools.
+setup-run: $(VENV)/.installed-run
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py
+$(VENV)/.torch:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install -q --retries 0 --timeout 20 \
+		--extra-index-url "$(TORCH_INDEX)" "$(TORCH_SPEC)" ||) \
+		$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
 	touch $@
+
+$(VENV)/.installed-run: $(VENV)/.torch pyproject.toml setup.py
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.torch pyproject.toml setup.py
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@ $(VENV)/.installed-run
 
 # Real services the tests drive: Prometheus (server + promtool), the Pushgateway and headless
 # Chromium.
@@ -29,7 +44,7 @@ system-deps:
 
 # The main job on the embedded default corpus: the running Python's standard library, through
 # the whole Kubeflow pipeline run locally (curate → tokenizer → pack → pretrain → evaluate → report).
-demo: setup
+demo: setup-run
 	$(BIN)/tritter run --input python-stdlib --output $(DEMO_OUT)
 
 lint: setup
