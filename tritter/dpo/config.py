@@ -121,19 +121,6 @@ class DpoConfig(DpoTrainConfig):
 
     def sources(self) -> dict[str, str]:
         """Source name → URI, in the order given; a name used twice is an error."""
-        from tritter.errors import TritterError
-        from tritter.storage import basename
+        from tritter.data.named_sources import named_sources
 
-        named: dict[str, str] = {}
-        for entry in self.data:
-            name, sep, uri = entry.partition("=")
-            if not sep or "://" in name or "/" in name:
-                uri, name = entry, basename(entry.rstrip("/")).split(".")[0].split(":")[-1]
-            name = name.strip() or "pairs"
-            if name in named:
-                raise TritterError(
-                    f"invalid config field 'data' (--data): two sources named '{name}' "
-                    "(name them: NAME=URI)"
-                )
-            named[name] = uri.strip()
-        return named
+        return named_sources(self.data, "pairs")

@@ -116,21 +116,10 @@ class SftConfig(TrainConfig):
 
     def sources(self) -> dict[str, str]:
         """Source name → URI, in the order given; a name used twice is an error."""
+        from tritter.data.named_sources import named_sources
         from tritter.errors import TritterError
-        from tritter.storage import basename
 
-        named: dict[str, str] = {}
-        for entry in self.data:
-            name, sep, uri = entry.partition("=")
-            if not sep or "://" in name or "/" in name:
-                uri, name = entry, basename(entry.rstrip("/")).split(".")[0].split(":")[-1]
-            name = name.strip() or "conversations"
-            if name in named:
-                raise TritterError(
-                    f"invalid config field 'data' (--data): two sources named '{name}' "
-                    "(name them: NAME=URI)"
-                )
-            named[name] = uri.strip()
+        named = named_sources(self.data, "conversations")
         unknown = sorted(set(self.mix) - set(named))
         if unknown:
             raise TritterError(

@@ -21,17 +21,14 @@ from tritter import log, manifest, storage
 from tritter.chat import read_conversations
 from tritter.chat.conversation import message_row
 from tritter.errors import TritterError
-from tritter.manifest import Manifest
 from tritter.run_folder import (
     CRITIQUES_FILE,
     IDENTITY_CONVERSATIONS,
     SYNTH_CRITIQUE_MANIFEST,
     SynthCritiqueInputs,
     SynthCritiqueManifest,
-    SynthModelExtra,
-    SynthStepCounts,
 )
-from tritter.synth import backend, fewshot, work
+from tritter.synth import backend, fewshot, model_step, work
 from tritter.synth import constitution as constitution_module
 from tritter.synth.config import CritiqueConfig
 from tritter.synth.generate_stage import chat_template_of, decoding, fit
@@ -136,39 +133,11 @@ def finalize(output: str) -> SynthCritiqueManifest:
     found, config = loaded
     rows, markers = work.collect(output, found)
     entry = work.write_jsonl(output, CRITIQUES_FILE, rows)
-    totals = work.totals(markers)
-    result = Manifest(
-        stage=SYNTH_CRITIQUE_MANIFEST.stage,
-        fingerprint=found.fingerprint,
-        inputs=SynthCritiqueInputs.model_validate(found.inputs),
-        config=found.config,
-        counts=SynthStepCounts(
-            rows_in=found.rows,
-            rows_out=len(rows),
-            dropped=totals["dropped"],
-            principles=totals["principles"],
-            units=found.units,
-            new_tokens=totals["new_tokens"],
-            seconds=totals["seconds"],
-        ),
-        files=[entry],
-        extra=SynthModelExtra(
-            model_kind=backend.model_kind(config.model),
-            chat_template_ignored=chat_template_of(config),
-            source="synth-critique",
-            license=config.license,
-        ),
-    )
-    manifest.write_manifest(output, result)
-    work.clear_work(output)
-    log.event(_log, "critiqued", output=output, critiques=len(rows), **totals["dropped"])
-    return result
+    return model_step.publish(
+        SYNTH_CRITIQUE_MANIFEST, output, found, config, SynthCritiqueInputs, [entry], len(rows),
+        markers, "synth-critique", chat_template_of(config),
+    )  # fmt: skip
 
 
 def run(config: CritiqueConfig) -> SynthCritiqueManifest:
-    found, complete = plan(config)
-    if complete:
-        log.event(_log, "already critiqued: skipping", output=config.output)
-        return SYNTH_CRITIQUE_MANIFEST.require(config.output)
-    work.run_local(config.output, found.units, run_unit, config.workers, "critique")
-    return finalize(config.output)
+    return model_step.run(SYNTH_CRITIQUE_MANIFEST, config, plan, run_unit, finalize)

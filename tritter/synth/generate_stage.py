@@ -21,21 +21,18 @@ import json
 import time
 from collections import Counter
 
-from tritter import log, manifest, storage
+from tritter import log, storage
 from tritter.chat import read_conversations
 from tritter.chat.conversation import Conversation, Message
 from tritter.errors import TritterError
 from tritter.evaluate.generation import Decoding
-from tritter.manifest import Manifest
 from tritter.run_folder import (
     IDENTITY_CONVERSATIONS,
     SYNTH_GENERATE_MANIFEST,
     SynthGenerateInputs,
     SynthGenerateManifest,
-    SynthModelExtra,
-    SynthStepCounts,
 )
-from tritter.synth import backend, fewshot, work
+from tritter.synth import backend, fewshot, model_step, work
 from tritter.synth.config import GenerateConfig, ModelStepConfig
 
 _log = log.get_logger("synth.generate")
@@ -187,34 +184,10 @@ def finalize(output: str) -> SynthGenerateManifest:
     found, config = loaded
     rows, markers = work.collect(output, found)
     entry = work.write_jsonl(output, IDENTITY_CONVERSATIONS, rows)
-    totals = work.totals(markers)
-    completer_kind = backend.model_kind(config.model)
-    result = Manifest(
-        stage=SYNTH_GENERATE_MANIFEST.stage,
-        fingerprint=found.fingerprint,
-        inputs=SynthGenerateInputs.model_validate(found.inputs),
-        config=found.config,
-        counts=SynthStepCounts(
-            rows_in=found.rows,
-            rows_out=len(rows),
-            dropped=totals["dropped"],
-            principles={},
-            units=found.units,
-            new_tokens=totals["new_tokens"],
-            seconds=totals["seconds"],
-        ),
-        files=[entry],
-        extra=SynthModelExtra(
-            model_kind=completer_kind,
-            chat_template_ignored=chat_template_of(config),
-            source=SOURCE,
-            license=config.license,
-        ),
-    )
-    manifest.write_manifest(output, result)
-    work.clear_work(output)
-    log.event(_log, "generated", output=output, conversations=len(rows), **totals["dropped"])
-    return result
+    return model_step.publish(
+        SYNTH_GENERATE_MANIFEST, output, found, config, SynthGenerateInputs, [entry], len(rows),
+        markers, SOURCE, chat_template_of(config),
+    )  # fmt: skip
 
 
 def chat_template_of(config: ModelStepConfig) -> bool:
@@ -238,9 +211,4 @@ def chat_template_of(config: ModelStepConfig) -> bool:
 
 def run(config: GenerateConfig) -> SynthGenerateManifest:
     """Plan, run every unit (skipping finished ones), finalize; a no-op on a finished output."""
-    found, complete = plan(config)
-    if complete:
-        log.event(_log, "already generated: skipping", output=config.output)
-        return SYNTH_GENERATE_MANIFEST.require(config.output)
-    work.run_local(config.output, found.units, run_unit, config.workers, "generate")
-    return finalize(config.output)
+    return model_step.run(SYNTH_GENERATE_MANIFEST, config, plan, run_unit, finalize)

@@ -23,24 +23,21 @@ import time
 from collections import Counter
 from typing import Any
 
-from tritter import log, manifest, storage
+from tritter import log, storage
 from tritter.chat.conversation import Conversation, InvalidConversation, Message, message_row
 from tritter.chat.rows import parse_messages
 from tritter.chat.rules import check_prompt
 from tritter.errors import TritterError
-from tritter.manifest import Manifest
 from tritter.run_folder import (
     CRITIQUES_FILE,
     IDENTITY_CONVERSATIONS,
     PAIRS_FILE,
     SYNTH_CRITIQUE_MANIFEST,
     SYNTH_REVISE_MANIFEST,
-    SynthModelExtra,
     SynthReviseInputs,
     SynthReviseManifest,
-    SynthStepCounts,
 )
-from tritter.synth import backend, fewshot, work
+from tritter.synth import backend, fewshot, model_step, work
 from tritter.synth import constitution as constitution_module
 from tritter.synth.config import ReviseConfig
 from tritter.synth.generate_stage import chat_template_of, decoding, fit
@@ -180,39 +177,11 @@ def finalize(output: str) -> SynthReviseManifest:
         work.write_jsonl(output, PAIRS_FILE, [r["pair"] for r in rows]),
         work.write_jsonl(output, IDENTITY_CONVERSATIONS, [r["conversation"] for r in rows]),
     ]
-    totals = work.totals(markers)
-    result = Manifest(
-        stage=SYNTH_REVISE_MANIFEST.stage,
-        fingerprint=found.fingerprint,
-        inputs=SynthReviseInputs.model_validate(found.inputs),
-        config=found.config,
-        counts=SynthStepCounts(
-            rows_in=found.rows,
-            rows_out=len(rows),
-            dropped=totals["dropped"],
-            principles=totals["principles"],
-            units=found.units,
-            new_tokens=totals["new_tokens"],
-            seconds=totals["seconds"],
-        ),
-        files=files,
-        extra=SynthModelExtra(
-            model_kind=backend.model_kind(config.model),
-            chat_template_ignored=chat_template_of(config),
-            source=SOURCE,
-            license=config.license,
-        ),
-    )
-    manifest.write_manifest(output, result)
-    work.clear_work(output)
-    log.event(_log, "revised", output=output, pairs=len(rows), **totals["dropped"])
-    return result
+    return model_step.publish(
+        SYNTH_REVISE_MANIFEST, output, found, config, SynthReviseInputs, files, len(rows),
+        markers, SOURCE, chat_template_of(config),
+    )  # fmt: skip
 
 
 def run(config: ReviseConfig) -> SynthReviseManifest:
-    found, complete = plan(config)
-    if complete:
-        log.event(_log, "already revised: skipping", output=config.output)
-        return SYNTH_REVISE_MANIFEST.require(config.output)
-    work.run_local(config.output, found.units, run_unit, config.workers, "revise")
-    return finalize(config.output)
+    return model_step.run(SYNTH_REVISE_MANIFEST, config, plan, run_unit, finalize)
