@@ -45,6 +45,8 @@ def cluster_fields(params: RunParams, mode: str) -> dict[str, Any]:
         "s3_endpoint": params.s3_endpoint,
         "image_pull_secrets": tuple(split_list(params.image_pull_secrets)),
         "service_account": params.service_account or None,
+        "gang_scheduling": params.gang_scheduling,
+        "scheduling_queue": params.scheduling_queue or None,
         "cpu": params.train_cpu,
         "memory": params.train_memory,
         **params.training_placement(),

@@ -28,6 +28,8 @@ CPU_CLUSTER = {
             "priority_class": "research-low",
             "train_cpu": "6",
             "train_memory": "24Gi",
+            "gang_scheduling": True,
+            "scheduling_queue": "research",
         }
     }
 }
@@ -80,6 +82,9 @@ def test_cpu_profile_reaches_every_step_and_the_training_pods():
     assert pod["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "ml",
                                    "effect": "NoSchedule"}]  # fmt: skip
     assert pod["priorityClassName"] == "research-low"
+    # All of a job's pods or none (a gang scheduler behind the operator), in the team's queue.
+    policy = job["spec"]["runPolicy"]["schedulingPolicy"]
+    assert policy == {"minAvailable": params.nodes, "queue": "research"}
 
 
 def test_gpu_profile_keeps_the_compiled_requests():

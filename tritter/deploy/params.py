@@ -108,6 +108,15 @@ class RunParams(Config):
     service_account: str = Field(
         "", description="service account of the training pods (empty: the namespace's default)"
     )
+    gang_scheduling: bool = Field(
+        False,
+        description="schedule a training job's pods all at once or not at all "
+        "(runPolicy.schedulingPolicy.minAvailable = every pod; needs the Training Operator "
+        "running with a gang scheduler: Volcano or scheduler-plugins)",
+    )
+    scheduling_queue: str = Field(
+        "", description="gang scheduler queue of the training jobs (Volcano; empty: default)"
+    )
     train_image: str = Field(
         image("train"), min_length=1, description="container image of the training pods"
     )

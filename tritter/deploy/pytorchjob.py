@@ -68,6 +68,8 @@ class JobSpec:
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: tuple[dict[str, str], ...] = ()  # beyond the GPU taint's
     priority_class: str | None = None
+    gang_scheduling: bool = False  # all pods at once (the operator's gang scheduler)
+    scheduling_queue: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -238,6 +240,13 @@ def build_model(spec: JobSpec) -> models.KubeflowOrgV1PyTorchJob:
                 ttl_seconds_after_finished=spec.ttl_seconds_after_finished,
                 active_deadline_seconds=spec.active_deadline_seconds,
                 clean_pod_policy="Running",
+                scheduling_policy=(
+                    models.KubeflowOrgV1SchedulingPolicy(
+                        min_available=spec.nodes, queue=spec.scheduling_queue or None
+                    )
+                    if spec.gang_scheduling
+                    else None
+                ),
             ),
         ),
     )

@@ -8,9 +8,9 @@ bakes into the uploaded pipeline:
 * `profile`: `gpu` (the compiled requests) or `cpu` (no GPU anywhere, smaller requests);
 * `steps`: per-step overrides by step name (`evaluate`, `tokenizer-train`, …);
 * `node_selector`, `tolerations`: added to every step's pod and every training pod;
-* `priority_class`, `train_cpu`, `train_memory`: the training pods' (pipeline parameter
-  defaults, because the training step builds its PyTorchJob at run time); `gpus_per_node`
-  becomes 0 under the `cpu` profile.
+* `priority_class`, `train_cpu`, `train_memory`, `gang_scheduling`, `scheduling_queue`: the
+  training jobs' (pipeline parameter defaults, because the training step builds its PyTorchJob
+  at run time); `gpus_per_node` becomes 0 under the `cpu` profile.
 
 Kubeflow Pipelines fixes a step's resources, node selector and tolerations when the pipeline is
 compiled, which is why these are written into the package rather than passed per run.
@@ -102,6 +102,10 @@ class Sizing(Config):
     priority_class: str = Field("", description="PriorityClass of the training pods")
     train_cpu: str = Field("", description="CPU of each training pod (empty: the default)")
     train_memory: str = Field("", description="memory of each training pod (empty: the default)")
+    gang_scheduling: bool = Field(
+        False, description="the cluster's Training Operator runs a gang scheduler (Volcano, …)"
+    )
+    scheduling_queue: str = Field("", description="gang scheduler queue of the training jobs")
 
     def step_sizes(self) -> dict[str, StepSize]:
         """Step name → its size where it differs from the compiled one."""
@@ -121,6 +125,10 @@ class Sizing(Config):
             values["train_memory"] = self.train_memory
         if self.priority_class:
             values["priority_class"] = self.priority_class
+        if self.gang_scheduling:
+            values["gang_scheduling"] = True
+        if self.scheduling_queue:
+            values["scheduling_queue"] = self.scheduling_queue
         if self.node_selector:
             values["node_selector"] = json.dumps(self.node_selector, sort_keys=True)
         if self.tolerations:
