@@ -33,6 +33,10 @@ _KFP_LINE = re.compile(r"\d\d:\d\d:\d\d\.\d+ - [A-Z]+ - (.*)$")
 _STARTED = re.compile(r"^Executing task '([^']+)'")
 _FINISHED = re.compile(r"^Task '([^']+)' finished with status (\w+)")
 _PIPELINE = re.compile(r"^Running pipeline: '([^']+)'")
+# A step's executor writes its outputs last: one line per unit that succeeded. KFP 2.17's own
+# "Task … finished with status SUCCESS" line is sometimes missing for one unit of a fan-out
+# whose units end together, so successes are counted from these lines (failures from KFP's).
+_WROTE = re.compile(r"Wrote executor output file to \S*/([a-z0-9-]+)/executor_output\.json")
 _ERROR = re.compile(r"TritterError: (.+)$")
 
 
@@ -123,6 +127,10 @@ class RunConsole:
         found = _ERROR.search(line)
         if found:
             self.last_error = found.group(1).strip()
+        wrote = _WROTE.search(line)
+        if wrote:
+            self._finished(wrote.group(1), True)
+            return
         kfp = _KFP_LINE.search(line)
         if kfp:
             self._kfp(kfp.group(1))
@@ -140,8 +148,8 @@ class RunConsole:
             self._show(f"{match.group(1)}")
         elif match := _STARTED.match(message):
             self._started(match.group(1))
-        elif match := _FINISHED.match(message):
-            self._finished(match.group(1), match.group(2) == "SUCCESS")
+        elif (match := _FINISHED.match(message)) and match.group(2) != "SUCCESS":
+            self._finished(match.group(1), False)
 
     def _record(self, record: dict[str, Any]) -> None:
         level = str(record.get("level", ""))

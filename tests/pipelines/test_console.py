@@ -18,8 +18,16 @@ def started(task: str) -> str:
     return kfp(f"Executing task \x1b[96m'{task}'\x1b[0m")
 
 
+def wrote(task: str, iteration: int = 0) -> str:
+    """What a unit's executor prints last when it succeeded."""
+    folder = f"/tmp/kfp/p/for-loop-1-iteration-{iteration}/{task}"
+    return (f"    [KFP Executor 2026-12-01 05:00:00,000 INFO]: Wrote executor output file to "
+            f"{folder}/executor_output.json.\n")  # fmt: skip
+
+
 def finished(task: str, status: str = "SUCCESS") -> str:
-    return kfp(f"Task \x1b[96m'{task}'\x1b[0m finished with status \x1b[92m{status}\x1b[0m")
+    line = kfp(f"Task \x1b[96m'{task}'\x1b[0m finished with status \x1b[92m{status}\x1b[0m")
+    return (wrote(task) if status == "SUCCESS" else "") + line
 
 
 def record(**fields: object) -> str:
@@ -106,3 +114,19 @@ def test_output_written_while_a_line_is_handled_goes_to_the_raw_log_only(tmp_pat
     shown.close()
     assert "found credentials" in raw.getvalue() and "found credentials" not in out.getvalue()
     assert out.getvalue().splitlines()[-1].endswith("1,000 conversations")
+
+
+def test_a_unit_whose_finished_line_kfp_left_out_still_counts(tmp_path):
+    """KFP 2.17 sometimes prints no "finished" line for one unit of a fan-out whose units end
+    together; its executor's output line is there, and the next stage starts on time."""
+    shown, out, _ = console(tmp_path)
+    for _ in range(4):
+        shown.write(started("pack-shard"))
+    for index in range(4):
+        shown.write(wrote("pack-shard", index))
+        if index != 1:
+            shown.write(kfp("Task 'pack-shard' finished with status SUCCESS"))
+    shown.write(started("pack-finalize"))
+    lines = out.getvalue().splitlines()
+    assert lines[1].startswith("✓ pack-shard 4/4 units,"), lines
+    assert lines[2] == "→ pack-finalize"
