@@ -94,3 +94,33 @@ def test_tags_match_the_pipeline_images():
     used.add(spec["root"]["inputDefinitions"]["parameters"]["train_image"]["defaultValue"])
     assert used <= built, used - built
     assert used == built
+
+
+LOCK = IMAGES / "requirements.lock"
+
+
+@pytest.mark.parametrize("stage", images.STAGES)
+def test_dependencies_come_from_the_hash_locked_file(stage):
+    runs = " ".join(DOCKERFILES[stage].stages[0].of("RUN"))
+    assert "pip install --require-hashes --no-deps -r requirements.lock" in runs
+    assert "pip install --no-deps ." in runs
+    assert not re.search(r"pip install (?!--require-hashes|--no-deps|\"torch==)", runs), runs
+
+
+def test_the_lock_pins_every_runtime_dependency_with_hashes():
+    """Every dependency in pyproject (torch and triton come from PyTorch's index) is pinned at
+    the version installed here, the one the tests ran against, with at least one hash."""
+    import tomllib
+    from importlib import metadata
+
+    text = LOCK.read_text()
+    pinned = dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==(\S+) \\$", text, re.M))
+    blocks = re.split(r"\n(?=[a-z0-9])", text.split("\n\n", 1)[-1])
+    assert all("--hash=sha256:" in block for block in blocks if "==" in block)
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"]:
+        name = re.split(r"[<>=;\s\[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        if name in {"torch", "triton"}:
+            continue
+        assert name in pinned, f"{name} is not in {LOCK.name}"
+        assert pinned[name] == metadata.version(name), (name, pinned[name])
