@@ -21,6 +21,7 @@ def _m(metric: str) -> str:
     return f"{metric}{{{RUN}}}"
 
 
+DCGM_PODS = '{metric}{{pod=~"tritter-.*-(train|mid|sft|dpo)-.*"}}'
 # Every node's local rank 0 serves the same global values (losses, throughput and token counts
 # are reduced over all ranks before they are set), so panels take one series per run (`max by
 # (run)`) instead of one per node — or, for the token counter, N times the tokens on N nodes.
@@ -51,6 +52,19 @@ TRAINING = [
         f'"kind", "allocated", "", "") or '
         f"label_replace(max by (run, rank) ({_m('tritter_train_gpu_memory_reserved_bytes')}), "
         f'"kind", "reserved", "", "")',
+        "bytes",
+    ),
+    # NVIDIA's DCGM exporter (GPU Operator) labels each GPU's series with the pod using it; the
+    # training pods are named after their job, `tritter-…-(train|mid|sft|dpo)-…`. Empty on a
+    # cluster without the exporter.
+    (
+        "GPU utilisation (DCGM exporter)",
+        f"avg by (pod, gpu) ({DCGM_PODS.format(metric='DCGM_FI_DEV_GPU_UTIL')}) / 100",
+        "percentunit",
+    ),
+    (
+        "GPU memory used (DCGM exporter)",
+        f"max by (pod, gpu) ({DCGM_PODS.format(metric='DCGM_FI_DEV_FB_USED')}) * 1048576",
         "bytes",
     ),
     (
