@@ -314,6 +314,46 @@ def _code_task(
     return metrics, manifest.file_entry(storage.normalize(config.output), uri)
 
 
+def _greedy_replies(
+    config: EvaluateConfig,
+    task: str,
+    prompts: list[Any],
+    max_new_tokens: int,
+    model: torch.nn.Module,
+    tokenizer: Tokenizer,
+    device: torch.device,
+    max_positions: int,
+) -> tuple[list[str], dict[str, Any]]:
+    """One greedy chat reply per rendered prompt (the identity and persona tasks), and the
+    decoding/generation fields their metrics carry."""
+    from tritter.chat.template import stop_ids
+    from tritter.evaluate.generation import Decoding, Generator
+
+    started = time.perf_counter()
+    decoding = Decoding(
+        temperature=0.0, max_new_tokens=max_new_tokens,
+        batch_size=config.generation.batch_size, stop_ids=stop_ids(tokenizer),
+    )  # fmt: skip
+    log.event(_log, "generating", task=task, problems=len(prompts), samples=1)
+    outputs, stats = Generator(model, tokenizer, device, max_positions).generate(prompts, decoding)
+    fields = {
+        "decoding": {"temperature": 0.0, "max_new_tokens": decoding.max_new_tokens,
+                     "stop_ids": list(decoding.stop_ids)},
+        "generation": stats.to_dict(),
+        "seconds": round(time.perf_counter() - started, 2),
+    }  # fmt: skip
+    return [texts[0] for texts in outputs], fields
+
+
+def _write_samples(
+    config: EvaluateConfig, task: str, records: list[dict[str, Any]]
+) -> manifest.FileEntry:
+    uri = storage.join(config.output, samples_file(task))
+    lines = (json.dumps(record, ensure_ascii=False) for record in records)
+    storage.write_text(uri, "".join(line + "\n" for line in lines))
+    return manifest.file_entry(storage.normalize(config.output), uri)
+
+
 def _identity(
     config: EvaluateConfig,
     persona: Persona,
@@ -322,30 +362,16 @@ def _identity(
     device: torch.device,
     max_positions: int,
 ) -> tuple[dict[str, Any], manifest.FileEntry]:
-    from tritter.chat.template import stop_ids
-    from tritter.evaluate.generation import Decoding, Generator, Prompt
-
-    started = time.perf_counter()
-    decoding = Decoding(
-        temperature=0.0, max_new_tokens=config.identity.max_new_tokens,
-        batch_size=config.generation.batch_size, stop_ids=stop_ids(tokenizer),
-    )  # fmt: skip
-    prompts: list[Prompt] = [identity_task.prompt_ids(q, tokenizer) for q in QUESTIONS]
-    log.event(_log, "generating", task="identity", problems=len(prompts), samples=1)
-    outputs, stats = Generator(model, tokenizer, device, max_positions).generate(prompts, decoding)
-    metrics, records = identity_task.score(QUESTIONS, [texts[0] for texts in outputs], persona)
-    metrics["decoding"] = {
-        "temperature": 0.0, "max_new_tokens": decoding.max_new_tokens,
-        "stop_ids": list(decoding.stop_ids),
-    }  # fmt: skip
-    metrics["generation"] = stats.to_dict()
-    metrics["seconds"] = round(time.perf_counter() - started, 2)
-    uri = storage.join(config.output, samples_file("identity"))
-    lines = (json.dumps(record, ensure_ascii=False) for record in records)
-    storage.write_text(uri, "".join(line + "\n" for line in lines))
+    prompts = [identity_task.prompt_ids(q, tokenizer) for q in QUESTIONS]
+    replies, fields = _greedy_replies(config, "identity", prompts,
+                                      config.identity.max_new_tokens, model, tokenizer,
+                                      device, max_positions)  # fmt: skip
+    metrics, records = identity_task.score(QUESTIONS, replies, persona)
+    metrics.update(fields)
+    entry = _write_samples(config, "identity", records)
     log.event(_log, "scored", task="identity",
               **{k: metrics[k] for k in identity_task.METRICS})  # fmt: skip
-    return metrics, manifest.file_entry(storage.normalize(config.output), uri)
+    return metrics, entry
 
 
 def _persona(
@@ -356,34 +382,18 @@ def _persona(
     device: torch.device,
     max_positions: int,
 ) -> tuple[dict[str, Any], manifest.FileEntry]:
-    from tritter.chat.template import stop_ids
-    from tritter.evaluate.generation import Decoding, Generator, Prompt
-
-    started = time.perf_counter()
-    decoding = Decoding(
-        temperature=0.0, max_new_tokens=config.persona.max_new_tokens,
-        batch_size=config.generation.batch_size, stop_ids=stop_ids(tokenizer),
-    )  # fmt: skip
     prompts, questions = persona_task.select(config.limit)
-    asked: list[Prompt] = [persona_task.prompt_ids(item, tokenizer) for item in prompts]
+    asked = [persona_task.prompt_ids(item, tokenizer) for item in prompts]
     asked += [persona_task.prompt_ids(question, tokenizer) for question in questions]
-    log.event(_log, "generating", task="persona", problems=len(asked), samples=1)
-    outputs, stats = Generator(model, tokenizer, device, max_positions).generate(asked, decoding)
-    replies = [texts[0] for texts in outputs]
+    replies, fields = _greedy_replies(config, "persona", asked, config.persona.max_new_tokens,
+                                      model, tokenizer, device, max_positions)  # fmt: skip
     metrics, records = persona_task.score(
         prompts, replies[: len(prompts)], questions, replies[len(prompts) :], persona
     )
-    metrics["decoding"] = {
-        "temperature": 0.0, "max_new_tokens": decoding.max_new_tokens,
-        "stop_ids": list(decoding.stop_ids),
-    }  # fmt: skip
-    metrics["generation"] = stats.to_dict()
-    metrics["seconds"] = round(time.perf_counter() - started, 2)
+    metrics.update(fields)
     if config.limit:
         metrics["limited_to"] = config.limit
-    uri = storage.join(config.output, samples_file("persona"))
-    lines = (json.dumps(record, ensure_ascii=False) for record in records)
-    storage.write_text(uri, "".join(line + "\n" for line in lines))
+    entry = _write_samples(config, "persona", records)
     log.event(_log, "scored", task="persona",
               **{name: rate["rate"] for name, rate in metrics["rates"].items()})  # fmt: skip
-    return metrics, manifest.file_entry(storage.normalize(config.output), uri)
+    return metrics, entry
