@@ -198,6 +198,20 @@ def read_text(uri: str) -> str:
     return read_bytes(uri).decode("utf-8")
 
 
+def read_named_file(uri: str, what: str) -> str:
+    """The UTF-8 text of a user-named file (`what`: "persona file", …), or a one-line error
+    naming it: missing, a folder, or not text."""
+
+    try:
+        return read_text(uri)
+    except FileNotFoundError as err:
+        raise TritterError(f"{uri}: {what} not found") from err
+    except IsADirectoryError as err:
+        raise TritterError(f"{uri}: {what} is a folder") from err
+    except UnicodeDecodeError as err:
+        raise TritterError(f"{uri}: {what} is not UTF-8 text") from err
+
+
 def read_range(uri: str, offset: int, length: int) -> bytes:
     """`length` bytes starting at `offset` (fewer only at the end of the object)."""
     if length <= 0:

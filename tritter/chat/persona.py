@@ -47,14 +47,7 @@ def default_path() -> str:
 def read_text(uri: str | None) -> tuple[str, str]:
     """(location, text) of a persona file; None is the packaged default."""
     location = uri or default_path()
-    try:
-        return location, storage.read_text(location)
-    except FileNotFoundError as err:
-        raise TritterError(f"{location}: persona file not found") from err
-    except IsADirectoryError as err:
-        raise TritterError(f"{location}: persona file is a folder") from err
-    except UnicodeDecodeError as err:
-        raise TritterError(f"{location}: persona file is not UTF-8 text") from err
+    return location, storage.read_named_file(location, "persona file")
 
 
 def parse(text: str, location: str) -> Persona:

@@ -107,14 +107,7 @@ def default_path() -> str:
 def read_text(uri: str | None) -> tuple[str, str]:
     """(location, text) of a constitution file; None is the packaged default."""
     location = uri or default_path()
-    try:
-        return location, storage.read_text(location)
-    except FileNotFoundError as err:
-        raise TritterError(f"{location}: constitution file not found") from err
-    except IsADirectoryError as err:
-        raise TritterError(f"{location}: constitution file is a folder") from err
-    except UnicodeDecodeError as err:
-        raise TritterError(f"{location}: constitution file is not UTF-8 text") from err
+    return location, storage.read_named_file(location, "constitution file")
 
 
 def parse(text: str, location: str) -> Constitution:
