@@ -1,4 +1,8 @@
-"""A small Dockerfile reader for the image tests (no Docker engine on these machines)."""
+"""A small Dockerfile reader for the image tests (no Docker engine on these machines).
+
+`images/Dockerfile` builds every image as a target: `target(name)` follows a target's `FROM`
+chain (its runtime stages) and the stages its `COPY --from` reads (its build stages), resolving
+`${ARG}`s with the build arguments `images/build.sh` passes for that target."""
 
 from __future__ import annotations
 
@@ -27,21 +31,55 @@ class Dockerfile:
     args: dict[str, str]
     stages: list[Stage]
 
-    @property
-    def runtime(self) -> Stage:
-        return self.stages[-1]
+    def resolve(self, text: str, extra: dict[str, str] | None = None) -> str:
+        values = {**self.args, **(extra or {})}
+        return re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
+
+    def stage(self, name: str) -> Stage:
+        return next(s for s in self.stages if s.name == name)
+
+    def chain(self, name: str, args: dict[str, str] | None = None) -> list[Stage]:
+        """The stage and the stages it is built FROM, base first."""
+        names = {s.name for s in self.stages}
+        chain = [self.stage(name)]
+        while (base := self.resolve(chain[0].base, args)) in names:
+            chain.insert(0, self.stage(base))
+        return chain
+
+    def target(self, name: str, args: dict[str, str] | None = None) -> Target:
+        runtime = self.chain(name, args)
+        sources = [
+            c.split()[0].removeprefix("--from=")
+            for stage in runtime
+            for c in stage.of("COPY")
+            if c.startswith("--from=")
+        ]
+        build = [stage for source in sources for stage in self.chain(source, args)]
+        return Target(self, name, runtime, build)
+
+
+@dataclass
+class Target:
+    """One image: its runtime stages (the FROM chain) and the build stages it copies from."""
+
+    dockerfile: Dockerfile
+    name: str
+    stages: list[Stage]
+    build: list[Stage]
+
+    def of(self, keyword: str) -> list[str]:
+        return [args for stage in self.stages for args in stage.of(keyword)]
+
+    def resolve(self, text: str, extra: dict[str, str] | None = None) -> str:
+        return self.dockerfile.resolve(text, extra)
 
     def labels(self) -> dict[str, str]:
         found = {}
-        for args in self.runtime.of("LABEL"):
+        for args in self.of("LABEL"):
             for item in shlex.split(args):
                 key, _, value = item.partition("=")
                 found[key] = value
         return found
-
-    def resolve(self, text: str, extra: dict[str, str] | None = None) -> str:
-        values = {**self.args, **(extra or {})}
-        return re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
 def _logical_lines(text: str) -> list[str]:
@@ -85,5 +123,15 @@ def exec_form(args: str) -> list[str]:
     return value
 
 
-def all_dockerfiles() -> dict[str, Dockerfile]:
-    return {path.parent.name: parse(path) for path in sorted(IMAGES.glob("*/Dockerfile"))}
+def build_args(target: str) -> dict[str, str]:
+    """The `--build-arg`s images/build.sh passes for a target (read from the script)."""
+    script = (IMAGES / "build.sh").read_text()
+    variant = re.search(rf"^\s*(?:\w+\|)*{target}(?:\|\w+)*\) variant=(\S+) ;;", script, re.M)
+    assert variant, f"images/build.sh has no TORCH_VARIANT for {target}"
+    return {"TORCH_VARIANT": variant.group(1)}
+
+
+def all_targets() -> dict[str, Target]:
+    dockerfile = parse(IMAGES / "Dockerfile")
+    names = [s.name for s in dockerfile.stages if s.name in {"data", "train", "eval"}]
+    return {name: dockerfile.target(name, build_args(name)) for name in names}
