@@ -98,6 +98,20 @@ RESOURCES = {
     },
 }
 NAME = {"type": "string", "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", "maxLength": 63}
+# Kubeflow Trainer's gang-scheduling plugins (TrainingRuntime `spec.podGroupPolicy`): one of them.
+POD_GROUP_POLICY = {
+    "description": "gang scheduling of TrainJob pods: {coscheduling: {scheduleTimeoutSeconds: "
+    "N}} (scheduler-plugins) or {volcano: {}}; empty: none",
+    "type": "object",
+    "additionalProperties": False,
+    "maxProperties": 1,
+    "properties": {
+        "coscheduling": _object(
+            {"scheduleTimeoutSeconds": {"type": "integer", "minimum": 0, "maximum": 86400}}
+        ),
+        "volcano": {"type": "object"},
+    },
+}
 
 
 def values_schema() -> dict[str, Any]:
@@ -154,6 +168,7 @@ def values_schema() -> dict[str, Any]:
                             }
                         ),
                         "runnerServiceAccounts": {"type": "array", "items": NAME},
+                        "trainjob": _object({"podGroupPolicy": POD_GROUP_POLICY}),
                         "hook": _object(
                             {
                                 "backoffLimit": {"type": "integer", "minimum": 0, "maximum": 20},

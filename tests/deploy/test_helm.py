@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from tests.deploy.validation import validate
-from tritter.deploy import dashboards
+from tritter.deploy import dashboards, trainjob
+from tritter.deploy.pytorchjob import JobSpec
 from tritter.pipelines import chart, package
 
 CHART = chart.CHART
@@ -241,3 +242,81 @@ def test_invalid_posttrain_values_name_the_key(values, key):
     with pytest.raises(helm_python.HelmError) as err:
         render(values)
     assert key in str(err.value)
+
+
+TRAINJOB = {"pipeline": {"defaults": {"launcher": "trainjob"}}}
+
+
+def test_trainjob_runtime_is_rendered_only_for_the_trainjob_launcher():
+    assert by_kind(render(), "TrainingRuntime") == []
+    (runtime,) = by_kind(render(TRAINJOB), "TrainingRuntime")
+    validate(runtime)
+    assert runtime["metadata"] == {
+        **runtime["metadata"],
+        "name": trainjob.RUNTIME,
+        "namespace": "ml",
+    }
+    (node,) = runtime["spec"]["template"]["spec"]["replicatedJobs"]
+    assert node["name"] == trainjob.NODE
+    assert node["template"]["metadata"]["labels"] == {
+        "trainer.kubeflow.org/trainjob-ancestor-step": "trainer"
+    }
+    pod = node["template"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["name"] == trainjob.NODE
+    assert container["ports"] == [
+        {"name": "metrics", "containerPort": JobSpec("j", "i", "d", "t", "o").metrics_port}
+    ]
+    assert "priorityClassName" not in pod and "podGroupPolicy" not in runtime["spec"]
+
+
+def test_trainjobs_run_on_the_charts_runtime_and_are_scraped():
+    """The TrainJob names the chart's runtime; its pods carry the labels the PodMonitor selects
+    and the runtime gives them the port it scrapes."""
+    objects = render(TRAINJOB)
+    (runtime,) = by_kind(objects, "TrainingRuntime")
+    (monitor,) = by_kind(objects, "PodMonitor")
+    job = trainjob.build_trainjob(JobSpec("tritter-x", "img", "s3://b/t", "s3://b/tok", "s3://b/o"))
+    validate(job)
+    reference = {"name": runtime["metadata"]["name"], "kind": runtime["kind"]}
+    assert job["spec"]["runtimeRef"] == {**reference, "apiGroup": "trainer.kubeflow.org"}
+    (patch,) = job["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"][
+        "replicatedJobs"
+    ]
+    labels = patch["template"]["spec"]["template"]["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    (container,) = runtime["spec"]["template"]["spec"]["replicatedJobs"][0]["template"]["spec"][
+        "template"
+    ]["spec"]["containers"]
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] in {
+        p["name"] for p in container["ports"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("policy", "queue_annotation"),
+    [({"coscheduling": {"scheduleTimeoutSeconds": 120}}, False), ({"volcano": {}}, True)],
+    ids=["coscheduling", "volcano"],
+)
+def test_trainjob_runtime_carries_priority_and_gang_scheduling(policy, queue_annotation):
+    sizing = {"priority_class": "training-high", "gang_scheduling": True,
+              "scheduling_queue": "research"}  # fmt: skip
+    values = {"pipeline": {"defaults": {"launcher": "trainjob"}, "sizing": sizing,
+                           "trainjob": {"podGroupPolicy": policy}}}  # fmt: skip
+    (runtime,) = by_kind(render(values), "TrainingRuntime")
+    validate(runtime)
+    assert runtime["spec"]["podGroupPolicy"] == policy
+    node = runtime["spec"]["template"]["spec"]["replicatedJobs"][0]
+    assert node["template"]["spec"]["template"]["spec"]["priorityClassName"] == "training-high"
+    annotations = runtime["spec"]["template"].get("metadata", {}).get("annotations", {})
+    assert (annotations.get("scheduling.volcano.sh/queue-name") == "research") is queue_annotation
+
+
+def test_trainjob_gang_scheduling_without_a_scheduler_names_the_key():
+    values = {
+        "pipeline": {"defaults": {"launcher": "trainjob"}, "sizing": {"gang_scheduling": True}}
+    }
+    with pytest.raises(helm_python.HelmError, match=r"pipeline\.trainjob\.podGroupPolicy"):
+        render(values)
+    with pytest.raises(helm_python.HelmError, match="podGroupPolicy"):
+        render({"pipeline": {"trainjob": {"podGroupPolicy": {"coscheduling": {}, "volcano": {}}}}})

@@ -155,5 +155,5 @@ def test_a_completed_trainjob_ends_the_step_and_is_deleted(api_server):
     assert step.returncode == 0, stderr
     (created,) = [b for m, p, b in api.requests if m == "POST"]
     assert created["kind"] == "TrainJob"
-    assert created["spec"]["runtimeRef"]["name"] == "torch-distributed"
+    assert created["spec"]["runtimeRef"]["name"] == "tritter-torch-distributed"
     assert [p for m, p, _ in api.requests if m == "DELETE"]

@@ -20,11 +20,18 @@ K8S_VERSION = "1.33"
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) → JSON schema of the object."""
     found = {}
-    for name in ("kubeflow.org_pytorchjobs.yaml", "trainer.kubeflow.org_trainjobs.yaml"):
+    for name in (
+        "kubeflow.org_pytorchjobs.yaml",
+        "trainer.kubeflow.org_trainjobs.yaml",
+        "trainer.kubeflow.org_clustertrainingruntimes.yaml",
+    ):
         crd = yaml.safe_load((SCHEMAS / name).read_text())
         for version in crd["spec"]["versions"]:
             api = f"{crd['spec']['group']}/{version['name']}"
             found[(api, crd["spec"]["names"]["kind"])] = version["schema"]["openAPIV3Schema"]
+            if crd["spec"]["names"]["kind"] == "ClusterTrainingRuntime":
+                # Kubeflow Trainer's namespaced TrainingRuntime shares the cluster one's spec.
+                found[(api, "TrainingRuntime")] = version["schema"]["openAPIV3Schema"]
     found[("monitoring.coreos.com/v1", "PodMonitor")] = json.loads(
         (SCHEMAS / "podmonitor_v1.json").read_text()
     )

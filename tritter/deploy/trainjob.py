@@ -1,12 +1,19 @@
-"""The training job as a Kubeflow Trainer v2 `TrainJob` on the `torch-distributed` runtime
-(`launcher=trainjob`), the maintained successor of the Training Operator's PyTorchJob.
+"""The training job as a Kubeflow Trainer v2 `TrainJob` (`launcher=trainjob`), the maintained
+successor of the Training Operator's PyTorchJob.
 
 The job runs the same container command as the PyTorchJob (`tritter pretrain --nproc N …`,
-`tritter sft …`, `tritter dpo …`): the runtime sets the `PET_*` variables the trainer reads to
-start its ranks. What the TrainJob's `trainer` has no field for — the pods' security context,
-volumes (`/tmp`, `/dev/shm`), service account, pull Secrets, node selector, tolerations and
-annotations — goes into a runtime patch of the runtime's `node` replicated job, built from the
-same pod spec as the PyTorchJob's so the two launchers run identical pods.
+`tritter sft …`, `tritter dpo …`): the runtime's torch policy sets the `PET_*` variables the
+trainer reads to start its ranks. What the TrainJob's `trainer` has no field for — the pods'
+security context, volumes (`/tmp`, `/dev/shm`), service account, pull Secrets, node selector,
+tolerations and annotations — goes into a runtime patch of the runtime's `node` replicated job,
+built from the same pod spec as the PyTorchJob's so the two launchers run identical pods.
+
+A runtime patch cannot declare container ports, a priority class or gang scheduling, so the
+job runs on the chart's own namespaced `TrainingRuntime` (`RUNTIME`, rendered by
+helm/tritter/templates/trainingruntime.yaml when the chart's launcher is `trainjob`): the
+`torch-distributed` shape plus the `metrics` port the PodMonitor scrapes
+(`pytorchjob.JobSpec.metrics_port`'s default), the sizing's priority class and, when the
+cluster has a gang scheduler, its `podGroupPolicy` (coscheduling or Volcano).
 """
 
 from __future__ import annotations
@@ -25,13 +32,18 @@ from tritter.deploy.pytorchjob import (
 
 API_VERSION = "trainer.kubeflow.org/v1alpha1"
 GROUP, VERSION, PLURAL = "trainer.kubeflow.org", "v1alpha1", "trainjobs"
-RUNTIME = "torch-distributed"  # the ClusterTrainingRuntime Kubeflow Trainer installs
+RUNTIME = "tritter-torch-distributed"  # the chart's TrainingRuntime, in the run's namespace
+RUNTIME_KIND = "TrainingRuntime"
 NODE = "node"  # the runtime's replicated job and container
 PATCH_MANAGER = "tritter.dev/launcher"
 
 
-def build_trainjob(spec: JobSpec, runtime: str = RUNTIME) -> dict[str, Any]:
-    """The TrainJob as the JSON the API server receives."""
+def build_trainjob(
+    spec: JobSpec, runtime: str = RUNTIME, runtime_kind: str = RUNTIME_KIND
+) -> dict[str, Any]:
+    """The TrainJob as the JSON the API server receives (on the chart's runtime by default;
+    `runtime_kind="ClusterTrainingRuntime"`, `runtime="torch-distributed"` for the stock one,
+    whose pods are then not scraped)."""
     _check(spec)
     labels = {
         "app.kubernetes.io/name": "tritter",
@@ -47,7 +59,7 @@ def build_trainjob(spec: JobSpec, runtime: str = RUNTIME) -> dict[str, Any]:
         "securityContext", "volumes", "serviceAccountName", "imagePullSecrets",
         "nodeSelector", "tolerations", "priorityClassName",
     ) if key in pod}  # fmt: skip
-    # priorityClassName is not patchable on a TrainJob; a PriorityClass goes through Kueue there.
+    # Not patchable on a TrainJob: the chart's runtime carries the sizing's priority class.
     patch_pod.pop("priorityClassName", None)
     patch_pod["containers"] = [{
         "name": NODE,
@@ -67,7 +79,7 @@ def build_trainjob(spec: JobSpec, runtime: str = RUNTIME) -> dict[str, Any]:
         "kind": "TrainJob",
         "metadata": {"name": spec.name, "labels": labels},
         "spec": {
-            "runtimeRef": {"name": runtime, "kind": "ClusterTrainingRuntime", "apiGroup": GROUP},
+            "runtimeRef": {"name": runtime, "kind": runtime_kind, "apiGroup": GROUP},
             "trainer": trainer,
             "runtimePatches": [{
                 "manager": PATCH_MANAGER,
