@@ -52,8 +52,14 @@ class Tokenizer:
 
     @classmethod
     def load(cls, uri: str | os.PathLike[str]) -> Tokenizer:
-        """Load from a tokenizer folder (holding `tokenizer.model`) or the model file itself."""
+        """Load from a tokenizer folder (holding `tokenizer.model`) or the model file itself; a
+        Hugging Face folder (`tokenizer.json`, no `tokenizer.model`) or tokenizer.json file
+        gives a `tritter.tokenizer.hf.HFTokenizer`."""
+        from tritter.tokenizer.hf import HFTokenizer, is_hf_tokenizer
+
         uri = os.fspath(uri)
+        if cls is Tokenizer and is_hf_tokenizer(uri):
+            return HFTokenizer.load(uri)
         model_uri = uri if uri.endswith(".model") else storage.join(uri, TOKENIZER_MODEL)
         try:
             data = storage.read_bytes(model_uri)
