@@ -94,3 +94,37 @@ def test_convert_refuses_to_pack_a_dense_model(tritter_cli, tmp_path):
     assert result.returncode == 1
     assert "a dense checkpoint has no ternary weights to pack" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_training_plan_of_2b4t_on_100b_tokens(tritter_cli):
+    """Wall time = tokens × FLOPs/token / (GPUs × peak × MFU); GPU-hours and the bill follow;
+    FSDP2 shards the 16 B/param training state that DDP keeps whole on every GPU."""
+    args = ("model", "info", "2b4t", "--seq-len", "4096", "--tokens", "100e9", "--nodes", "4",
+            "--gpus", "8", "--gpu", "h100", "--price-per-gpu-hour", "2.5")  # fmt: skip
+    result = tritter_cli(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    plan = info["plan"]
+    seconds = 100e9 * info["flops_per_token"]["training"] / (32 * 989e12 * 0.40)
+    assert abs(plan["wall_seconds"] - seconds) < 1e-6 * seconds
+    assert abs(plan["gpu_hours"] - seconds / 3600 * 32) < 1e-6 * plan["gpu_hours"]
+    assert abs(plan["cost"] - plan["gpu_hours"] * 2.5) < 1e-6 * plan["cost"]
+    assert 30 < seconds / 3600 < 50  # ~40 h: 1.8e21 FLOPs at 12.7 PFLOP/s
+    memory = plan["memory_per_gpu_bytes"]
+    state = 16 * info["parameters"]["total"]
+    assert memory["ddp"] - memory["fsdp2"] > state * (1 - 1 / 32) - 1e9
+    assert plan["fits"] == {mode: total <= 80e9 for mode, total in memory.items()}
+    text = tritter_cli(*args)
+    assert "wall time" in text.stdout and "$3,203 at $2.5/GPU-hour" in text.stdout
+    checkpointed = json.loads(tritter_cli(*args, "--activation-checkpointing", "--json").stdout)
+    assert checkpointed["plan"]["memory_per_gpu_bytes"]["fsdp2"] < memory["fsdp2"]
+
+
+def test_training_plan_errors_are_one_line(tritter_cli):
+    for extra, message in ((("--gpu", "v100"), "--gpu: unknown GPU 'v100'"),
+                           (("--mfu", "1.5"), "--mfu: must be in (0, 1]"),
+                           (("--nodes", "0"), "--nodes: must be positive")):  # fmt: skip
+        result = tritter_cli("model", "info", "2b4t", "--tokens", "1e9", *extra)
+        assert result.returncode == 1
+        assert result.stderr.strip() == f"tritter: error: {message}" or message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

@@ -8,6 +8,9 @@ DESCRIPTION = """\
 Print the shape of a model preset (or of a Hugging Face BitNet directory's config.json):
 parameter counts (total, ternary, embedding, head), training FLOPs per token (6N + attention)
 and memory for the weights (fp32, bf16, packed 2-bit) and for AdamW training state.
+With --tokens, also what training on that many tokens costs on --nodes × --gpus GPUs of
+--gpu kind: wall time at an assumed MFU, GPU-hours, the bill at --price-per-gpu-hour, and
+memory per GPU under DDP and FSDP2 (tritter/model/capacity.py says how each is estimated).
 """
 
 EPILOG = """\
@@ -19,6 +22,8 @@ examples:
   tritter model info 700m --seq-len 4096 --json
   tritter model info tiny --vocab-size 32768 --quantization dense
   tritter model info runs/demo/checkpoints/final
+  tritter model info 2b4t --tokens 100e9 --nodes 4 --gpus 8 --gpu h100 \
+      --price-per-gpu-hour 2.5 --seq-len 4096
 """
 
 
@@ -54,6 +59,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("--vocab-size", type=int, default=None, help="override the vocabulary")
     info.add_argument("--quantization", choices=("ternary", "dense"), default=None, help="override")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    plan = info.add_argument_group("training plan (with --tokens)")
+    plan.add_argument("--tokens", type=float, default=None, help="training tokens, e.g. 100e9")
+    plan.add_argument("--gpus", type=int, default=8, help="GPUs per node (default 8)")
+    plan.add_argument("--nodes", type=int, default=1, help="nodes (default 1)")
+    plan.add_argument("--gpu", default="h100", help="a100, h100, h200 or b200 (default h100)")
+    plan.add_argument("--mfu", type=float, default=None, help="assumed model FLOPs utilisation "
+                      "(default 0.40)")  # fmt: skip
+    plan.add_argument("--micro-batch-size", type=int, default=1, help="sequences per GPU step")
+    plan.add_argument("--activation-checkpointing", action="store_true",
+                      help="memory with activation checkpointing on every layer")  # fmt: skip
+    plan.add_argument("--price-per-gpu-hour", type=float, default=None, help="e.g. 2.5 (USD)")
     info.set_defaults(handler=handle_info)
 
     convert = commands.add_parser(
@@ -117,10 +133,27 @@ def handle_info(args: argparse.Namespace) -> int:
     if args.seq_len is not None and args.seq_len <= 0:
         raise TritterError(f"--seq-len must be positive, got {args.seq_len}")
     info = model_info(config, args.seq_len)
+    if args.tokens is not None:
+        from tritter.model.capacity import DEFAULT_MFU, format_plan, plan
+
+        info["plan"] = plan(
+            config,
+            tokens=args.tokens,
+            gpus_per_node=args.gpus,
+            nodes=args.nodes,
+            gpu=args.gpu,
+            mfu=DEFAULT_MFU if args.mfu is None else args.mfu,
+            seq_len=args.seq_len,
+            micro_batch_size=args.micro_batch_size,
+            activation_checkpointing=args.activation_checkpointing,
+            price_per_gpu_hour=args.price_per_gpu_hour,
+        )
     if args.json:
         print(json.dumps({"model": args.model, **info}, sort_keys=True))
     else:
         print(format_info(args.model, info))
+        if "plan" in info:
+            print(format_plan(args.model, info["plan"]))
     return 0
 
 
