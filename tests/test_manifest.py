@@ -26,6 +26,15 @@ def test_round_trip_and_completeness(tmp_path):
     back = manifest.require_manifest(folder, stage="demo")
     assert back.files[0].path == "part-00000.bin" and back.files[0].size == 3
     assert back.code_version.startswith("0.")
+    # the run record names the libraries that made it
+    import platform
+
+    import torch
+
+    assert back.versions["python"] == platform.python_version()
+    assert torch.__version__.startswith(back.versions["torch"])  # "2.13.0" of "2.13.0+cpu"
+    assert set(manifest.RECORDED_PACKAGES) <= set(back.versions)
+    assert back.versions["kfp"] == "2.17.0"
     assert manifest.is_complete(folder, fp)
     assert not manifest.is_complete(folder, manifest.fingerprint("demo", {"input": "y"}, {"k": 1}))
     manifest.verify_files(folder, back, check_hash=True)
@@ -66,3 +75,13 @@ def test_manifest_on_s3(s3_bucket):
     )
     manifest.write_manifest(folder, m)
     assert manifest.require_manifest(folder).files[0].path == "a.parquet"
+
+
+def test_a_manifest_written_before_versions_were_recorded_still_reads(tmp_path):
+    import json
+
+    folder = str(tmp_path)
+    written = manifest.Manifest("demo", "fp", {}, {}).to_dict()
+    del written["versions"]
+    storage.write_text(manifest.manifest_uri(folder), json.dumps(written))
+    assert manifest.require_manifest(folder, stage="demo").versions == {}

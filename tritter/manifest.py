@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import os
+import platform
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,6 +77,8 @@ class Manifest(Generic[InputsT, CountsT, ExtraT]):
     files: list[FileEntry] = field(default_factory=list)
     extra: ExtraT = field(default_factory=dict)  # type: ignore[assignment]
     code_version: str = field(default_factory=lambda: code_version())
+    # The libraries that produced the output (a run record: results differ across versions).
+    versions: dict[str, str] = field(default_factory=lambda: library_versions())
     created: str = field(
         default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     )
@@ -95,6 +98,7 @@ class Manifest(Generic[InputsT, CountsT, ExtraT]):
             if not isinstance(data, dict):
                 raise TypeError("not a JSON object")
             data["files"] = [FileEntry(**entry) for entry in data.get("files", [])]
+            data.setdefault("versions", {})  # written before versions were recorded
             return cls(**data)
         except (ValueError, TypeError, KeyError) as err:
             raise TritterError(f"{uri}: corrupt manifest ({err})") from err
@@ -142,7 +146,8 @@ class Contract(Generic[InputsR, CountsR, ExtraR]):
                 ) from err
         return Manifest(
             stage=found.stage, fingerprint=found.fingerprint, config=found.config,
-            files=found.files, code_version=found.code_version, created=found.created, **typed,
+            files=found.files, code_version=found.code_version, versions=found.versions,
+            created=found.created, **typed,
         )  # fmt: skip
 
     def read(self, folder: str) -> Manifest[InputsR, CountsR, ExtraR] | None:
@@ -221,20 +226,23 @@ def write_manifest(folder: str, manifest: Manifest) -> str:
     return uri
 
 
-def verify_files(folder: str, manifest: Manifest, check_hash: bool = False) -> None:
-    """Check every listed file exists with its recorded size (and hash when asked)."""
+def verify_files(folder: str, manifest: Manifest, check_hash: bool = True) -> None:
+    """Check every listed file exists with its recorded size and, unless `check_hash` is
+    False, its sha256 (one streaming pass over the folder): what a relaunch that finds a
+    finished stage does before it trusts the folder."""
+    where = manifest_uri(folder)
     for entry in manifest.files:
         uri = storage.join(folder, entry.path)
         try:
             actual = storage.size(uri)
         except FileNotFoundError as err:
-            raise TritterError(f"{uri}: listed in the manifest but missing") from err
+            raise TritterError(f"{uri}: listed in {where} but missing") from err
         if actual != entry.size:
             raise TritterError(
-                f"{uri}: size {actual} differs from the manifest's {entry.size} (truncated?)"
+                f"{uri}: size {actual} differs from {where}'s {entry.size} (truncated?)"
             )
         if check_hash and storage.sha256_uri(uri) != entry.sha256:
-            raise TritterError(f"{uri}: sha256 differs from the manifest (corrupt)")
+            raise TritterError(f"{uri}: sha256 differs from {where} (corrupt or replaced)")
 
 
 def _relative(folder: str, uri: str) -> str:
@@ -245,6 +253,27 @@ def _relative(folder: str, uri: str) -> str:
     if not full.startswith(base):
         raise TritterError(f"{uri}: not inside output folder {folder}")
     return full[len(base) :].replace(os.sep, "/")
+
+
+# What a run record names: the libraries whose versions change numbers (kernels, tokenization,
+# data loading) or the pipeline's behaviour.
+RECORDED_PACKAGES = ("torch", "triton", "transformers", "tokenizers", "sentencepiece", "datasets",
+                     "pyarrow", "numpy", "kfp")  # fmt: skip
+
+
+@functools.cache
+def library_versions() -> dict[str, str]:
+    """Python's and each recorded package's version ("" when not installed), without importing
+    the packages (reading their metadata is cheap; importing torch is not)."""
+    from importlib import metadata
+
+    found = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = ""
+    return found
 
 
 @functools.cache
