@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import run_tritter
 from tests.pack.helpers import manifest, shard_arrays
+from tests.tokenizer.hf_support import build_hf_tokenizer
 from tests.tokenizer.support import HOSTILE_TEXTS, corpus_documents, pack_args, run_in_process
 from tritter import storage
 from tritter.errors import TritterError
@@ -19,32 +20,6 @@ from tritter.tokenizer import Tokenizer
 from tritter.tokenizer.hf import HFTokenizer
 
 WIDE = 66_000  # > 65,536: shards must be uint32
-
-
-def build_hf_tokenizer(folder: Path, vocab_size: int = 1024, wide: int = 0) -> Path:
-    """A byte-level BPE trained on the test corpus, saved as an HF tokenizer folder."""
-    from tokenizers import Tokenizer as RustTokenizer
-    from tokenizers import decoders, models, pre_tokenizers, trainers
-
-    tokenizer = RustTokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        special_tokens=["<|begin_of_text|>", "<|end_of_text|>"],
-    )
-    texts = [doc["text"] for doc in corpus_documents()[:200]] + HOSTILE_TEXTS
-    tokenizer.train_from_iterator(texts, trainer)
-    if wide:  # reserved special tokens up to `wide` ids, as Llama-3 reserves 256 of them
-        count = wide - tokenizer.get_vocab_size()
-        tokenizer.add_special_tokens([f"<|reserved_special_token_{i}|>" for i in range(count)])
-    folder.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(
-        json.dumps({"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>"})
-    )
-    return folder
 
 
 @pytest.fixture(scope="module")
