@@ -13,9 +13,8 @@ checks (tritter/train/validate_base.py; all recorded in <output>/validate-base.j
   training   --steps steps of `tritter pretrain --init BASE`: loss goes down, every step
              finite, checkpoints committed (<output>/continued/)
 
-examples:
-  tritter tokenizer import bitnet-b1.58-2B-4T-bf16 --output runs/2b4t/tokenizer
-  tritter pack --input runs/2b4t/curated --tokenizer runs/2b4t/tokenizer \\
+examples (the base folder's tokenizer.json is the run's tokenizer):
+  tritter pack --input runs/2b4t/curated --tokenizer bitnet-b1.58-2B-4T-bf16 \\
       --output runs/2b4t/tokens --seq-len 4096
   tritter validate-base bitnet-b1.58-2B-4T-bf16 --data runs/2b4t/tokens \\
       --output runs/2b4t/validate --steps 50 --seq-len 4096 --lr 1e-4
