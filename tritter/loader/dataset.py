@@ -345,7 +345,7 @@ def check_tokenizer(data_uri: str, tokenizer: Tokenizer | str) -> None:
     ):
         sha, vocab = tokenizer, None
     else:
-        if not isinstance(tokenizer, Tokenizer):
+        if isinstance(tokenizer, (str, os.PathLike)):
             tokenizer = Tokenizer.load(tokenizer)
         sha, vocab = tokenizer.sha256, tokenizer.vocab_size
     packed = found.extra.tokenizer_sha256

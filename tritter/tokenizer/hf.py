@@ -35,7 +35,6 @@ import numpy as np
 
 from tritter import storage
 from tritter.errors import TritterError
-from tritter.tokenizer.model import Tokenizer
 
 TOKENIZER_JSON = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -62,8 +61,9 @@ def _byte_level_alphabet() -> dict[str, int]:
     return {chr(c): b for b, c in zip(printable, chars, strict=True)}
 
 
-class HFTokenizer(Tokenizer):
-    """A `tokenizers` tokenizer behind the API of `Tokenizer` (see the module docstring)."""
+class HFTokenizer:
+    """A `tokenizers` tokenizer behind the API of `tritter.tokenizer.model.Tokenizer` (the same
+    methods and properties; see the module docstring)."""
 
     def __init__(
         self, tokenizer_json: bytes, source: str = "<bytes>", config: dict[str, Any] | None = None
@@ -141,19 +141,19 @@ class HFTokenizer(Tokenizer):
         return -1
 
     @cached_property
-    def eos_id(self) -> int:  # type: ignore[override]
+    def eos_id(self) -> int:
         return self._named("eos_token", _EOS)
 
     @cached_property
-    def bos_id(self) -> int:  # type: ignore[override]
+    def bos_id(self) -> int:
         return self._named("bos_token", _BOS)
 
     @cached_property
-    def pad_id(self) -> int:  # type: ignore[override]
+    def pad_id(self) -> int:
         return self._named("pad_token", _PAD)
 
     @cached_property
-    def unk_id(self) -> int:  # type: ignore[override]
+    def unk_id(self) -> int:
         return self._named("unk_token", _UNK)
 
     @cached_property
@@ -168,6 +168,16 @@ class HFTokenizer(Tokenizer):
     def sha256(self) -> str:
         """sha256 of tokenizer.json: the identity packing and training check."""
         return storage.sha256_bytes(self._proto)
+
+    @property
+    def model_proto(self) -> bytes:
+        """tokenizer.json's bytes."""
+        return self._proto
+
+    def token_byte_lengths(self) -> np.ndarray:
+        """int32 array [vocab]: UTF-8 bytes each token adds to decoded text (0 for special
+        tokens), so that summed over `encode(text)` it is `len(text.encode())`."""
+        return self._byte_lengths.copy()
 
     @cached_property
     def _byte_lengths(self) -> np.ndarray:

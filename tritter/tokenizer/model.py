@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from tritter import storage
 from tritter.errors import TritterError
 from tritter.run_folder import TOKENIZER_MODEL
 from tritter.tokenizer.special import SPECIAL_TOKENS
+
+if TYPE_CHECKING:
+    from tritter.tokenizer.hf import HFTokenizer
 
 META = "\u2581"  # SentencePiece's whitespace symbol
 
@@ -51,7 +54,7 @@ class Tokenizer:
             self._meta_ids = []  # no byte fallback: such a model cannot keep a literal ▁
 
     @classmethod
-    def load(cls, uri: str | os.PathLike[str]) -> Tokenizer:
+    def load(cls, uri: str | os.PathLike[str]) -> Tokenizer | HFTokenizer:
         """Load from a tokenizer folder (holding `tokenizer.model`) or the model file itself; a
         Hugging Face folder (`tokenizer.json`, no `tokenizer.model`) or tokenizer.json file
         gives a `tritter.tokenizer.hf.HFTokenizer`."""
