@@ -300,7 +300,10 @@ def _bad_files(root: Path) -> dict[str, str]:
 def build_corpus(root: Path, with_secrets: bool = True) -> Corpus:
     """Write the corpus under `root` and return what curation should do with each file."""
     shutil.copytree(
-        SAMPLES, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("ruff.toml", ".ruff_cache")
+        SAMPLES,
+        root,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("ruff.toml", ".ruff_cache", "secrets_labelled.yaml"),
     )
     expected = dict(EXPECTED_SAMPLES)
     corpus = Corpus(root=root, expected=expected)

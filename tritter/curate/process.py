@@ -10,7 +10,7 @@ shingle set. The step writes, under `_work/shards/NNNNN/`:
     signatures.npy   MinHash signatures, one row per surviving document
     shingles.npy     distinct shingle hashes of every document, back to back
     dedup.npz        per-document dedup attributes, the shingle offsets, band keys per group
-    rejects.jsonl    path, reason and detail of every dropped document
+    rejects.jsonl    path, reason and detail of every dropped document (credentials redacted)
     stats.json       its completion marker (`ShardStats`), written last
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tritter import log, storage
-from tritter.curate import decontam, dedup, languages, licenses, minhash, rules, sources
+from tritter.curate import decontam, dedup, languages, licenses, minhash, rules, secrets, sources
 from tritter.curate.config import CurateConfig
 from tritter.curate.metrics import StepMetrics
 from tritter.curate.output import WORK_SCHEMA, ParquetSink, write_jsonl
@@ -66,10 +66,11 @@ class ShardStats(Marker):
 def warm_up(config: CurateConfig) -> None:
     """Load what every process-shard call needs once, before a process pool forks, so the
     workers inherit it: pyarrow's lazy pandas shim (~0.3 s on the first array), the benchmark
-    n-gram index (~0.3 s) and the MinHash permutations."""
+    n-gram index (~0.3 s), the secret rules (~0.1 s) and the MinHash permutations."""
     import pyarrow as pa
 
     pa.array([0])
+    secrets.rule_set()
     if config.decontaminate:
         decontam.benchmark_index(config.decontam_ngram)
     _permutations(config.num_perm, config.minhash_seed)
@@ -105,10 +106,12 @@ class _ShardWork:
         self.negatives: Counter[str] = Counter()
 
     def reject(self, path: str, drop: rules.Drop) -> None:
+        """Record a drop. A credential in the path (or detail) is replaced by
+        `<SECRET:detector>`: the reject list is an output, and a path is document metadata."""
         self.counts[drop.reason] += 1
-        record = {"path": path, "reason": drop.reason}
+        record = {"path": secrets.redact(path), "reason": drop.reason}
         if drop.detail:
-            record["detail"] = drop.detail
+            record["detail"] = secrets.redact(drop.detail)
         self.rejects.append(record)
 
 

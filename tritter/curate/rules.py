@@ -4,7 +4,8 @@
 A rule looks at one document (a `Doc`) and answers with
 
 * a `Drop`: the document is rejected for one of the rule's `reasons` (with a detail for the
-  reject list: a detector's name, a license id — never a secret's value);
+  reject list: a detector's name, a license id — never a secret's value; the process step
+  redacts any credential in a reject's path or detail);
 * a `Negative` label: the document is kept as a negative example, with the explanation of its
   flaws and their fix;
 * or None: nothing to say.
@@ -28,7 +29,7 @@ list them in), is derived from these lists, so a new rule's reasons join it by t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,8 +218,28 @@ def _license(doc: Doc) -> Verdict:
 
 
 def _secret(doc: Doc) -> Verdict:
-    detector = secrets.find_secret(doc.text, doc.lowered)
-    return None if detector is None else Drop("secret", detector)  # the name, never the value
+    """A credential in the text or in any metadata field (path, repository, every other string
+    field of a document-set record) rejects the document. The detail names the detector (and
+    the field), never the value."""
+    detector = secrets.find_secret(doc.text, doc.lowered, doc.language)
+    if detector is not None:
+        return Drop("secret", detector)
+    found = secrets.find_in_fields(_metadata(doc.raw))
+    if found is not None:
+        field, detector = found
+        return Drop("secret", f"{detector} in {field}")
+    return None
+
+
+def _metadata(raw: sources.RawDoc) -> Iterator[tuple[str, str]]:
+    """(field, value) of every text field of a document besides its text."""
+    yield "path", raw.path
+    if raw.repo:
+        yield "repo", raw.repo
+    if raw.record is not None:
+        for name, value in secrets.text_fields(raw.record):
+            if value is not raw.text and value != raw.path and value != raw.repo:
+                yield name, value
 
 
 def _security(doc: Doc) -> Verdict:
