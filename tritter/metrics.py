@@ -28,11 +28,26 @@ def run_label(output: str) -> str:
     return storage.basename(parent) or storage.basename(normalized) or "run"
 
 
-def serve(port: int, registry: CollectorRegistry, addr: str = "0.0.0.0") -> None:
+ADDRESS_ENV = "TRITTER_METRICS_ADDRESS"
+
+
+def bind_address() -> str:
+    """Where `/metrics` listens: TRITTER_METRICS_ADDRESS when set; all interfaces inside a
+    Kubernetes pod (KUBERNETES_SERVICE_HOST is set there), where the PodMonitor scrapes the
+    pod's IP; otherwise loopback only, so a local run does not expose its metrics to the
+    network."""
+    configured = os.environ.get(ADDRESS_ENV, "").strip()
+    if configured:
+        return configured
+    return "0.0.0.0" if os.environ.get("KUBERNETES_SERVICE_HOST") else "127.0.0.1"
+
+
+def serve(port: int, registry: CollectorRegistry, addr: str | None = None) -> None:
     """Serve `registry` on `port` in a daemon thread (port 0 disables)."""
     if port:
+        addr = addr or bind_address()
         start_http_server(port, addr=addr, registry=registry)
-        log.event(_log, "serving Prometheus metrics", port=port)
+        log.event(_log, "serving Prometheus metrics", address=addr, port=port)
 
 
 def push(registry: CollectorRegistry, job: str, grouping: dict[str, str] | None = None) -> bool:

@@ -10,7 +10,8 @@ and on S3-compatible object storage. The rules the rest of Tritter relies on:
 * S3 settings come from the standard AWS variables (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`,
   `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`), with path-style addressing (what
   SeaweedFS and MinIO expect) and botocore's standard retry mode, which backs off on throttling,
-  5xx and connection errors.
+  5xx and connection errors. How long one request may wait is bounded (`S3Timeouts`): an
+  endpoint that accepts connections and never answers fails within a minute by default.
 * Failures surface as `TritterError` naming the URI, never as a botocore traceback.
 """
 
@@ -99,6 +100,62 @@ def basename(uri: str) -> str:
 _client_lock = threading.Lock()
 _clients: dict[int, Any] = {}
 
+# Worst-case backoff botocore's standard mode sleeps before retry i (0-based): at most
+# min(2**i, 20) s (throttling; 5xx and timeouts back off 20x less).
+_MAX_BACKOFF = 20.0
+
+
+@dataclass(frozen=True)
+class S3Timeouts:
+    """How long one S3 request may take to fail, from TRITTER_S3_CONNECT_TIMEOUT,
+    TRITTER_S3_READ_TIMEOUT (seconds) and TRITTER_S3_MAX_ATTEMPTS (tries per request, the
+    first included).
+
+    The defaults bound a dead endpoint — one that accepts connections and never answers —
+    to `worst_case_seconds()` = 3 × (3 + 15) + 3 = 57 s, then a one-line error naming it. The
+    read timeout is the longest silence between two socket reads, not a whole transfer's
+    duration, so large objects are unaffected by it."""
+
+    connect: float = 3.0
+    read: float = 15.0
+    attempts: int = 3
+
+    @classmethod
+    def from_env(cls) -> S3Timeouts:
+        return cls(
+            connect=_env_number("TRITTER_S3_CONNECT_TIMEOUT", cls.connect, float),
+            read=_env_number("TRITTER_S3_READ_TIMEOUT", cls.read, float),
+            attempts=int(_env_number("TRITTER_S3_MAX_ATTEMPTS", cls.attempts, int)),
+        )
+
+    def worst_case_seconds(self) -> float:
+        """Longest a request to an endpoint that never answers takes to fail: every attempt
+        waits out both timeouts, with the largest backoff between attempts."""
+        backoff = sum(min(2.0**i, _MAX_BACKOFF) for i in range(self.attempts - 1))
+        return self.attempts * (self.connect + self.read) + backoff
+
+
+def _env_number(name: str, default: float, kind: type) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise TritterError(f"{name}: expected a positive number, got {text!r}")
+    return value
+
+
+def s3_endpoint() -> str:
+    """The configured S3 endpoint (AWS's own when none is set)."""
+    return (
+        os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or "the default AWS S3 endpoint"
+    )
+
 
 def s3_client() -> Any:
     """A boto3 S3 client for this process, configured from the standard AWS variables.
@@ -113,14 +170,13 @@ def s3_client() -> Any:
             from botocore.config import Config
 
             endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            timeouts = S3Timeouts.from_env()
             config = Config(
                 s3={"addressing_style": "path"},
-                retries={
-                    "mode": "standard",
-                    "max_attempts": int(os.environ.get("TRITTER_S3_MAX_ATTEMPTS", "6")),
-                },
-                connect_timeout=float(os.environ.get("TRITTER_S3_CONNECT_TIMEOUT", "5")),
-                read_timeout=float(os.environ.get("TRITTER_S3_READ_TIMEOUT", "60")),
+                # total_max_attempts counts the first try; botocore's max_attempts does not.
+                retries={"mode": "standard", "total_max_attempts": timeouts.attempts},
+                connect_timeout=timeouts.connect,
+                read_timeout=timeouts.read,
                 max_pool_connections=32,
                 # SeaweedFS and older MinIO reject the newer default CRC32 trailer checksums.
                 request_checksum_calculation="when_required",
@@ -148,10 +204,26 @@ def reset_clients() -> None:
 @contextlib.contextmanager
 def _s3_errors(uri: str) -> Iterator[None]:
     """Turn botocore failures into one-line `TritterError`s that name the URI."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
 
     try:
         yield
+    except (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError,
+            ConnectionClosedError) as err:  # fmt: skip
+        timeouts = S3Timeouts.from_env()
+        raise TritterError(
+            f"{uri}: S3 endpoint {s3_endpoint()} did not answer ({type(err).__name__} after "
+            f"{timeouts.attempts} attempts; connect/read timeouts {timeouts.connect:g}/"
+            f"{timeouts.read:g} s: TRITTER_S3_CONNECT_TIMEOUT, TRITTER_S3_READ_TIMEOUT, "
+            "TRITTER_S3_MAX_ATTEMPTS)"
+        ) from err
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code", "?")
         message = err.response.get("Error", {}).get("Message", "") or str(err)
@@ -414,13 +486,25 @@ def delete_prefix(prefix: str) -> int:
 
 
 def ensure_writable(uri: str) -> None:
-    """Fail early, naming the URI, when a run folder cannot be written."""
+    """Fail early, naming the URI, when a run folder cannot be written. Leaves no trace: the
+    local folders the probe had to create are removed again, so a stage that fails before
+    writing anything leaves no empty output folder behind."""
     probe = join(uri, f"{TEMP_PREFIX}probe-{uuid.uuid4().hex}")
+    created: list[Path] = []
+    if not is_s3(uri):
+        folder = local_path(uri).expanduser().absolute()
+        while not folder.exists() and folder != folder.parent:
+            created.append(folder)
+            folder = folder.parent
     try:
         write_bytes(probe, b"")
         delete(probe)
     except OSError as err:
         raise TritterError(f"{uri}: output is not writable ({err.strerror or err})") from err
+    finally:
+        for folder in created:  # deepest first; one that is no longer empty stays
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def _ensure_parent(path: Path, uri: str) -> None:
@@ -443,7 +527,14 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def sha256_uri(uri: str) -> str:
-    """sha256 of a stored object (streams local files; reads S3 objects whole)."""
-    if is_s3(uri):
-        return sha256_bytes(read_bytes(uri))
-    return sha256_file(local_path(uri))
+    """sha256 of a stored object, streamed in 1 MiB blocks (local file or S3 body): one pass,
+    constant memory."""
+    if not is_s3(uri):
+        return sha256_file(local_path(uri))
+    digest = hashlib.sha256()
+    bucket, key = split_s3(uri)
+    with _s3_errors(uri):
+        body = s3_client().get_object(Bucket=bucket, Key=key)["Body"]
+        for block in body.iter_chunks(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

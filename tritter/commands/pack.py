@@ -19,8 +19,9 @@ Tokenize curated documents (each followed by EOS) into uint16/uint32 token shard
 boundaries, weighted by a mixture over curated subsets, split by document into train and
 validation. Writes <split>/<subset>/NNNNN.tokens.npy + NNNNN.docs.npy and _manifest.json
 (tokenizer sha256, vocab size, seq_len, dtype, tokens per split/subset/language, realized
-mixture, every file's size and sha256). Relaunching a finished pack only verifies it; an
-interrupted one resumes with the shards still missing.
+mixture, every file's size and sha256). Relaunching a finished pack only verifies it (sizes
+and sha256); an interrupted one resumes with the shards still missing. The curated input's
+sha256 is checked before it is read.
 """
 
 EPILOG = """\
@@ -53,9 +54,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--index", type=int, default=None, help="work unit for --step shard")
     parser.add_argument(
-        "--verify",
-        action="store_true",
-        help="when the output is already complete, also check every file's sha256",
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="when the output is already complete, check only the files' sizes, not their "
+        "sha256 (one read of the whole folder)",
     )
     add_arguments(parser, PackConfig, exclude=("mix",))
     add_mix_argument(parser, "token share per curated subset")

@@ -4,11 +4,17 @@ Tokenizer training and packing both start here. Planning needs only a few small 
 every document (sha256, subset, language, bytes, label), so shards are opened through a
 seekable range reader: on S3 pyarrow fetches the footer and the requested column chunks, never
 the text of documents it does not need.
+
+Integrity: `open_input` checks every shard's size against the curate manifest; `verify` (what
+a stage calls before it reads documents) streams every shard once and compares its sha256 with
+the manifest, so a same-size corruption is a one-line error naming the shard and the manifest
+instead of a decompression traceback halfway through.
 """
 
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +24,7 @@ import pyarrow.parquet as pq
 
 from tritter import storage
 from tritter.errors import TritterError
+from tritter.manifest import manifest_uri
 from tritter.run_folder import CURATE_MANIFEST
 
 # Columns planning reads for every document; `text` and `explanation` are read only for the
@@ -59,11 +66,16 @@ class RangeFile(io.RawIOBase):
         return len(data)
 
 
+# Shards hashed at once by `verify` (hashlib releases the GIL; S3 reads overlap).
+VERIFY_THREADS = 8
+
+
 @dataclass(frozen=True)
 class CuratedShard:
     index: int
     uri: str
     size: int
+    sha256: str = ""  # as the curate manifest records it ("" when not known)
 
     def open(self) -> pq.ParquetFile:
         try:
@@ -107,8 +119,33 @@ def open_input(uri: str) -> CuratedInput:
                 f"{shard_uri}: size {listed[key]} differs from the curated manifest's "
                 f"{entry.size} (truncated or replaced)"
             )
-        shards.append(CuratedShard(index, shard_uri, entry.size))
+        shards.append(CuratedShard(index, shard_uri, entry.size, entry.sha256))
     return CuratedInput(storage.normalize(uri), found.fingerprint, shards)
+
+
+def verify(curated: CuratedInput) -> None:
+    """Stream every shard once and compare its sha256 with the curate manifest's; a one-line
+    error naming the first shard that differs and the manifest."""
+
+    def mismatch(shard: CuratedShard) -> str | None:
+        return shard.uri if storage.sha256_uri(shard.uri) != shard.sha256 else None
+
+    with ThreadPoolExecutor(min(VERIFY_THREADS, len(curated.shards))) as pool:
+        bad = [uri for uri in pool.map(mismatch, curated.shards) if uri]
+    if bad:
+        raise TritterError(
+            f"{bad[0]}: sha256 differs from {manifest_uri(curated.uri)} (corrupt or replaced "
+            f"curated shard{f'; {len(bad) - 1} more' if len(bad) > 1 else ''}): re-run curation"
+        )
+
+
+def _read_failed(shard: CuratedShard, err: Exception) -> TritterError:
+    """A shard that fails to decode (corrupted after the checks above, or read by a step that
+    did not verify it): one line naming it, not pyarrow's traceback."""
+    return TritterError(
+        f"{shard.uri}: unreadable curated shard ({err}); compare it with the sha256 in "
+        f"{manifest_uri(shard.uri.rsplit('/', 1)[0])}"
+    )
 
 
 def _check_columns(shard: CuratedShard, parquet: pq.ParquetFile, columns: tuple[str, ...]) -> None:
@@ -146,7 +183,10 @@ def read_metadata(curated: CuratedInput) -> DocumentTable:
     for shard in curated.shards:
         parquet = shard.open()
         _check_columns(shard, parquet, META_COLUMNS + TEXT_COLUMNS[:1])
-        table = parquet.read(columns=list(META_COLUMNS))
+        try:
+            table = parquet.read(columns=list(META_COLUMNS))
+        except (pa.ArrowException, OSError) as err:
+            raise _read_failed(shard, err) from err
         rows = table.num_rows
         parts.append(
             {
@@ -187,7 +227,11 @@ def read_rows(
         wanted = rows[(rows >= lo) & (rows < hi)]
         if len(wanted) == 0:
             continue
-        table = parquet.read_row_group(group, columns=list(columns)).take(pa.array(wanted - lo))
+        try:
+            table = parquet.read_row_group(group, columns=list(columns))
+        except (pa.ArrowException, OSError) as err:
+            raise _read_failed(shard, err) from err
+        table = table.take(pa.array(wanted - lo))
         for column in columns:
             out[column].extend(table[column].to_pylist())
     return out

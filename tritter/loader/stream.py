@@ -7,8 +7,11 @@ itemsize`). The small document-boundary files are cached on local disk, keyed by
 so a stale cache can never be used and a restart does not download them again.
 
 Integrity checks, each a one-line `TritterError` naming the shard: sizes against the manifest
-at open (a truncated or replaced file), the `.npy` header (dtype, length) on first use, and the
-value range of every window read (ids ≥ vocab size mean corruption).
+at open (a truncated or replaced file), the `.npy` header (dtype, length) on first use, the
+sha256 of the small document-boundary and loss-span files when first opened, and the value
+range of every window read (ids ≥ vocab size mean corruption). Token files are not hashed
+here: training reads them at random, and a full pass per rank would cost as much as the
+reading itself; `tritter pack` hashes them when it finds a finished folder.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from tritter import storage
-from tritter.data.shardfile import MAX_HEADER_PROBE, expected_size, parse_header
+from tritter.data.shardfile import (
+    DOCS_SUFFIX,
+    MASK_SUFFIX,
+    MAX_HEADER_PROBE,
+    expected_size,
+    parse_header,
+)
 from tritter.errors import TritterError
 from tritter.manifest import Manifest, Record, manifest_uri, require_manifest
 from tritter.run_folder import TOKEN_SHARDS, TokenShardsExtra
@@ -215,14 +224,26 @@ class TokenStream:
             cached = self._docs.get(index)
             return cached if cached is not None else self._open_docs_now(index)
 
+    def _local_copy(self, uri: str, size: int, sha256: str, suffix: str) -> Path:
+        """A local file with the content the manifest records for a small shard file (the S3
+        cache is keyed by sha256; a cached copy that does not match is fetched again)."""
+        if self.remote:
+            path = self.cache_dir / f"{sha256}{suffix}"
+            cached = path.exists() and path.stat().st_size == size
+            if cached and storage.sha256_file(path) == sha256:
+                return path
+            storage.download_file(uri, path)
+        else:
+            path = storage.local_path(uri)
+        if storage.sha256_file(path) != sha256:
+            raise TritterError(
+                f"{uri}: sha256 differs from {manifest_uri(self.data_uri)} (corrupt shard file)"
+            )
+        return path
+
     def _open_docs_now(self, index: int) -> np.ndarray:
         shard = self.shards[index]
-        if self.remote:
-            path = self.cache_dir / f"{shard.docs_sha256}.docs.npy"
-            if not path.exists() or path.stat().st_size != shard.docs_size:
-                storage.download_file(shard.docs_uri, path)
-        else:
-            path = storage.local_path(shard.docs_uri)
+        path = self._local_copy(shard.docs_uri, shard.docs_size, shard.docs_sha256, DOCS_SUFFIX)
         try:
             docs = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as err:
@@ -251,12 +272,7 @@ class TokenStream:
         shard = self.shards[index]
         if shard.mask_uri is None:
             raise TritterError(f"{self.data_uri}: shard {index} has no loss spans (mixed folder)")
-        if self.remote:
-            path = self.cache_dir / f"{shard.mask_sha256}.mask.npy"
-            if not path.exists() or path.stat().st_size != shard.mask_size:
-                storage.download_file(shard.mask_uri, path)
-        else:
-            path = storage.local_path(shard.mask_uri)
+        path = self._local_copy(shard.mask_uri, shard.mask_size, shard.mask_sha256, MASK_SUFFIX)
         try:
             spans = np.load(path, allow_pickle=False)
         except (ValueError, OSError) as err:

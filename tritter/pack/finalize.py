@@ -188,8 +188,3 @@ def _check_sizes(output: str, results: list[dict[str, Any]]) -> None:
                 raise TritterError(
                     f"{uri}: size {size} differs from the packed {entry['size']} (truncated?)"
                 )
-
-
-def verify(output: str, found: manifest.Manifest, check_hash: bool = False) -> None:
-    """Check a finished tokens folder: every file present with its size (and hash)."""
-    manifest.verify_files(output, found, check_hash=check_hash)

@@ -200,15 +200,20 @@ def _estimate_tokens_per_byte(
     }
 
 
-def make_plan(config: PackConfig) -> tuple[Plan, bool]:
-    """Build (or reuse) the plan; returns (plan, already_complete)."""
+def make_plan(config: PackConfig, check_hash: bool = True) -> tuple[Plan, bool]:
+    """Build (or reuse) the plan; returns (plan, already_complete). A complete folder is
+    trusted only once every file has its recorded size and (unless `check_hash` is False)
+    sha256 — whichever way the stage is run (CLI, pipeline plan step)."""
     source, tokenizer, inputs = stage_inputs(config)
     fingerprint = PACK_MANIFEST.fingerprint(config, inputs)
     output = config.output
     existing = manifest.read_manifest(output)
     if existing is not None and existing.fingerprint == fingerprint:
         done = PACK_MANIFEST.parse(existing, manifest.manifest_uri(output))
+        manifest.verify_files(output, done, check_hash=check_hash)
         return Plan.from_json(json.dumps(done.extra.plan), manifest.manifest_uri(output)), True
+    # Packing reads the curated shards from here on: check their content once, streaming.
+    curated_input.verify(source)
     try:
         previous = load_plan(output)
     except TritterError:

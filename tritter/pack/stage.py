@@ -7,16 +7,16 @@ three steps fan out (`plan.make_plan`, `shard.pack_shard` per unit, `finalize.fi
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 
 from tritter import log, progress
 from tritter.pack.config import PackConfig
-from tritter.pack.finalize import finalize, verify
+from tritter.pack.finalize import finalize
 from tritter.pack.plan import make_plan
 from tritter.pack.shard import pack_shard, read_result
 from tritter.run_folder import PACK_MANIFEST, PackInputs, PackManifest
+from tritter.workers import process_pool
 
 _log = log.get_logger("pack")
 
@@ -29,14 +29,14 @@ def is_done(output: str) -> PackManifest | None:
     return PACK_MANIFEST.read(output)
 
 
-def run(config: PackConfig, check_hash: bool = False) -> PackManifest:
-    """The whole pack; a finished output with the same inputs and config is only verified."""
-    plan, complete = make_plan(config)
+def run(config: PackConfig, check_hash: bool = True) -> PackManifest:
+    """The whole pack; a finished output with the same inputs and config is only verified:
+    every file's size and (unless `check_hash` is False) sha256 against the manifest."""
+    plan, complete = make_plan(config, check_hash=check_hash)  # verifies a complete folder
     if complete:
-        found = PACK_MANIFEST.require(config.output)
-        verify(config.output, found, check_hash=check_hash)
-        log.event(_log, "pack already complete: verified, skipping", output=config.output)
-        return found
+        log.event(_log, "pack already complete: verified, skipping", output=config.output,
+                  sha256_checked=check_hash)  # fmt: skip
+        return PACK_MANIFEST.require(config.output)
     pending = [i for i in range(len(plan.shards)) if read_result(plan, i) is None]
     workers = max(1, min(config.workers or os.cpu_count() or 1, len(pending)))
     if workers == 1:
@@ -44,16 +44,11 @@ def run(config: PackConfig, check_hash: bool = False) -> PackManifest:
             pack_shard(config.output, index)
     else:
         # spawn: workers start clean (no inherited S3 clients, threads or SentencePiece state).
-        context = multiprocessing.get_context("spawn")
         # Spawned workers start without the CLI's log handler: give them the parent's level so
-        # per-shard events are not silently dropped.
+        # per-shard events are not silently dropped. They die with this process
+        # (tritter.workers): a killed pack leaves no worker writing shards behind it.
         level = logging.getLevelName(logging.getLogger("tritter").getEffectiveLevel())
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=context,
-            initializer=log.configure,
-            initargs=(level,),
-        ) as pool:
+        with process_pool(workers, "spawn", log.configure, (level,)) as pool:
             futures = [pool.submit(pack_shard, config.output, index) for index in pending]
             try:
                 for future in progress.track(

@@ -23,7 +23,7 @@ import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError
@@ -34,6 +34,7 @@ from tritter.config import Config
 from tritter.errors import TritterError
 from tritter.manifest import Contract, Record
 from tritter.run_folder import WORK
+from tritter.workers import process_pool
 
 _log = log.get_logger("synth")
 C = TypeVar("C", bound=Config)
@@ -206,7 +207,7 @@ def run_local(
             function(output, index)
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+    with process_pool(workers, method) as pool:  # killed with this process (tritter.workers)
         futures = [pool.submit(function, output, index) for index in indices]
         try:
             for future in progress.track(as_completed(futures), total=count, desc=what):

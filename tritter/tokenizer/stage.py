@@ -66,9 +66,11 @@ def run(config: TokenizerConfig) -> TokenizerManifest:
         log.event(_log, "tokenizer already trained: skipping", output=config.output)
         return existing
     storage.ensure_writable(config.output)
+    started = time.time()
+    curated_input.verify(source)  # one streaming pass: a corrupt shard is one line, here
+    verify_seconds = time.time() - started
     # Another config or input: the old folder must not look finished while it is replaced.
     storage.delete(manifest.manifest_uri(config.output))
-    started = time.time()
     with tempfile.TemporaryDirectory(prefix="tritter-tokenizer-") as workdir:
         sample = draw(config, source, Path(workdir))
         sample_seconds = time.time() - started
@@ -113,6 +115,7 @@ def run(config: TokenizerConfig) -> TokenizerManifest:
     log.event(
         _log,
         "tokenizer trained",
+        input_verify_seconds=round(verify_seconds, 2),
         output=config.output,
         vocab_size=tokenizer.vocab_size,
         sha256=tokenizer.sha256[:12],

@@ -11,9 +11,13 @@ Layout of one step folder (`<output>/step-%08d/`):
 
 Saving: every rank copies its state to CPU memory (the only part that blocks training), then
 a background thread writes the DCP files into a local folder (the step folder itself for local
-output, a per-rank staging folder for s3://), uploads the rank's own files, meets the other ranks
-at a barrier and, on rank 0, writes the commit marker — overlapping the next steps.
-Loading downloads the step folder once per node (s3://) and every rank reads its parts with DCP.
+output, a per-rank staging folder for s3://), hashes the files it wrote (sha256, read back from
+the page cache), uploads them, gathers every rank's hashes and, on rank 0, writes the commit
+marker with them — overlapping the next steps.
+Loading downloads the step folder once per node (s3://), the node's first rank checks every
+file's sha256 against the marker (`store.verify`), and every rank reads its parts with DCP. A
+corrupt checkpoint makes training fall back to the previous committed step (`Checkpointer.
+resume_from_newest`) and `load_model` (evaluation) fail with one line naming the file.
 
 `load_model(uri)` is what evaluation imports: a checkpoints root (newest committed step), a step
 folder, or a Hugging Face directory, local or s3://.
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -47,12 +52,25 @@ from tritter import log, storage
 from tritter.errors import TritterError
 from tritter.run_folder import FINAL_INFO, MODEL_CONFIG, TRAINER_STATE, step_folder
 from tritter.train.distributed import DistContext
-from tritter.train.store import Checkpoint, CheckpointStore, is_hf_dir, resolve
+from tritter.train.store import (
+    Checkpoint,
+    CheckpointStore,
+    CorruptCheckpoint,
+    fall_back,
+    is_hf_dir,
+    none_intact,
+    resolve,
+    sha256_files,
+    verify,
+    verify_export,
+)
 
 if TYPE_CHECKING:
     from tritter.model import ModelConfig, Tritter
 
 _log = log.get_logger("train.checkpoint")
+# DCP names a rank's data files `__<rank>_<n>.distcp`; everything else is rank 0's.
+_RANK_FILE = re.compile(r"^__(\d+)_")
 
 
 def staging_root(run_key: str) -> Path:
@@ -137,17 +155,21 @@ class Checkpointer:
     ) -> None:
         try:
             writing.result()  # the DCP files are complete on local disk
+            mine = self._own_files(local)
+            digests = sha256_files(local, mine)
             if self.remote:
                 target = self.store.step_uri(step)
-                for path in sorted(local.rglob("*")):
-                    if path.is_file():
-                        relative = path.relative_to(local).as_posix()
-                        storage.upload_file(path, storage.join(target, relative))
+                for relative in mine:
+                    storage.upload_file(local / relative, storage.join(target, relative))
             self.fault("commit", step)
+            # Also the barrier: every rank has uploaded its files once it has sent its hashes.
+            gathered: list[Any] = [digests]
             if self.ctx.world_size > 1:
-                dist.barrier(group=self.ctx.side_group)
+                gathered = [None] * self.ctx.world_size
+                dist.all_gather_object(gathered, digests, group=self.ctx.side_group)
             if self.ctx.is_main:
-                self.store.commit(step, self.ctx.world_size)
+                merged = {name: digest for part in gathered for name, digest in part.items()}
+                self.store.commit(step, self.ctx.world_size, merged)
                 removed = self.store.prune(self.keep_last)
                 seconds = time.perf_counter() - started
                 self.last_seconds = seconds
@@ -165,6 +187,21 @@ class Checkpointer:
                 shutil.rmtree(local, ignore_errors=True)
         except BaseException as err:  # surfaced on the main thread by wait()
             self._error = err
+
+    def _own_files(self, local: Path) -> list[str]:
+        """Relative names of the files this rank wrote into `local`: all of them in its own
+        staging folder (s3://); in a step folder the ranks share, its DCP data files, plus
+        every other file on rank 0."""
+        names = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
+        names = [n for n in names if not n.rsplit("/", 1)[-1].startswith(storage.TEMP_PREFIX)]
+        if self.remote:
+            return names
+
+        def owner(name: str) -> int:
+            match = _RANK_FILE.match(name)
+            return int(match.group(1)) if match else 0
+
+        return [name for name in names if owner(name) == self.ctx.rank]
 
     def wait(self) -> None:
         """Block until the background commit is done; re-raise its failure."""
@@ -188,9 +225,20 @@ class Checkpointer:
         node's ranks share; every rank then reads the parts it needs with DCP."""
         shared = self.staging.parent / f"restore-{step_folder(checkpoint.step)}"
         folder = shared
+        problem = None
         if not self.remote or self.ctx.is_node_main:
             folder = fetch(checkpoint, shared)
-        self.ctx.barrier()
+        if self.ctx.is_node_main:
+            try:
+                verify(checkpoint, folder)  # one read of the files, from the page cache
+            except CorruptCheckpoint as err:
+                problem = str(err)
+        # Every rank learns of a corrupt file on any node, so all fall back together.
+        found = [p for p in self.ctx.all_gather_object(problem) if p]
+        if found:
+            if self.remote and self.ctx.is_node_main:
+                shutil.rmtree(folder, ignore_errors=True)  # never reuse the damaged download
+            raise CorruptCheckpoint(found[0])
         model_sd, optim_sd = get_state_dict(model, optimizer)
         state = {"model": model_sd, "optim": optim_sd}
         try:
@@ -205,6 +253,23 @@ class Checkpointer:
         if self.remote and self.ctx.is_node_main:
             shutil.rmtree(folder, ignore_errors=True)
         return trainer_state
+
+    def resume_from_newest(
+        self, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+    ) -> tuple[Checkpoint, dict[str, Any]] | None:
+        """Restore the newest intact committed checkpoint: (it, its trainer state), or None
+        when there is none. A corrupt one is skipped with a warning; when every committed
+        checkpoint is corrupt, a one-line error (starting over would discard them silently)."""
+        problems: list[CorruptCheckpoint] = []
+        for checkpoint in self.store.resumable(problems.append):
+            try:
+                return checkpoint, self.restore(checkpoint, model, optimizer)
+            except CorruptCheckpoint as err:
+                fall_back(err)
+                problems.append(err)
+        if problems:
+            raise none_intact(self.store.root, problems[0])
+        return None
 
 
 def fetch(checkpoint: Checkpoint, destination: Path) -> Path:
@@ -224,13 +289,13 @@ def read_trainer_state(folder: Path, uri: str) -> dict[str, Any]:
     try:
         state = torch.load(folder / TRAINER_STATE, weights_only=True)
     except FileNotFoundError as err:
-        raise TritterError(f"{uri}: corrupt checkpoint: {TRAINER_STATE} is missing") from err
+        raise CorruptCheckpoint(f"{uri}: corrupt checkpoint: {TRAINER_STATE} is missing") from err
     except Exception as err:
-        raise TritterError(
+        raise CorruptCheckpoint(
             f"{uri}: corrupt checkpoint: unreadable {TRAINER_STATE} ({err})"
         ) from err
     if not isinstance(state, dict) or "step" not in state:
-        raise TritterError(f"{uri}: corrupt checkpoint: {TRAINER_STATE} has no step")
+        raise CorruptCheckpoint(f"{uri}: corrupt checkpoint: {TRAINER_STATE} has no step")
     return state
 
 
@@ -239,17 +304,21 @@ def check_readable(checkpoint: Checkpoint) -> dict[str, Any]:
     trainer state parse. Returns the trainer state."""
     with tempfile.TemporaryDirectory(prefix="tritter-check-") as tmp:
         folder = Path(tmp)
-        for name in (".metadata", TRAINER_STATE):
+        names = (".metadata", TRAINER_STATE)
+        for name in names:
             if name not in checkpoint.marker["files"]:
-                raise TritterError(f"{checkpoint.uri}: corrupt checkpoint: {name} is not committed")
+                raise CorruptCheckpoint(
+                    f"{checkpoint.uri}: corrupt checkpoint: {name} is not committed"
+                )
             if storage.is_s3(checkpoint.uri):
                 storage.download_file(storage.join(checkpoint.uri, name), folder / name)
             else:
                 shutil.copyfile(storage.local_path(checkpoint.uri) / name, folder / name)
+        verify(checkpoint, folder, names)
         try:
             dcp.FileSystemReader(str(folder)).read_metadata()
         except Exception as err:
-            raise TritterError(
+            raise CorruptCheckpoint(
                 f"{checkpoint.uri}: corrupt checkpoint: unreadable .metadata ({err})"
             ) from err
         return read_trainer_state(folder, checkpoint.uri)
@@ -300,6 +369,7 @@ def load_model(uri: str) -> tuple[Tritter, dict[str, Any]]:
         if storage.exists(storage.join(base, FINAL_INFO)):
             extra = _read_json(storage.join(base, FINAL_INFO))
             info.update(step=extra.get("step"), tokenizer_sha256=extra.get("tokenizer_sha256"))
+        verify_export(base)  # final/ of a run: its files against the run's manifest
         return Tritter.from_hf(base), info  # local or s3:// (downloaded once, in from_hf)
     checkpoint = resolve(base)
     model_config = ModelConfig.model_validate(
@@ -308,6 +378,7 @@ def load_model(uri: str) -> tuple[Tritter, dict[str, Any]]:
     model = Tritter(model_config)
     with tempfile.TemporaryDirectory(prefix="tritter-load-") as tmp:
         folder = fetch(checkpoint, Path(tmp))
+        verify(checkpoint, folder)  # a corrupt file: one line naming it, before DCP reads it
         state = {"model": get_model_state_dict(model, options=StateDictOptions())}
         try:
             with warnings.catch_warnings():  # "assuming ... a single process": intended here

@@ -14,7 +14,14 @@ from tritter import storage
 from tritter.errors import TritterError
 from tritter.run_folder import TrainInputs
 from tritter.train.config import TrainConfig, accumulation_steps, total_steps
-from tritter.train.store import Checkpoint, CheckpointStore, identity
+from tritter.train.store import (
+    Checkpoint,
+    CheckpointStore,
+    CorruptCheckpoint,
+    fall_back,
+    identity,
+    none_intact,
+)
 
 if TYPE_CHECKING:
     from tritter.model import ModelConfig
@@ -180,12 +187,8 @@ def check(
         )
     if write_probe:
         storage.ensure_writable(config.output)
-    latest = CheckpointStore(config.output).latest()
-    resume_state = None
-    if latest is not None:
-        from tritter.train.checkpoint import check_readable
-
-        resume_state = check_readable(latest)
+    latest, resume_state = _resume_point(config.output)
+    if latest is not None and resume_state is not None:
         saved_sha = resume_state.get("tokenizer_sha256")
         if saved_sha and saved_sha != tokenizer.sha256:
             raise TritterError(
@@ -201,3 +204,23 @@ def check(
     return Preflight(
         model_config, tokenizer, inputs, latest, resume_state, accumulation, steps, memory
     )
+
+
+def _resume_point(output: str) -> tuple[Checkpoint | None, dict[str, Any] | None]:
+    """The checkpoint a relaunch resumes from and its trainer state: the newest committed one
+    whose metadata and trainer state match their recorded sha256 and parse (a corrupt one is
+    skipped with a warning; the trainer checks all its files again when it restores). Every
+    committed checkpoint corrupt: a one-line error naming the newest's problem."""
+    from tritter.train.checkpoint import check_readable
+
+    store = CheckpointStore(output)
+    problems: list[CorruptCheckpoint] = []
+    for checkpoint in store.resumable(problems.append):
+        try:
+            return checkpoint, check_readable(checkpoint)
+        except CorruptCheckpoint as err:
+            fall_back(err)
+            problems.append(err)
+    if problems:
+        raise none_intact(store.root, problems[0])
+    return None, None

@@ -2,12 +2,16 @@
 
 Training writes `step-%08d/` folders; a step folder is complete only when its `_COMMITTED` marker
 exists. The marker is written last (after every rank has uploaded its files) and lists every
-file with its size, so:
+file with its size and sha256 (each rank hashes the files it wrote, from the page cache, on the
+background commit thread), so:
 
 * a folder interrupted mid-write has no marker and is never chosen;
 * the newest folder with a valid marker whose listed files are all present wins;
-* a marker that does not parse, or lists a file that is missing or has another size, is a
-  corrupt checkpoint: a one-line error rather than silently training from an older state.
+* a marker that does not parse, lists a file that is missing or has another size, or whose
+  sha256 differs from the file's content when it is read (`verify`), is a corrupt checkpoint
+  (`CorruptCheckpoint`): evaluation stops with a one-line error; training falls back to the
+  previous committed step with a warning (`CheckpointStore.resumable`) rather than resuming
+  from damaged bytes. Markers written before hashes were recorded are checked by size only.
 
 Training (resume, prune), evaluation (which weights to load), the report (which saves exist) and
 `load_model` all read step folders through `CheckpointStore` and `resolve`. Works on local
@@ -18,18 +22,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tritter import storage
+from tritter import log, storage
 from tritter.errors import TritterError
 from tritter.run_folder import COMMIT_MARKER, FINAL, STEP_PREFIX, step_folder
 
 MARKER_FORMAT = "tritter.checkpoint/1"
 # Any digit count: training writes eight, but a folder another width left behind still counts.
 _STEP_FOLDER = re.compile(rf"^{re.escape(STEP_PREFIX)}(\d+)$")
+HASH_THREADS = 4  # files hashed at once (hashlib releases the GIL)
+_log = log.get_logger("train.checkpoint")
+
+
+class CorruptCheckpoint(TritterError):
+    """A committed step folder whose files do not match its marker."""
 
 
 @dataclass(frozen=True)
@@ -92,21 +106,21 @@ class CheckpointStore:
         except FileNotFoundError as err:
             raise TritterError(f"{folder.uri}: not a committed checkpoint (no marker)") from err
         except (ValueError, UnicodeDecodeError) as err:
-            raise TritterError(f"{uri}: corrupt checkpoint marker ({err})") from err
+            raise CorruptCheckpoint(f"{uri}: corrupt checkpoint marker ({err})") from err
         if (
             not isinstance(marker, dict)
             or marker.get("step") != folder.step
             or not isinstance(marker.get("files"), list)
         ):
-            raise TritterError(f"{uri}: corrupt checkpoint marker (missing step or files)")
+            raise CorruptCheckpoint(f"{uri}: corrupt checkpoint marker (missing step or files)")
         sizes = marker.get("sizes", {})
         for name in marker["files"]:
             if name not in folder.files:
-                raise TritterError(
+                raise CorruptCheckpoint(
                     f"{folder.uri}: corrupt checkpoint: committed file {name} is missing"
                 )
             if name in sizes and sizes[name] != folder.files[name]:
-                raise TritterError(
+                raise CorruptCheckpoint(
                     f"{folder.uri}: corrupt checkpoint: {name} has {folder.files[name]} "
                     f"bytes, the marker says {sizes[name]}"
                 )
@@ -117,14 +131,35 @@ class CheckpointStore:
         committed = [folder for folder in self.folders() if folder.committed]
         return self.validate(committed[-1]) if committed else None
 
+    def resumable(
+        self, skipped: Callable[[CorruptCheckpoint], None] | None = None
+    ) -> Iterator[Checkpoint]:
+        """Committed checkpoints, newest first, whose marker matches their files' sizes; a
+        corrupt one is skipped with a warning (and handed to `skipped`). Training resumes from
+        the first of these that also passes `verify`."""
+        for folder in reversed([f for f in self.folders() if f.committed]):
+            try:
+                yield self.validate(folder)
+            except CorruptCheckpoint as err:
+                fall_back(err)
+                if skipped is not None:
+                    skipped(err)
+
     def has_final(self) -> bool:
         """True once the final Hugging Face export (`final/config.json`) exists."""
         return storage.exists(storage.join(self.root, FINAL, "config.json"))
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def commit(self, step: int, world_size: int, extra: dict[str, Any] | None = None) -> None:
-        """Write the marker listing what the step folder holds now (call after all uploads)."""
+    def commit(
+        self,
+        step: int,
+        world_size: int,
+        digests: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Write the marker listing what the step folder holds now (call after all uploads),
+        with `digests` (name → sha256 of every file, as the ranks that wrote them hashed it)."""
         folder = next((f for f in self.folders() if f.step == step), None)
         files = {k: v for k, v in (folder.files if folder else {}).items() if k != COMMIT_MARKER}
         if not files:
@@ -138,6 +173,14 @@ class CheckpointStore:
             "sizes": dict(sorted(files.items())),
             **(extra or {}),
         }
+        if digests is not None:
+            unhashed = sorted(set(files) - set(digests))
+            if unhashed:
+                raise TritterError(
+                    f"{storage.join(self.step_uri(step), unhashed[0])}: no rank of this save "
+                    "wrote (and hashed) it; refusing to commit"
+                )
+            marker["sha256"] = {name: digests[name] for name in sorted(files)}
         storage.write_text(
             storage.join(self.step_uri(step), COMMIT_MARKER), json.dumps(marker, indent=1) + "\n"
         )
@@ -163,6 +206,64 @@ class CheckpointStore:
             storage.delete_prefix(folder.uri)
             removed.append(folder.step)
         return removed
+
+
+def fall_back(err: TritterError) -> None:
+    """Say loudly that training skips a corrupt checkpoint for the previous committed one."""
+    log.event(_log, "corrupt checkpoint: falling back to the previous committed step",
+              level=logging.WARNING, error=str(err))  # fmt: skip
+
+
+def none_intact(root: str, newest: TritterError) -> TritterError:
+    """The error when every committed checkpoint is corrupt: starting over instead would
+    silently discard them."""
+    return TritterError(
+        f"{newest} (no older intact checkpoint under {root} to fall back to; remove its step "
+        "folders to start over)"
+    )
+
+
+def sha256_files(folder: Path, names: Iterable[str]) -> dict[str, str]:
+    """name → sha256 of each file under a local folder, a few files at once."""
+    names = list(names)
+    with ThreadPoolExecutor(max(1, min(HASH_THREADS, len(names)))) as pool:
+        digests = pool.map(lambda name: storage.sha256_file(folder / name), names)
+        return dict(zip(names, digests, strict=True))
+
+
+def verify(checkpoint: Checkpoint, folder: Path, names: Iterable[str] | None = None) -> None:
+    """Compare the sha256 of the checkpoint's files in a local folder (the step folder itself,
+    or its download) with the commit marker's: `CorruptCheckpoint` naming the first file that
+    differs. `names`: only these files (default: all committed)."""
+    recorded = checkpoint.marker.get("sha256")
+    if not isinstance(recorded, dict):
+        return  # a marker from before hashes were recorded: sizes were checked already
+    wanted = [n for n in (checkpoint.marker["files"] if names is None else names) if n in recorded]
+    for name, digest in sha256_files(folder, wanted).items():
+        if digest != recorded[name]:
+            raise CorruptCheckpoint(
+                f"{storage.join(checkpoint.uri, name)}: sha256 differs from "
+                f"{storage.join(checkpoint.uri, COMMIT_MARKER)} (corrupt checkpoint)"
+            )
+
+
+def verify_export(uri: str) -> None:
+    """A training run's `final/` export: compare its files with the sha256 the checkpoints
+    folder's manifest records for them (written after the export). Any other Hugging Face
+    directory has no such record and is not checked."""
+    from tritter.manifest import manifest_uri, read_manifest
+
+    base = storage.normalize(uri).rstrip("/\\")
+    name = storage.basename(base)
+    root = base[: -len(name)].rstrip("/\\")
+    found = read_manifest(root) if name == FINAL and root else None
+    for entry in found.files if found is not None else []:
+        if entry.path.startswith(f"{FINAL}/"):
+            file_uri = storage.join(root, *entry.path.split("/"))
+            if storage.sha256_uri(file_uri) != entry.sha256:
+                raise CorruptCheckpoint(
+                    f"{file_uri}: sha256 differs from {manifest_uri(root)} (corrupt export)"
+                )
 
 
 def is_hf_dir(uri: str) -> bool:
