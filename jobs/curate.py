@@ -1,5 +1,6 @@
-"""Curation steps: plan → process every shard → dedup index per band group → apply per shard
-→ finalize, each fan-out followed by a barrier that checks every unit reported."""
+"""Curation steps: plan → process every shard → dedup index (units that together drive every
+dedup fan-out and round, `tritter.curate.index.dedup_index`) → apply per shard → finalize, each
+fan-out followed by a barrier that checks every unit reported."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def process_unit(unit: str) -> int:
 
 def groups(settings: str, processed: list[Any]) -> list[str]:
     """Barrier after every shard is processed: the dedup-index units."""
-    return _barrier(settings, processed, "curate process", "shards", "band_groups")
+    return _barrier(settings, processed, "curate process", "shards", "dedup_units")
 
 
 def index_unit(unit: str) -> int:
@@ -66,8 +67,8 @@ def index_unit(unit: str) -> int:
 
 
 def apply_units(settings: str, indexed: list[Any]) -> list[str]:
-    """Barrier after every band group is indexed: the apply-shard units."""
-    return _barrier(settings, indexed, "curate dedup index", "band_groups", "shards")
+    """Barrier after every dedup-index unit finished: the apply-shard units."""
+    return _barrier(settings, indexed, "curate dedup index", "dedup_units", "shards")
 
 
 def apply_unit(unit: str) -> int:

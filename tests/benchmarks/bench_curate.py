@@ -43,6 +43,7 @@ import psutil
 import pyarrow.parquet as pq
 
 from tritter.curate import dedup, languages, minhash
+from tritter.curate.index import read_edges
 
 # Large, permissively licensed pure-Python packages, in the order they are added.
 PACKAGES = ("transformers", "sympy", "pandas", "scipy", "networkx", "jinja2", "pygments")
@@ -159,12 +160,9 @@ def load_work(output: Path) -> tuple[list[str], dict[str, np.ndarray], int]:
         table = pq.read_table(folder / "docs.parquet", columns=["text"])
         texts += table.column("text").to_pylist()
         refs.append(dedup.make_refs(index, table.num_rows))
-    edges: dict[str, list[np.ndarray]] = {}
-    for path in sorted((output / "_work/dedup").glob("group-*.npz")):
-        with np.load(path) as data:
-            for key in ("exact_member", "exact_rep", "near_a", "near_b"):
-                edges.setdefault(key, []).append(data[key])
-    merged = {key: np.concatenate(values) for key, values in edges.items()}
+    found = read_edges(str(output))
+    merged = {"exact_member": found["exact"]["ref"], "exact_rep": found["exact"]["keeper"],
+              "near_a": found["edges"]["u"], "near_b": found["edges"]["v"]}  # fmt: skip
     all_refs = np.concatenate(refs)
     index_of = {int(r): i for i, r in enumerate(all_refs.tolist())}
     as_index = {key: np.array([index_of[int(r)] for r in values.tolist()], dtype=np.int64)

@@ -303,7 +303,7 @@ def build_corpus(root: Path, with_secrets: bool = True) -> Corpus:
         SAMPLES,
         root,
         dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("ruff.toml", ".ruff_cache", "secrets_labelled.yaml"),
+        ignore=shutil.ignore_patterns("ruff.toml", ".ruff_cache", "*_labelled.yaml"),
     )
     expected = dict(EXPECTED_SAMPLES)
     corpus = Corpus(root=root, expected=expected)

@@ -12,7 +12,7 @@ import pytest
 from datasketch import MinHash
 
 from tritter.benchmarks import load_humaneval, load_mbpp
-from tritter.curate import dedup, minhash
+from tritter.curate import components, dedup, minhash
 from tritter.curate.decontam import BenchmarkIndex
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -112,45 +112,48 @@ def test_band_choice_matches_the_lsh_error_integral():
         assert minhash.choose_bands(threshold, 128) == _optimal_param(threshold, 128, 0.01, 0.99)
 
 
-def table(exact, lic, quality, stars, ids=None):
+def records(exact, lic, quality, stars, ids=None):
     n = len(exact)
-    return dedup.DocTable(
-        refs=np.arange(n, dtype=np.int64),
-        exact=np.array(exact, dtype=np.uint64),
-        lic_rank=np.array(lic, dtype=np.uint8),
-        quality=np.array(quality, dtype=np.float64),
-        stars=np.array(stars, dtype=np.int64),
-        idhash=np.array(ids if ids is not None else range(n), dtype=np.uint64),
-    )
+    found = np.zeros(n, dtype=dedup.exact_record(2))
+    found["exact"], found["ref"], found["lic"] = exact, np.arange(n) + 100, lic
+    found["quality"], found["stars"] = quality, stars
+    found["idhash"] = ids if ids is not None else range(n)
+    return found
 
 
 def test_exact_groups_keep_the_permissive_then_better_then_starred_copy():
-    docs = table(
+    docs = records(
         exact=[5, 5, 5, 9, 9, 7],
         lic=[0, 1, 1, 1, 1, 1],
         quality=[0.9, 0.6, 0.6, 0.5, 0.5, 0.1],
         stars=[10, 3, 40, -1, -1, 0],
         ids=[1, 2, 3, 9, 4, 5],
     )
-    groups = dedup.exact_groups(docs)
+    members, representatives, sizes = dedup.exact_groups(docs)
     # Group 5: doc 0 has the best quality but an unknown license; doc 2 beats doc 1 on stars.
     # Group 9: a full tie is broken by the smaller id hash (doc 4).
-    assert groups.representative.tolist() == [2, 2, 2, 4, 4, 5]
+    assert dict(zip(members.tolist(), representatives.tolist(), strict=True)) == {0: 2, 1: 2, 3: 4}
+    assert sorted(sizes.tolist()) == [2, 3]
 
 
-def test_candidate_pairs_and_clusters():
-    keys = np.array([3, 3, 0, 3, 8, 8, 1], dtype=np.uint64)
-    eligible = np.array([True, True, True, True, True, False, True])
-    pairs = dedup.candidate_pairs(keys, eligible)
-    assert sorted(map(tuple, pairs.tolist())) == [(0, 1), (0, 3)]
-    clusters = dedup.near_clusters(
-        np.array([10, 11, 30]), np.array([11, 12, 31]),
-        np.array([10, 11, 12, 30, 31]),
-        dedup.rank_keys(np.ones(5, np.uint8), np.array([0.2, 0.9, 0.5, 0.4, 0.4]),
-                        np.zeros(5, np.int64), np.array([1, 2, 3, 8, 7], np.uint64)),
-    )  # fmt: skip
-    assert clusters.keeper == {10: 11, 11: 11, 12: 11, 30: 31, 31: 31}
-    assert clusters.sizes == [3, 2]
+def test_bucket_pairs_and_cluster_keepers():
+    keys = np.array([[3, 5], [3, 6], [0, 0], [3, 6], [8, 2]], dtype=np.uint64)
+    entries = dedup.band_entries(np.array([40, 10, 20, 30, 50]), keys)
+    pairs = dedup.bucket_pairs(entries)  # band 0: {10, 30, 40} → (10, 30), (10, 40); band 1
+    found = zip(pairs["u"].tolist(), pairs["v"].tolist(), strict=True)
+    assert sorted(found) == [(10, 30), (10, 40)]
+    attrs = np.zeros(5, dtype=dedup.ATTRS)
+    attrs["lic"] = 1
+    attrs["quality"] = [0.2, 0.9, 0.5, 0.4, 0.4]
+    attrs["idhash"] = [1, 2, 3, 8, 7]
+    attrs["id"] = [b"a", b"b", b"c", b"d", b"e"]
+    decisions, sizes = components.choose_keepers(
+        np.array([10, 10, 10, 30, 30]), np.array([10, 11, 12, 30, 31]), attrs
+    )
+    decided = zip(decisions["ref"].tolist(), decisions["keeper"].tolist(),
+                  decisions["keeper_id"].tolist(), strict=True)  # fmt: skip
+    assert {r: (k, i) for r, k, i in decided} == {10: (11, b"b"), 12: (11, b"b"), 30: (31, b"e")}
+    assert sorted(sizes.tolist()) == [2, 3]
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,8 @@ EPILOG = """\
 steps (for Kubeflow or manual fan-out; 'all' runs them in a local process pool):
   --step plan                     enumerate the input into work units (needs the full config)
   --step process-shard --index I  filter, label and MinHash work unit I
-  --step dedup-index --index G    join band group G across all shards
+  --step dedup-index --index K    dedup unit K of the plan's dedup_units: drives every dedup
+                                  fan-out and round with the other units (run them at once)
   --step apply-shard --index I    drop duplicates, write part-I
   --step finalize                 write _manifest.json
   (steps after plan read the config from <output>/_work/plan.json and need only --output)
@@ -53,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--step", choices=STEPS, default="all", help="run one step only (default: all)"
     )
-    parser.add_argument("--index", type=int, default=None, help="work unit / band group for --step")
+    parser.add_argument("--index", type=int, default=None, help="work unit / dedup unit for --step")
     add_arguments(parser, CurateConfig)
     parser.set_defaults(handler=handle)
 

@@ -11,8 +11,9 @@ in a local process pool or fan out on Kubeflow:
 1. `plan.plan`             enumerate the source into work units
 2. `process.process_shard` every per-document rule (`rules`), then the batch rules, exact hash,
                            MinHash signature + band keys, for one work unit
-3. `index.dedup_index`     join band keys across shards for one band group; exact and verified
-                           near-duplicate edges (`dedup`, `dedup_verify`)
+3. `index.dedup_steps`     exact groups, LSH candidates, verification (`dedup`, `dedup_verify`)
+                           and connected components (`components`), each a fan-out over hash
+                           partitions (`index.dedup_index` drives them in a pipeline)
 4. `apply.apply_shard`     drop duplicates, write the final `part-XXXXX.parquet`
 5. `finalize.finalize`     write `_manifest.json` last
 

@@ -1,10 +1,11 @@
 """Step 4, apply-shard: drop one shard's duplicates and publish its final files.
 
-Work unit `i` reads its processed rows and the run's dedup decisions (every band group's
-edges), then writes `part-0000i.parquet` (or `.jsonl`) with the curated columns and
-`rejects/part-0000i.jsonl` (the shard's earlier rejects plus its duplicates, each naming the id
-of the copy kept instead), then its marker `_work/apply/0000i.json` (`ApplyStats`: the counts
-finalize adds up, and each file's size and sha256 for the manifest).
+Work unit `i` reads its processed rows and its own shard's dedup decisions (its slice of every
+dedup partition's decision file, `index.shard_decisions`), then writes `part-0000i.parquet` (or
+`.jsonl`) with the curated columns and `rejects/part-0000i.jsonl` (the shard's earlier
+rejects plus its duplicates, each naming the id of the copy kept instead), then its marker
+`_work/apply/0000i.json` (`ApplyStats`: the counts finalize adds up, and each file's size and
+sha256 for the manifest).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pyarrow.parquet as pq
 
 from tritter import log, storage
 from tritter.curate import dedup
-from tritter.curate.index import load_decisions
+from tritter.curate.index import shard_decisions
 from tritter.curate.metrics import StepMetrics
 from tritter.curate.output import (
     COMPRESSION,
@@ -85,7 +86,7 @@ def apply_shard(output: str, index: int) -> ApplyStats | Skipped:
         return done
     if read_marker(run.work.shard(index, "stats.json"), run.fingerprint, ShardStats) is None:
         raise TritterError(f"{output}: shard {index} has not been processed yet")
-    decisions = load_decisions(run)
+    decisions = shard_decisions(run, index)
     with storage.local_copy(run.work.shard(index, "docs.parquet")) as path:
         table = pq.read_table(path, schema=WORK_SCHEMA)
     refs = dedup.make_refs(index, table.num_rows).tolist()
@@ -94,14 +95,13 @@ def apply_shard(output: str, index: int) -> ApplyStats | Skipped:
     dropped: Counter[str] = Counter()
     paths = table.column("path").to_pylist()
     for row, ref in enumerate(refs):
-        for reason, decided in zip(dedup.REASONS, (decisions.exact, decisions.near), strict=True):
-            keeper = decided.get(ref)
-            if keeper is not None:
-                keep[row] = False
-                dropped[reason] += 1
-                detail = f"kept {decisions.ids.get(keeper, '?')}"
-                dedup_rejects.append({"path": paths[row], "reason": reason, "detail": detail})
-                break
+        decided = decisions.get(ref)
+        if decided is not None:
+            reason, keeper_id = decided
+            keep[row] = False
+            dropped[reason] += 1
+            detail = f"kept {keeper_id}"
+            dedup_rejects.append({"path": paths[row], "reason": reason, "detail": detail})
     kept = table.filter(pa.array(keep))
     with tempfile.TemporaryDirectory(prefix="tritter-apply-") as tmp:
         files = _publish(run, index, kept, dedup_rejects, Path(tmp))

@@ -101,6 +101,18 @@ class CurateConfig(Config):
         le=1.0,
         description="drop documents with at least this fraction of long lines",
     )
+    pii: Literal["keep", "redact", "drop"] = Field(
+        "redact",
+        description="personal data (email and IP addresses, phone numbers, names on author and "
+        "copyright lines): redact (replace by <EMAIL>, <IP_ADDRESS>, <PHONE>, <NAME>), keep "
+        "(count only) or drop the document",
+    )
+    pii_allowlist: list[str] = Field(
+        default_factory=list,
+        description="values kept on top of the built-in allowlist (noreply@, example.com, "
+        "documentation IPs, ...): a mailbox (bot@), a domain (corp.example), an address, an "
+        "IP or network (10.1.0.0/16), or a literal (a name)",
+    )
     decontaminate: bool = Field(
         True, description="drop documents containing HumanEval or MBPP prompts/solutions"
     )
@@ -134,7 +146,21 @@ class CurateConfig(Config):
         4,
         ge=1,
         le=256,
-        description="dedup-index work units (band groups joined across all shards)",
+        description="groups of LSH band keys in each shard's dedup.npz (work file layout)",
+    )
+    dedup_partitions: int | None = runtime_field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="hash partitions of the dedup steps (memory per worker scales with "
+        "documents / partitions); default: one per 16 work units",
+    )
+    dedup_max_rounds: int = runtime_field(
+        64,
+        ge=1,
+        le=10_000,
+        description="at most this many connected-components rounds (large-star + small-star) "
+        "before near-dedup stops with an error",
     )
     minhash_seed: int = Field(1, ge=0, le=2**31, description="seed of the MinHash permutations")
     shard_mb: float = Field(
@@ -171,6 +197,11 @@ class CurateConfig(Config):
     @classmethod
     def _lower_ids(cls, value: list[str]) -> list[str]:
         return sorted({licenses.normalize_id(v) for v in value if v.strip()})
+
+    @field_validator("pii_allowlist")
+    @classmethod
+    def _allowlist_entries(cls, value: list[str]) -> list[str]:
+        return sorted({entry.strip().lower() for entry in value if entry.strip()})
 
     @field_validator("bands")
     @classmethod

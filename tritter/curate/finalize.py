@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from tritter import config as config_lib
 from tritter import log, manifest, storage
 from tritter.curate.apply import ApplyStats, applied_shards
-from tritter.curate.index import DedupDecisions, GroupStats, indexed_groups, load_decisions
+from tritter.curate.index import DedupSummary, dedup_summary
 from tritter.curate.plan import Run, load_run
-from tritter.curate.process import ShardStats, processed_shards
+from tritter.curate.process import ShardStats, pii_totals, processed_shards
 from tritter.curate.rules import REASONS
 from tritter.errors import TritterError
 from tritter.run_folder import (
@@ -56,8 +56,8 @@ def finalize(output: str) -> CurateManifest:
 def _publish(run: Run) -> CurateManifest:
     processed = processed_shards(run)
     applied = applied_shards(run)
-    groups = indexed_groups(run)
-    counts = _counts(run, processed, applied, groups, load_decisions(run))
+    summary = dedup_summary(run)
+    counts = _counts(run, processed, applied, summary)
     if counts.kept_documents == 0:
         # Every later stage would fail on an empty corpus; say why here, with the reasons.
         reasons = ", ".join(f"{reason} {n}" for reason, n in counts.dropped.items()) or "none"
@@ -81,7 +81,8 @@ def _publish(run: Run) -> CurateManifest:
     )
     manifest.write_manifest(run.output, result)
     log.event(_log, "curation finished", output=run.output, kept=counts.kept_documents,
-              dropped=counts.dropped_documents)  # fmt: skip
+              dropped=counts.dropped_documents,
+              near_cluster_sizes=summary.near_cluster_sizes)  # fmt: skip
     return result
 
 
@@ -96,8 +97,7 @@ def _counts(
     run: Run,
     processed: list[ShardStats],
     applied: list[ApplyStats],
-    groups: list[GroupStats],
-    decisions: DedupDecisions,
+    summary: DedupSummary,
 ) -> CurateCounts:
     dropped = _merge([s.dropped for s in processed] + [a.dropped for a in applied])
     input_documents = sum(s.input_documents for s in processed)
@@ -123,21 +123,22 @@ def _counts(
         languages=_merge(a.languages for a in applied),
         subsets=_merge(a.subsets for a in applied),
         licenses=_merge(a.licenses for a in applied),
-        dedup=_dedup_counts(run, groups, decisions),
+        dedup=_dedup_counts(run, summary),
         shards=run.shards,
+        pii=pii_totals(processed),
     )
 
 
-def _dedup_counts(run: Run, groups: list[GroupStats], decisions: DedupDecisions) -> DedupCounts:
+def _dedup_counts(run: Run, summary: DedupSummary) -> DedupCounts:
     return DedupCounts(
-        exact_groups=len(decisions.exact_group_sizes),
-        exact_removed=len(decisions.exact),
-        largest_exact_group=max(decisions.exact_group_sizes, default=0),
-        near_clusters=len(decisions.near_cluster_sizes),
-        near_removed=len(decisions.near),
-        largest_near_cluster=max(decisions.near_cluster_sizes, default=0),
-        candidate_pairs=sum(g.candidate_pairs for g in groups),
-        verified_pairs=sum(g.verified_pairs for g in groups),
+        exact_groups=summary.exact_groups,
+        exact_removed=summary.exact_removed,
+        largest_exact_group=summary.largest_exact_group,
+        near_clusters=summary.near_clusters,
+        near_removed=summary.near_removed,
+        largest_near_cluster=summary.largest_near_cluster,
+        candidate_pairs=summary.candidate_pairs,
+        verified_pairs=summary.verified_pairs,
         threshold=run.config.dedup_threshold,
         num_perm=run.config.num_perm,
         bands=run.bands,

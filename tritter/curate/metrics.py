@@ -9,6 +9,9 @@ Names and labels (the Grafana dashboards of `tritter.deploy.dashboards` query th
   written by apply.
 * `tritter_data_shards_done_total{stage}` — one per finished work unit of each step
   (`curate_process`, `curate_dedup_index`, `curate_apply`).
+* `tritter_data_pii_total{stage, kind, unit}` — personal data found by processing (redacted,
+  kept or dropped as `--pii` says): `kind` is `email`, `ip_address`, `phone` or `name`, `unit`
+  `values` (occurrences) or `documents` (documents holding at least one). Never a value.
 
 Each step owns a fresh registry and pushes under the grouping key `{step, unit}`, so parallel
 pods never overwrite each other's series. Without `TRITTER_PUSHGATEWAY_URL` nothing is sent.
@@ -42,6 +45,12 @@ class StepMetrics:
             ["stage", "outcome"],
             registry=self.registry,
         )
+        self.pii = Counter(
+            "tritter_data_pii_total",
+            "Personal data found by a data stage, by kind, in values or documents",
+            ["stage", "kind", "unit"],
+            registry=self.registry,
+        )
         self.shards = Counter(
             "tritter_data_shards_done_total",
             "Work units finished by a data stage step",
@@ -53,6 +62,12 @@ class StepMetrics:
         for reason, value in reasons.items():
             if value:
                 self.documents.labels(self.stage, outcome, reason).inc(value)
+
+    def count_pii(self, values: Mapping[str, int], documents: Mapping[str, int]) -> None:
+        for unit, counts in (("values", values), ("documents", documents)):
+            for kind, value in counts.items():
+                if value:
+                    self.pii.labels(self.stage, kind, unit).inc(value)
 
     def add_bytes(self, outcome: str, value: int) -> None:
         if value:

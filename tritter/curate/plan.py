@@ -9,6 +9,7 @@ first (so the folder reads as incomplete), then the old shards and `_work/`, and
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from dataclasses import dataclass
@@ -28,15 +29,34 @@ from tritter.run_folder import CURATE_MANIFEST, WORK, CurateInputs
 _log = log.get_logger("curate")
 
 
+# Default dedup partitions: one per this many shards (a shard holds at most `shard_mb` of
+# input), so a partition holds the dedup records of ~16 shards' documents whatever the corpus.
+SHARDS_PER_PARTITION = 16
+# Pipeline dedup-index units (each drives every dedup step, see `index.dedup_index`).
+MAX_DEDUP_UNITS = 64
+
+
+def dedup_layout(config: CurateConfig, shards: int) -> tuple[int, int]:
+    """(dedup partitions, dedup-index units) for a run of `shards` work units."""
+    partitions = config.dedup_partitions or max(1, -(-shards // SHARDS_PER_PARTITION))
+    return partitions, min(partitions, MAX_DEDUP_UNITS)
+
+
 @dataclass(frozen=True)
 class Plan:
-    """What `plan` reports: the sizes of the two fan-outs, and whether there is anything to do."""
+    """What `plan` reports: the sizes of the fan-outs, and whether there is anything to do."""
 
     output: str
     fingerprint: str
     shards: int  # work units of process-shard and apply-shard (one output shard each)
-    band_groups: int  # work units of dedup-index
+    dedup_units: int  # work units of dedup-index (the pipeline's dedup drivers)
+    partitions: int  # hash partitions of every dedup step after the per-shard scatter
     complete: bool  # the output is already finished for this config and input
+
+    @property
+    def band_groups(self) -> int:
+        """The former name of `dedup_units`."""
+        return self.dedup_units
 
 
 class PlanRecord(Record):
@@ -46,7 +66,9 @@ class PlanRecord(Record):
     config: dict[str, Any]  # the whole CurateConfig, runtime fields included
     source: dict[str, Any]  # `sources.Source.to_json()`
     shards: int
-    band_groups: int
+    band_groups: int  # how process-shard groups band keys in dedup.npz
+    partitions: int  # dedup hash partitions
+    dedup_units: int  # dedup-index units
     bands: int
     rows: int
     input_files: int
@@ -64,7 +86,9 @@ class Run:
     config: CurateConfig
     source: sources.Source
     shards: int
-    band_groups: int
+    band_groups: int  # how process-shard groups band keys in dedup.npz
+    partitions: int  # dedup hash partitions (fan-out of every dedup step but the scatter)
+    dedup_units: int  # dedup-index units (drivers of the dedup steps, see index.dedup_index)
     bands: int  # LSH bands of a MinHash signature
     rows: int  # signature rows per band
     policy: licenses.Policy
@@ -135,6 +159,8 @@ def load_run(out: str) -> Run | None:
         source=source,
         shards=record.shards,
         band_groups=record.band_groups,
+        partitions=record.partitions,
+        dedup_units=record.dedup_units,
         bands=record.bands,
         rows=record.rows,
         policy=policy_for(config, source),
@@ -159,15 +185,27 @@ def plan(config: CurateConfig) -> Plan:
     fingerprint = CURATE_MANIFEST.fingerprint(config, inputs_of(source, listing))
     bands, rows = config.band_layout()
     groups = min(config.band_groups, bands)
-    planned = Plan(out, fingerprint, len(listing.units), groups, complete=False)
-    if CURATE_MANIFEST.current(out, fingerprint) is not None:
-        return Plan(out, fingerprint, len(listing.units), groups, complete=True)
+    partitions, dedup_units = dedup_layout(config, len(listing.units))
+    planned = Plan(out, fingerprint, len(listing.units), dedup_units, partitions, complete=False)
+    finished = CURATE_MANIFEST.current(out, fingerprint)
+    if finished is not None:
+        # A relaunch trusts a finished folder only once every shard's sha256 matches.
+        manifest.verify_files(out, finished)
+        return dataclasses.replace(planned, complete=True)
     try:
         existing = read_plan(out)
     except TritterError:
         existing = None  # unreadable: planned over like any other run's leftovers
     if existing is not None and existing.fingerprint == fingerprint:
-        return planned  # resume an interrupted run
+        # Resume an interrupted run with the layout it was planned with, and this launch's
+        # runtime settings (e.g. a larger --dedup-max-rounds after a run that needed more).
+        settings = config_lib.dump(config)
+        if settings != existing.config:
+            updated = existing.model_copy(update={"config": settings})
+            write_json(WorkFolder(out).plan, updated.model_dump(mode="json"))
+        return dataclasses.replace(
+            planned, dedup_units=existing.dedup_units, partitions=existing.partitions
+        )
     work = WorkFolder(out)
     clear_outputs(out)
     for index, unit in enumerate(listing.units):
@@ -186,6 +224,8 @@ def plan(config: CurateConfig) -> Plan:
         source=source.to_json(),
         shards=len(listing.units),
         band_groups=groups,
+        partitions=partitions,
+        dedup_units=dedup_units,
         bands=bands,
         rows=rows,
         input_files=listing.input_files,
@@ -194,8 +234,8 @@ def plan(config: CurateConfig) -> Plan:
         started=time.time(),
     )
     write_json(work.plan, record.model_dump(mode="json"))  # last: the plan is complete
-    log.event(_log, "planned", output=out, shards=len(listing.units), band_groups=groups,
-              bands=bands, rows=rows)  # fmt: skip
+    log.event(_log, "planned", output=out, shards=len(listing.units), partitions=partitions,
+              dedup_units=dedup_units, bands=bands, rows=rows)  # fmt: skip
     return planned
 
 

@@ -1,7 +1,8 @@
 """Step 2, process-shard: one work unit's documents through every check, then hashed for dedup.
 
 Each document goes through `rules.DOCUMENT_RULES` (ingest decisions, decoding, content filters,
-license, secrets, security and quality labels); the survivors are hashed a batch at a time
+license, secrets, personal data — redacted here, so everything after, dedup hashes included, sees
+the placeholders — security and quality labels); the survivors are hashed a batch at a time
 (word hashes), screened by `rules.BATCH_RULES` (benchmark decontamination, `--positive-only`),
 and what is left gets its exact-content hash, MinHash signature, LSH band keys and distinct
 shingle set. The step writes, under `_work/shards/NNNNN/`:
@@ -10,7 +11,8 @@ shingle set. The step writes, under `_work/shards/NNNNN/`:
     signatures.npy   MinHash signatures, one row per surviving document
     shingles.npy     distinct shingle hashes of every document, back to back
     dedup.npz        per-document dedup attributes, the shingle offsets, band keys per group
-    rejects.jsonl    path, reason and detail of every dropped document (credentials redacted)
+    rejects.jsonl    path, reason and detail of every dropped document (credentials and, unless
+                     `--pii keep`, email and IP addresses in the path redacted)
     stats.json       its completion marker (`ShardStats`), written last
 """
 
@@ -26,9 +28,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from tritter import log, storage
-from tritter.curate import decontam, dedup, languages, licenses, minhash, rules, secrets, sources
+from tritter.curate import (
+    decontam,
+    dedup,
+    languages,
+    licenses,
+    minhash,
+    pii,
+    rules,
+    secrets,
+    sources,
+)
 from tritter.curate.config import CurateConfig
 from tritter.curate.metrics import StepMetrics
 from tritter.curate.output import WORK_SCHEMA, ParquetSink, write_jsonl
@@ -44,6 +57,7 @@ from tritter.curate.work import (
     write_marker,
 )
 from tritter.errors import TritterError
+from tritter.run_folder import PiiCounts
 
 _BATCH_BYTES = 2_000_000  # documents hashed together (numpy arrays of ~8x this size)
 _WHITESPACE = b" \t\r\n\f\v"
@@ -61,6 +75,8 @@ class ShardStats(Marker):
     input_bytes: int  # listed size of every input document
     read_bytes: int  # of the documents actually read
     seconds: float
+    pii_values: dict[str, int] = Field(default_factory=dict)  # kind → values found (`pii.KINDS`)
+    pii_documents: dict[str, int] = Field(default_factory=dict)  # kind → documents holding one
 
 
 def warm_up(config: CurateConfig) -> None:
@@ -71,6 +87,7 @@ def warm_up(config: CurateConfig) -> None:
 
     pa.array([0])
     secrets.rule_set()
+    pii.allowlist(tuple(config.pii_allowlist))
     if config.decontaminate:
         decontam.benchmark_index(config.decontam_ngram)
     _permutations(config.num_perm, config.minhash_seed)
@@ -86,6 +103,16 @@ def processed_shards(run: Run) -> list[ShardStats]:
     uris = [run.work.shard(index, "stats.json") for index in range(run.shards)]
     return all_markers(run.output, run.fingerprint, uris, ShardStats,
                        "shard {} has not been processed yet")  # fmt: skip
+
+
+def pii_totals(processed: list[ShardStats]) -> PiiCounts:
+    """The manifest's `pii` counts: every shard's personal data found, per kind."""
+    values: Counter[str] = Counter()
+    documents: Counter[str] = Counter()
+    for stats in processed:
+        values.update(stats.pii_values)
+        documents.update(stats.pii_documents)
+    return PiiCounts(values=dict(sorted(values.items())), documents=dict(sorted(documents.items())))
 
 
 class _ShardWork:
@@ -104,12 +131,28 @@ class _ShardWork:
         self.rejects: list[dict[str, str]] = []
         self.counts: Counter[str] = Counter()
         self.negatives: Counter[str] = Counter()
+        self.pii_values: Counter[str] = Counter()
+        self.pii_documents: Counter[str] = Counter()
+        config = run.config
+        self.allow = None if config.pii == "keep" else pii.allowlist(tuple(config.pii_allowlist))
+
+    def count_pii(self, found: dict[str, int]) -> None:
+        self.pii_values.update(found)
+        self.pii_documents.update(found.keys())
+
+    def field(self, value: str) -> str:
+        """A metadata field as written out: email and IP addresses replaced (unless --pii
+        keep)."""
+        return value if self.allow is None else pii.redact_field(value, self.allow)
 
     def reject(self, path: str, drop: rules.Drop) -> None:
         """Record a drop. A credential in the path (or detail) is replaced by
-        `<SECRET:detector>`: the reject list is an output, and a path is document metadata."""
+        `<SECRET:detector>`, an email or IP address by its placeholder: the reject list is an
+        output, and a path is document metadata."""
         self.counts[drop.reason] += 1
-        record = {"path": secrets.redact(path), "reason": drop.reason}
+        if drop.pii:
+            self.count_pii(dict(drop.pii))
+        record = {"path": self.field(secrets.redact(path)), "reason": drop.reason}
         if drop.detail:
             record["detail"] = secrets.redact(drop.detail)
         self.rejects.append(record)
@@ -147,6 +190,8 @@ def process_shard(output: str, index: int) -> ShardStats | Skipped:
             if isinstance(result, rules.Drop):
                 work.reject(raw.path, result)
                 continue
+            if result.pii:
+                work.count_pii(result.pii)
             batch.append(result)
             batch_bytes += len(result.data)
             if batch_bytes >= _BATCH_BYTES:
@@ -165,6 +210,8 @@ def process_shard(output: str, index: int) -> ShardStats | Skipped:
         input_bytes=input_bytes,
         read_bytes=read_bytes,
         seconds=round(time.monotonic() - started, 3),
+        pii_values=dict(sorted(work.pii_values.items())),
+        pii_documents=dict(sorted(work.pii_documents.items())),
     )
     if input_docs != stats.passed + sum(stats.dropped.values()):
         raise TritterError(
@@ -174,6 +221,7 @@ def process_shard(output: str, index: int) -> ShardStats | Skipped:
     write_marker(marker_uri, stats)
     step_metrics.count("dropped", stats.dropped)
     step_metrics.count("passed", {"": stats.passed})
+    step_metrics.count_pii(stats.pii_values, stats.pii_documents)
     step_metrics.add_bytes("input", input_bytes)
     step_metrics.done(index)
     log.event(_log, "processed shard", shard=index, documents=input_docs, passed=stats.passed,
@@ -237,7 +285,7 @@ def _flush(work: _ShardWork, batch: list[rules.Doc], context: rules.Context) -> 
         values, offsets = minhash.shingle_sets(shingles, keep)
         work.shingles.append(values)
         work.shingle_counts.append(np.diff(offsets))
-    rows = [_row(doc, config) for doc in survivors]
+    rows = [_row(doc, config, work.field) for doc in survivors]
     exact = [
         int.from_bytes(
             hashlib.blake2b(doc.data.translate(None, _WHITESPACE), digest_size=8).digest(),
@@ -263,8 +311,9 @@ def _flush(work: _ShardWork, batch: list[rules.Doc], context: rules.Context) -> 
             work.negatives[flaw.name] += 1
 
 
-def _row(doc: rules.Doc, config: CurateConfig) -> dict[str, Any]:
-    """A surviving document as a row of the work table (`output.WORK_SCHEMA`)."""
+def _row(doc: rules.Doc, config: CurateConfig, field: Callable[[str], str]) -> dict[str, Any]:
+    """A surviving document as a row of the work table (`output.WORK_SCHEMA`); `field` writes
+    its path and repository (personal data redacted). The id hashes the path as read."""
     raw = doc.raw
     negative = doc.negative
     return {
@@ -279,8 +328,8 @@ def _row(doc: rules.Doc, config: CurateConfig) -> dict[str, Any]:
         "license": doc.license,
         "stars": raw.stars,
         "sha256": hashlib.sha256(doc.data).hexdigest(),
-        "repo": raw.repo,
-        "path": raw.path,
+        "repo": raw.repo if raw.repo is None else field(raw.repo),
+        "path": field(raw.path),
         "bytes": len(doc.data),
         "flaws": None if negative is None else ",".join(negative.flaws),
     }

@@ -15,7 +15,9 @@ label is the document's label (a security flaw's explanation wins over low quali
 record what later rules and the output row need on the `Doc` (decoded text, license, security
 flaws, quality score). The views of the text several rules share (line statistics, lower-cased
 text) are computed once, on first use, so splitting a check into several rules costs no extra
-pass over the text.
+pass over the text. One rule rewrites the text — `pii` replaces personal data by placeholders,
+right after the secret check — and then drops those views, so every later rule, the word
+hashes, decontamination and dedup see the redacted text.
 
 Two checks need a whole batch of documents: benchmark decontamination works on the batch's word
 hashes (which MinHash reuses), and `--positive-only` runs after it, so that a contaminated
@@ -41,6 +43,7 @@ from tritter.curate import (
     languages,
     licenses,
     minhash,
+    pii,
     quality,
     secrets,
     security,
@@ -57,6 +60,7 @@ class Drop:
 
     reason: str
     detail: str = ""
+    pii: tuple[tuple[str, int], ...] = ()  # (kind, values) of the personal data found, if any
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class Doc:
         self.license = licenses.UNKNOWN  # SPDX id (license rule)
         self.flaws: list[security.Flaw] = []  # security flaws (security rule)
         self.score = 0.0  # quality score in [0, 1] (quality rule)
+        self.pii: dict[str, int] = {}  # kind → personal values found (pii rule)
         self.negative: Negative | None = None  # the label, when negative
         self._stats: filters.TextStats | None = None
         self._lowered: str | None = None
@@ -242,6 +247,31 @@ def _metadata(raw: sources.RawDoc) -> Iterator[tuple[str, str]]:
                 yield name, value
 
 
+def _pii(doc: Doc) -> Verdict:
+    """Personal data (`pii`): counted, then replaced by placeholders (`--pii redact`), left
+    as is (`keep`) or the document dropped (`drop`). Redaction changes the text every later
+    rule, the word hashes, the exact hash and MinHash see. The detail names kinds, never a
+    value."""
+    config = doc.context.config
+    findings = pii.scan(
+        doc.text,
+        doc.lowered,
+        license_id=doc.license,
+        allow=pii.allowlist(tuple(config.pii_allowlist)),
+        path=doc.raw.path,
+    )
+    if not findings:
+        return None
+    doc.pii = pii.counts(findings)
+    if config.pii == "drop":
+        return Drop("pii", ",".join(doc.pii), tuple(doc.pii.items()))
+    if config.pii == "redact":
+        doc.text = pii.redact(doc.text, findings)
+        doc.data = doc.text.encode("utf-8")
+        doc._stats = doc._lowered = None  # views of the text before redaction
+    return None
+
+
 def _security(doc: Doc) -> Verdict:
     if doc.language in languages.DOC_LANGUAGES:
         return None
@@ -276,6 +306,7 @@ DOCUMENT_RULES: tuple[Rule, ...] = (
     *CONTENT_FILTERS,
     Rule("license", licenses.REASONS, _license),
     Rule("secret", ("secret",), _secret),
+    Rule("pii", ("pii",), _pii),
     Rule("security", (), _security),
     Rule("quality", (), _quality),
 )

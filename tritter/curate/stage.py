@@ -1,11 +1,12 @@
 """The curate stage: an input source → curated/ (`tritter curate`).
 
 Locally, `run` does every step in one process pool (`concurrent.futures` playing the role of
-the pipeline's `ParallelFor`): plan, process-shard per work unit, dedup-index per band group,
+the pipeline's `ParallelFor`): plan, process-shard per work unit, the dedup fan-outs of
+`index.dedup_steps` (per shard, then per hash partition, rounds until the clusters converge),
 apply-shard per work unit, finalize. In a pipeline the same step functions fan out:
-`plan.plan`, `process.process_shard`, `index.dedup_index`, `apply.apply_shard`,
-`finalize.finalize`. One pool serves all three fan-outs, so workers (and the benchmark index
-they inherit) start once.
+`plan.plan`, `process.process_shard`, `index.dedup_index` (which drives the dedup steps),
+`apply.apply_shard`, `finalize.finalize`. One pool serves every fan-out, so workers (and the
+benchmark index they inherit) start once.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from tritter import log, progress
 from tritter.curate.apply import apply_shard
 from tritter.curate.config import CurateConfig
 from tritter.curate.finalize import finalize
-from tritter.curate.index import dedup_index
+from tritter.curate.index import dedup_steps
 from tritter.curate.plan import plan
 from tritter.curate.process import process_shard, warm_up
 from tritter.manifest import Record
 from tritter.run_folder import CURATE_MANIFEST, CurateInputs, CurateManifest
+from tritter.workers import process_pool
 
 _log = log.get_logger("curate")
 
@@ -70,10 +72,11 @@ def execute(config: CurateConfig) -> Outcome:
     if workers > 1:
         # fork: the workers inherit what warm_up loaded (the benchmark index, permutations).
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+        pool = process_pool(workers, method)  # killed with this process (tritter.workers)
     try:
         _run_all(pool, process_shard, out, range(planned.shards), "process shards")
-        _run_all(pool, dedup_index, out, range(planned.band_groups), "dedup index")
+        for step in dedup_steps(out):  # dedup fan-outs; the rounds are decided as they finish
+            _run_all(pool, step.function, out, range(step.units), step.what)
         _run_all(pool, apply_shard, out, range(planned.shards), "apply shards")
     finally:
         if pool is not None:

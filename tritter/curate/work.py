@@ -6,8 +6,13 @@ completion marker, and the small file helpers the steps share.
     _work/licenses.json             LICENSE/metadata files of the tree (license lookup)
     _work/shards/00003/             process-shard 3: docs.parquet, signatures.npy, shingles.npy,
                                     dedup.npz, rejects.jsonl, then stats.json (its marker)
-    _work/dedup/group-001.npz|json  dedup-index 1: exact/near edges, then its marker
+    _work/dedup/STEP/00005.*        dedup step STEP's unit 5: its partitioned outputs, then
+                                    its marker 00005.json (`index` and `components` list them)
     _work/apply/00003.json          apply-shard 3's marker (counts, file sizes and hashes)
+
+Partitioned files (`write_slices`) are how dedup steps hand records to the next fan-out: one
+file per producing unit, its records sorted by the consuming unit they are for, behind a header
+of offsets, so consumer q reads only its slice of every producer's file (two ranged reads).
 
 Markers go through `tritter.units` (one that does not parse means the unit is redone) and are
 validated into the step's record type, so a marker of another shape (written by another version
@@ -19,6 +24,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -32,6 +40,7 @@ from tritter.manifest import Record
 from tritter.run_folder import WORK
 
 _log = log.get_logger("curate")
+_S3_READERS = 16  # concurrent ranged reads of partitioned files on S3
 
 
 @dataclass(frozen=True)
@@ -58,9 +67,9 @@ class WorkFolder:
         """A file of process-shard `index`'s folder."""
         return self.uri("shards", f"{index:05d}", name)
 
-    def group(self, group: int, suffix: str) -> str:
-        """dedup-index `group`'s edges (`npz`) or marker (`json`)."""
-        return self.uri("dedup", f"group-{group:03d}.{suffix}")
+    def dedup(self, step: str, index: int, suffix: str) -> str:
+        """A file of dedup step `step`'s unit `index` (`json`: its marker)."""
+        return self.uri("dedup", step, f"{index:05d}.{suffix}")
 
     def applied(self, index: int) -> str:
         return self.uri("apply", f"{index:05d}.json")
@@ -143,6 +152,68 @@ def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
+
+
+def write_slices(uri: str, records: np.ndarray, slice_of: np.ndarray, count: int) -> None:
+    """Write `records` as one partitioned file of `count` slices (`slice_of[i]`: the slice of
+    record i): `count + 1` little-endian int64 record offsets, then the records by slice."""
+    order = np.argsort(slice_of, kind="stable")
+    counts = np.bincount(np.asarray(slice_of, dtype=np.int64), minlength=count)
+    if counts.size != count:
+        raise ValueError(f"slice index out of range (0..{count - 1})")
+    offsets = np.concatenate(([0], np.cumsum(counts))).astype("<i8")
+    storage.write_bytes(uri, offsets.tobytes() + records[order].tobytes())
+
+
+def read_slice(uri: str, index: int, count: int, dtype: np.dtype) -> np.ndarray:
+    """Slice `index` of a partitioned file of `count` slices (`FileNotFoundError` when the
+    file is absent); a one-line error when the file is damaged."""
+    if storage.is_s3(uri):
+        return _slice(lambda offset, length: storage.read_range(uri, offset, length), uri,
+                      index, count, dtype)  # fmt: skip
+    fd = os.open(storage.local_path(uri), os.O_RDONLY)  # one open, two reads
+    try:
+        return _slice(lambda offset, length: os.pread(fd, length, offset), uri, index, count,
+                      dtype)  # fmt: skip
+    finally:
+        os.close(fd)
+
+
+def _slice(
+    read: Callable[[int, int], bytes], uri: str, index: int, count: int, dtype: np.dtype
+) -> np.ndarray:
+    head = read(8 * index, 16)
+    if len(head) != 16:
+        raise TritterError(f"{uri}: damaged partitioned file (no slice {index} of {count})")
+    low, high = (int(v) for v in np.frombuffer(head, dtype="<i8"))
+    size = dtype.itemsize
+    if high < low:
+        raise TritterError(f"{uri}: damaged partitioned file (slice {index} is truncated)")
+    data = read(8 * (count + 1) + low * size, (high - low) * size) if high > low else b""
+    if len(data) != (high - low) * size:
+        raise TritterError(f"{uri}: damaged partitioned file (slice {index} is truncated)")
+    return np.frombuffer(data, dtype=dtype)
+
+
+def gather_slices(
+    uris: list[str], index: int, count: int, dtype: np.dtype, what: str
+) -> np.ndarray:
+    """Slice `index` of every producer's partitioned file, concatenated; a one-line error
+    naming the first producer whose file is missing (`what`: e.g. "exact unit {} ...").
+    From S3 the (small, many) ranged reads run `_S3_READERS` at a time."""
+
+    def read(producer: int) -> np.ndarray:
+        try:
+            return read_slice(uris[producer], index, count, dtype)
+        except FileNotFoundError as err:
+            raise TritterError(f"{what.format(producer)} ({uris[producer]} is missing)") from err
+
+    if uris and storage.is_s3(uris[0]):
+        with ThreadPoolExecutor(_S3_READERS) as pool:
+            parts = list(pool.map(read, range(len(uris))))
+    else:
+        parts = [read(producer) for producer in range(len(uris))]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
 def concat(

@@ -209,7 +209,9 @@ def duplicates(texts: list[str], threshold: float, num_perm: int) -> dict[int, s
     keys = minhash.band_keys(signatures, bands, rows)
     eligible = np.ones(len(texts), dtype=bool)
     eligible[list(found)] = False
-    pairs = dedup.unique_pairs([dedup.candidate_pairs(keys[:, b], eligible) for b in range(bands)])
+    rows_in = np.flatnonzero(eligible).astype(np.int64)
+    candidates = dedup.bucket_pairs(dedup.band_entries(rows_in, keys[rows_in]))
+    pairs = np.stack([candidates["u"], candidates["v"]], axis=1)
 
     def shingle_set(row: int) -> np.ndarray:
         return shingles.hashes[shingles.offsets[row] : shingles.offsets[row + 1]]
@@ -220,7 +222,7 @@ def duplicates(texts: list[str], threshold: float, num_perm: int) -> dict[int, s
     ]  # fmt: skip
     if edges:
         array = np.array(edges, dtype=np.int64)
-        for row, root in dedup.components(array[:, 0], array[:, 1]).items():
+        for row, root in dedup.connected_components(array[:, 0], array[:, 1]).items():
             if row != root:  # the root is the smallest row of its cluster: the one kept
                 found[row] = "near_duplicate"
     return found
