@@ -32,12 +32,13 @@ $(VENV)/.installed: $(VENV)/.torch pyproject.toml setup.py
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@ $(VENV)/.installed-run
 
-# Real services the tests drive: Prometheus (server + promtool), the Pushgateway and headless
-# Chromium.
-SYSTEM_PACKAGES := prometheus prometheus-pushgateway chromium
+# Real services and tools the tests drive: Prometheus (server + promtool), the Pushgateway,
+# headless Chromium, and rustc (MultiPL-E's Rust programs; rustup's ~/.cargo/bin counts too).
+SYSTEM_PACKAGES := prometheus prometheus-pushgateway chromium rustc
 system-deps:
 	@if command -v prometheus >/dev/null && command -v prometheus-pushgateway >/dev/null \
-		&& command -v chromium >/dev/null; then :; \
+		&& command -v chromium >/dev/null \
+		&& { command -v rustc >/dev/null || test -x "$$HOME/.cargo/bin/rustc"; }; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
 	else echo "install Debian packages: $(SYSTEM_PACKAGES) (tests that need them skip; under CI they fail)"; fi

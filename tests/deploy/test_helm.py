@@ -173,7 +173,10 @@ def test_k8s_manifests_validate_and_match_the_chart():
             continue
         objects += [d for d in yaml.safe_load_all(path.read_text()) if d]
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["Namespace", "PyTorchJob", "Role", "RoleBinding", "Secret", "ServiceAccount"]
+    assert kinds == [
+        "Namespace", "NetworkPolicy", "PyTorchJob", "Role", "RoleBinding", "Secret",
+        "ServiceAccount",
+    ]  # fmt: skip
     for obj in objects:
         validate(obj)
     expected = {name: text for name, text in chart.k8s_files().items()}

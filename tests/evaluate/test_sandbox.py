@@ -1,7 +1,8 @@
 """The sandbox against hostile programs: each is contained, scored as a failure, and the
 evaluator keeps going. Namespace-only protections are checked where the machine allows them
 (root or CAP_SYS_ADMIN); on other machines those tests skip and say why, and under CI they
-fail (`tests.support.real_parts`)."""
+fail (`tests.support.real_parts`). `test_sandbox_isolation.py` runs the same hostile programs
+under every isolation mode, including a non-root evaluator without namespaces ("landlock")."""
 
 from __future__ import annotations
 
@@ -27,11 +28,6 @@ GOOD = "assert sum(range(10)) == 45\n"
 @pytest.fixture(scope="module")
 def sandbox():
     return Sandbox(SandboxConfig(workers=2, timeout_seconds=TIMEOUT))
-
-
-@pytest.fixture(scope="module")
-def rlimits_sandbox():
-    return Sandbox(SandboxConfig(isolation="rlimits", workers=2, timeout_seconds=TIMEOUT))
 
 
 def needs_namespaces(sandbox: Sandbox) -> None:
@@ -77,7 +73,7 @@ def test_probe_finds_full_isolation_as_root(sandbox):
     for protection in (
         "net_namespace", "pid_namespace", "mount_namespace", "read_only_root",
         "private_tmpfs_workdir", "unprivileged_uid", "no_new_privs", "rlimits",
-        "scrubbed_environment",
+        "scrubbed_environment", "seccomp_filter",
     ):  # fmt: skip
         assert protection in sandbox.protections
     assert sandbox.describe()["limits"]["timeout_seconds"] == TIMEOUT
@@ -235,7 +231,8 @@ def test_sockets_cannot_reach_anything(sandbox):
             f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)"
             ".sendall(b'stolen')\n",
         )
-        assert "unreachable" in result.reason or "refused" in result.reason, result
+        # seccomp refuses the socket itself (the empty network namespace is the second wall)
+        assert "PermissionError" in result.reason, result
         result = assert_contained(sandbox, "import socket\nsocket.getaddrinfo('pypi.org', 443)\n")
         assert "gaierror" in result.reason or "Error" in result.reason
     finally:
@@ -296,15 +293,6 @@ def test_many_programs_in_parallel_keep_their_own_verdicts(sandbox):
     assert [results[i].status for i in range(len(sources))] == [
         "passed", "failed", "timeout", "passed", "failed",
     ]  # fmt: skip
-
-
-def test_rlimits_only_mode_still_bounds_resources(rlimits_sandbox):
-    assert rlimits_sandbox.isolation == "rlimits"
-    assert "net_namespace" not in rlimits_sandbox.protections
-    assert rlimits_sandbox.run(GOOD).passed
-    assert rlimits_sandbox.run("while True:\n    pass\n").status == "timeout"
-    assert "MemoryError" in rlimits_sandbox.run("b = bytearray(8 * 1024 ** 3)\n").reason
-    assert "KeyError" in rlimits_sandbox.run("import os\nos.environ['HOSTNAME_SECRET']\n").reason
 
 
 def test_unavailable_isolation_is_a_one_line_error(monkeypatch):

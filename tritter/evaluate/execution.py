@@ -55,9 +55,9 @@ def check_completions(
     finished = sandbox.run_many(programs)
     for index, execution in progress.track(finished, total=len(jobs), desc=f"{task.name} tests"):
         task_id, sample, completion = jobs[index]
+        status, reason = task.verdict(execution)
         results[index] = SampleResult(
-            task_id, sample, completion, execution.status, execution.reason,
-            round(execution.wall_seconds, 4),
+            task_id, sample, completion, status, reason, round(execution.wall_seconds, 4),
             replies[task_id][sample] if replies is not None else None,
         )  # fmt: skip
     return [result for result in results if result is not None]

@@ -22,6 +22,11 @@ from tritter.evaluate.tasks import CodeTask
 
 REFERENCE_PASSES = {"humaneval": 164, "mbpp": 500}
 SLOW_REFERENCES = {"mbpp": {"123": "sums amicable numbers below 10,000; ~3.7 s CPU"}}
+# The shipped samples (tritter/benchmarks/*-sample.jsonl): every reference passes — MultiPL-E's
+# 12 Rust bodies compiled with rustc 1.95 (and any rustc that knows edition 2021), DS-1000's 8
+# solutions with numpy 2.4, pandas 3.1, scipy and scikit-learn 1.8 (its scikit-learn problem is
+# skipped where scikit-learn does not import).
+SAMPLE_REFERENCE_PASSES = {"multipl-e-rust": 12, "ds1000": 8}
 
 
 def _raises(task: CodeTask, problem: Problem) -> str:
@@ -52,14 +57,38 @@ BROKEN: dict[str, Callable[[CodeTask, Problem], str]] = {
 }
 
 
+# MultiPL-E Rust: completions are function bodies.
+RUST_BROKEN: dict[str, Callable[[CodeTask, Problem], str]] = {
+    "panics": lambda task, problem: '    panic!("not implemented")',
+    # A type error whatever the function returns: rustc rejects it (status compile_error).
+    "does_not_compile": lambda task, problem: '    let answer: u8 = "text";\n    answer',
+    # Exits 0 the first time the test calls it, before any assert ran: must not pass.
+    "exits_early": lambda task, problem: "    std::process::exit(0)",
+}
+
+# DS-1000: completions are the code that goes where the solution goes.
+DS1000_BROKEN: dict[str, Callable[[CodeTask, Problem], str]] = {
+    "raises": lambda task, problem: "raise NotImplementedError\n",
+    "unparsable": lambda task, problem: "result = (\n",
+    "exits_cleanly": lambda task, problem: f"{task.reference(problem)}\nimport sys\nsys.exit(0)\n",
+    "exits_hard": lambda task, problem: f"{task.reference(problem)}\nimport os\nos._exit(0)\n",
+}
+
+
 def check_references(task: CodeTask, sandbox: Sandbox) -> list[SampleResult]:
     """Run every problem's reference solution."""
     completions = {problem.task_id: [task.reference(problem)] for problem in task.problems}
     return check_completions(task, completions, sandbox)
 
 
-def check_broken(task: CodeTask, sandbox: Sandbox, kind: str) -> list[SampleResult]:
-    """Run a deliberately broken completion for every problem (each must fail)."""
-    make = BROKEN[kind]
+def check_broken(
+    task: CodeTask,
+    sandbox: Sandbox,
+    kind: str,
+    broken: dict[str, Callable[[CodeTask, Problem], str]] = BROKEN,
+) -> list[SampleResult]:
+    """Run a deliberately broken completion for every problem (each must fail). `broken`: the
+    kinds for the task's language (BROKEN for Python functions, RUST_BROKEN, DS1000_BROKEN)."""
+    make = broken[kind]
     completions = {problem.task_id: [make(task, problem)] for problem in task.problems}
     return check_completions(task, completions, sandbox)

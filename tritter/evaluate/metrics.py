@@ -34,6 +34,14 @@ def registry_for(results: dict[str, Any], run: str) -> CollectorRegistry:
     perplexity = gauge("tritter_eval_perplexity", "held-out perplexity", ("subset",))
     bpb = gauge("tritter_eval_bits_per_byte", "held-out bits per UTF-8 byte", ("subset",))
     duration = gauge("tritter_eval_duration_seconds", "wall time of a task", ("task",))
+    accuracy = gauge(
+        "tritter_eval_accuracy_ratio", "accuracy of GSM8K, ARC or MMLU (0–1)", ("task",)
+    )
+    core = gauge(
+        "tritter_eval_core_score",
+        "CORE: mean centred accuracy of the suites evaluated (0 = chance, 1 = all right)",
+        (),
+    )
     identity = gauge(
         "tritter_eval_identity_ratio",
         "identity task: share of answers that are consistent, name the persona, claim to be human",
@@ -58,7 +66,13 @@ def registry_for(results: dict[str, Any], run: str) -> CollectorRegistry:
                 perplexity.labels(run, subset).set(numbers["perplexity"])
                 bpb.labels(run, subset).set(numbers["bpb"])
             continue
+        if task == "core":
+            if isinstance(values.get("score"), (int, float)):
+                core.labels(run).set(values["score"])
+            continue
         problems.labels(run, task).set(values.get("problems", 0))
+        if isinstance(values.get("accuracy"), (int, float)):
+            accuracy.labels(run, task).set(values["accuracy"])
         if task == "identity":
             for metric in IDENTITY_METRICS:
                 identity.labels(run, metric).set(values[metric])

@@ -9,7 +9,8 @@ chat model (the problem asked as a user turn in the chat template).
 * a Hugging Face directory: the `phase` in its `tritter.json`, else the manifest of the folder
   holding it (the `final/` export sits in its checkpoints folder).
 
-A model from the `mid` or `sft` phase was trained on conversations in the chat template: chat.
+A model from the `mid`, `sft`, `dpo` or `rl` phase was trained on conversations in the chat
+template: chat.
 Anything else — `pretrain`, or nothing recorded (a Hugging Face directory from elsewhere) — is a
 base model. `--prompt-format base|chat` sets the format whatever was recorded.
 """
@@ -27,7 +28,7 @@ from tritter.errors import TritterError
 from tritter.run_folder import FINAL_INFO, TRAIN_CONFIG, TRAIN_MANIFESTS
 from tritter.train.store import is_hf_dir, resolve
 
-CHAT_PHASES = ("mid", "sft", "dpo")
+CHAT_PHASES = ("mid", "sft", "dpo", "rl")
 
 
 @dataclass(frozen=True)

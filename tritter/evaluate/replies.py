@@ -10,7 +10,9 @@ pieces) is searched in this order, and the first match wins:
 3. the whole reply, with any control markers and output parts taken out.
 
 Whatever comes out is scored like a base model's completion (`CodeTask.program`); prose that is
-not code simply fails its tests.
+not code simply fails its tests. `extract_code(reply, tags)` is the same search for another
+language's fences (MultiPL-E's Rust: `rust`, `rs` or untagged); `strip_markers` gives a reply's
+text without its control markers and output parts (the GSM8K and multiple-choice answers).
 """
 
 from __future__ import annotations
@@ -29,14 +31,25 @@ _MARKER = re.compile(r"<\|[a-z0-9_]+\|>")
 
 def extract_program(reply: str) -> str:
     """The code of `reply`: its first code part, else its first Python fence, else all of it."""
+    return extract_code(reply, _PYTHON_TAGS)
+
+
+def extract_code(reply: str, tags: tuple[str, ...]) -> str:
+    """The code of `reply`: its first code part, else its first fence tagged with one of `tags`
+    (lower case; "" is an untagged fence), else all of it."""
     part = _CODE_PART.search(reply)
     if part is not None:
         return _tidy(part.group(1))
-    text = _MARKER.sub("", _OUTPUT_PART.sub("", reply))
+    text = strip_markers(reply)
     for fence in _FENCE.finditer(text):
-        if fence.group(1).lower() in _PYTHON_TAGS:
+        if fence.group(1).lower() in tags:
             return _tidy(fence.group(2))
     return _tidy(text)
+
+
+def strip_markers(reply: str) -> str:
+    """The reply without its output parts and control markers."""
+    return _MARKER.sub("", _OUTPUT_PART.sub("", reply))
 
 
 def _tidy(code: str) -> str:

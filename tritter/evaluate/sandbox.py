@@ -1,36 +1,71 @@
 """Run untrusted generated programs, one fresh process each, inside resource and isolation limits.
 
 Each program goes to `sandbox_init.py` (a small stdlib-only bootstrap) started with a scrubbed
-environment in a new session. What protects against what (isolation "namespaces", used when the
-evaluator runs as root or holds CAP_SYS_ADMIN, e.g. a privileged container or this CI machine):
+environment in a new session. Generated code never runs as root: as root, worker slot i runs it
+as uid `uid_base + i`; otherwise it runs as the evaluator's uid, confined as below. Isolations:
 
-| threat                          | protection                                                   |
-|---------------------------------|--------------------------------------------------------------|
-| infinite loop / sleep forever   | RLIMIT_CPU (SIGXCPU, then SIGKILL) and a wall-clock limit    |
-| memory hog                      | RLIMIT_AS per process (MemoryError or a failed allocation)   |
-| fork bomb                       | RLIMIT_NPROC for a per-slot unprivileged uid; pid namespace: |
-|                                 | when the program's pid 1 ends, the kernel kills the rest     |
-| huge files / disk filling       | RLIMIT_FSIZE; the work directory is a size-capped tmpfs      |
-| writes outside its directory    | the host filesystem is remounted read-only (recursively) and |
-|                                 | the uid owns nothing; /tmp is a private tmpfs thrown away    |
-| reading secrets from the env    | the environment is replaced (PATH, LANG, HOME, TMPDIR only); |
-|                                 | other processes' /proc/*/environ are hidden (private /proc)  |
-| network access                  | a new network namespace with no interface up                 |
-| killing its parent / evaluator  | a pid namespace (no outside pid is addressable) and a uid    |
-|                                 | that may not signal the evaluator's                          |
-| setuid binaries                 | PR_SET_NO_NEW_PRIVS                                          |
-| fd exhaustion / core dumps      | RLIMIT_NOFILE, RLIMIT_CORE = 0                               |
+* "namespaces" — root or CAP_SYS_ADMIN (a privileged container, CI): new mount, network, pid,
+  ipc and uts namespaces, read-only host filesystem, private tmpfs, unprivileged uid, seccomp.
+* "landlock" — what the shipped deployment gets (uid 1000, no capabilities, no user namespaces,
+  the runtime's default seccomp profile, allowPrivilegeEscalation false): no_new_privs, a Landlock
+  domain and a seccomp filter (`confine.py`), all unprivileged. Needs Linux >= 5.13 with
+  Landlock enabled (ABI 6, Linux >= 6.12, adds signal scoping; before it seccomp allows signals
+  only to the program process itself).
+* "auto" (default) — the first of those two that runs a probe program end to end. If neither
+  does, the evaluator refuses to start, naming what each lacks.
+* "unsafe-rlimits-only" — the explicit, loudly named opt-out: resource limits, the scrubbed
+  environment and the seccomp filter, but the program can read whatever the evaluator's uid can
+  (its files, other same-uid processes' /proc entries) and write wherever that uid may.
 
-With isolation "rlimits" (an unprivileged container where unshare is refused) only the resource
-limits, the scrubbed environment, a fresh working directory and the session kill remain: the
-program can reach the network, write wherever the evaluator's uid may, and signal processes of
-the same uid. Run such evaluators in a pod with a read-only root filesystem, a deny-all egress
-NetworkPolicy and a memory limit. `Sandbox.protections` lists what is active; it is logged and
-written to results.json. RLIMIT_AS is per process, so a program's total memory is bounded by
-max_processes × memory_mb; a pod or cgroup memory limit bounds the sum.
+| threat                        | "namespaces" (NS) / "landlock" (LL)                            |
+|-------------------------------|----------------------------------------------------------------|
+| infinite loop, sleeping       | RLIMIT_CPU (SIGXCPU, then SIGKILL) and the wall-clock limit    |
+| memory hog                    | RLIMIT_AS per process (MemoryError or a failed allocation)     |
+| fork bomb                     | RLIMIT_NPROC. NS: of a per-slot uid; the pid namespace dies    |
+|                               | with its pid 1. LL: the uid's tasks now + max_processes        |
+| outliving the sample (setsid  | NS: the kernel kills the pid namespace when its pid 1 ends.    |
+| daemons, double forks)        | LL: seccomp refuses setsid/setpgid, so every descendant stays  |
+|                               | in the session's process group; the supervisor, then the       |
+|                               | evaluator, kill the group (kill(-pgid) is atomic with fork)    |
+| writes outside its directory  | NS: the host is remounted read-only, /tmp a private tmpfs.     |
+|                               | LL: Landlock grants write rights on its fresh work dir only    |
+| reading the evaluator's files | NS: the uid owns nothing; private /proc. LL: Landlock allows   |
+| or the service-account token  | reads of /usr, /lib*, /bin, /sbin, /etc, the interpreter and   |
+|                               | exposed dirs only: no /proc, /sys, /var, /run, /home, /tmp     |
+| the evaluator's environment   | the program's environment is replaced (PATH, LANG, HOME,       |
+| (S3 keys) and memory          | TMPDIR). NS: private /proc. LL: a Landlock domain refuses      |
+|                               | ptrace access (/proc/*/environ, /mem) to processes outside it; |
+|                               | the evaluator and the supervisor are also PR_SET_DUMPABLE 0    |
+| network access                | seccomp refuses socket() (socketpair(AF_UNIX) stays) and       |
+|                               | io_uring. NS: no interface up. LL: Landlock TCP rules (ABI 4+) |
+| signalling the evaluator or   | NS: the pid namespace. LL: Landlock signal scoping (ABI 6+),   |
+| anything else (kill -1)       | else seccomp lets kill/tgkill reach the program process only;  |
+|                               | F_SETOWN, FIOSETOWN, pidfd_send_signal refused                 |
+| ptrace, process_vm_*, mounts, | seccomp                                                        |
+| namespaces, bpf, keyrings     |                                                                |
+| setuid binaries               | PR_SET_NO_NEW_PRIVS                                            |
+| fd exhaustion, core dumps     | RLIMIT_NOFILE, RLIMIT_CORE = 0                                 |
+| huge files, a full disk       | RLIMIT_FSIZE; NS: the work directory is a size-capped tmpfs    |
+
+Limits of "landlock": /etc is readable (the image's configuration; mount no secrets there);
+other same-uid tasks on the node that this pid namespace does not show count against
+RLIMIT_NPROC, so forks may fail early (run the evaluator under a uid of its own); without
+signal scoping a program cannot signal its own children either. In both modes /dev/shm is out of
+reach, so multiprocessing's locks (Pool, Queue) fail; threads, asyncio and subprocess work.
+RLIMIT_AS is per process, so a program's total memory is bounded by max_processes × memory_mb;
+the pod's memory limit bounds the sum. Deploy the evaluator with the chart's NetworkPolicy
+(egress to DNS, Kubeflow and S3 only) as a second wall. `Sandbox.protections` lists what is
+active; it is logged and written to results.json.
 
 The pass/fail report travels on a pipe the program could write to as well: the sandbox contains
 a hostile program, it does not stop one from forging its own score.
+
+`Sandbox(config, expose=[...])` lets programs read (and execute from) a few more host
+directories — a compiler's toolchain, the site-packages that hold numpy — that may sit where the
+unprivileged uid cannot enter (e.g. under /root). Under "namespaces" each is bind-mounted
+read-only, nosuid and nodev into the private tmpfs (`visible_path` says where); otherwise
+programs use the paths as they are (Landlock grants read and execute on them), so the uid must
+be able to read them. Every limit above still applies to whatever a program starts from there.
 """
 
 from __future__ import annotations
@@ -48,16 +83,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from tritter import log
 from tritter.errors import TritterError
-from tritter.evaluate.config import SandboxConfig
+from tritter.evaluate import confine
+from tritter.evaluate.config import UNSAFE, SandboxConfig
 
 BOOTSTRAP = Path(__file__).with_name("sandbox_init.py")
+EXPOSED_MOUNTS = "/tmp/.host"  # sandbox_init.EXPOSED_MOUNTS (where exposed directories appear)
 _OUTPUT_CAP = 64 * 1024  # bytes kept from each of the bootstrap's pipes
 _GRACE_SECONDS = 5.0  # on top of the wall limit, for the supervisor's own start and report
 _PROBE_PROGRAM = (
@@ -91,8 +128,16 @@ class Execution:
 class Sandbox:
     """Runs programs with `config`'s limits; probes the isolation available on construction."""
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
+    interpreter = sys.executable  # runs the bootstrap (tests: one every uid can read)
+    _landlock_abi_cap: int | None = None  # tests: behave as a kernel with this Landlock ABI
+
+    def __init__(self, config: SandboxConfig | None = None, expose: Sequence[str] = ()) -> None:
         self.config = config or SandboxConfig()
+        # Host directories programs may read and execute from (see the module docstring).
+        self.expose = tuple(dict.fromkeys(os.path.realpath(d) for d in expose))
+        for directory in self.expose:
+            if not os.path.isdir(directory):
+                raise TritterError(f"sandbox: cannot expose {directory}: not a directory")
         self._root = os.geteuid() == 0
         self._slots: queue.SimpleQueue[int] = queue.SimpleQueue()
         for slot in range(self.config.workers):
@@ -130,7 +175,21 @@ class Sandbox:
     def describe(self) -> dict:
         """What results.json records about the sandbox."""
         limits = self.config.model_dump(exclude={"isolation", "workers", "uid_base"})
-        return {"isolation": self.isolation, "protections": self.protections, "limits": limits}
+        described = {"isolation": self.isolation, "protections": self.protections,
+                     "limits": limits}  # fmt: skip
+        if self.expose:
+            described["exposed"] = list(self.expose)
+        return described
+
+    def visible_path(self, path: str) -> str:
+        """Where `path`, inside one of the exposed directories, appears to programs."""
+        real = os.path.realpath(path)
+        for index, directory in enumerate(self.expose):
+            if real == directory or real.startswith(directory.rstrip("/") + "/"):
+                if self.isolation != "namespaces":
+                    return real
+                return f"{EXPOSED_MOUNTS}/{index}{real[len(directory.rstrip('/')) :]}"
+        raise TritterError(f"sandbox: {path} is not under an exposed directory")
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -138,43 +197,59 @@ class Sandbox:
         return self.config.uid_base + slot if self.drop_uid else None
 
     def _probe(self) -> tuple[str, bool, list[str]]:
-        """Find the strongest isolation that runs a small stdlib program end to end.
+        """Find the strongest isolation that runs a small stdlib program end to end, or refuse.
 
-        As root, "auto" never settles for running generated code as root: without namespaces
-        it needs the unprivileged uid to work (its RLIMIT_NPROC is what stops a fork bomb;
-        root ignores it). Only an explicit `isolation: rlimits` allows root, with a warning.
+        Generated code never runs as root: as root every isolation runs it as the per-slot uid
+        (and fails here when that uid cannot work, e.g. cannot read the interpreter). Without
+        any isolation that holds, evaluation stops with one line naming what each one lacks;
+        only the explicit "unsafe-rlimits-only" runs programs with resource limits alone.
         """
         wanted = self.config.isolation
-        candidates = ["namespaces", "rlimits"] if wanted == "auto" else [wanted]
+        candidates = ["namespaces", "landlock"] if wanted == "auto" else [wanted]
+        uid = self.config.uid_base if self._root else None
         failures = []
         for isolation in candidates:
-            uids: list[int | None] = [self.config.uid_base] if self._root else [None]
-            if self._root and isolation == "rlimits" and wanted == "rlimits":
-                uids.append(None)  # e.g. an interpreter under /root the uid cannot read
-            for uid in uids:
-                execution, protections = self._launch(
-                    _PROBE_PROGRAM, isolation, uid, raise_on_setup=False
-                )
-                if execution.passed:
-                    if isolation != "namespaces":
-                        log.event(
-                            _log, "sandbox degraded: no namespaces, so programs can reach the "
-                            "network and write where their uid may", level=logging.WARNING,
-                            reasons="; ".join(failures) or "isolation=rlimits requested",
-                        )  # fmt: skip
-                    if self._root and uid is None:
-                        log.event(_log, "sandbox runs generated code AS ROOT (limits only)",
-                                  level=logging.WARNING)  # fmt: skip
-                    return isolation, uid is not None, protections
-                failures.append(f"{isolation}{'' if uid is None else ' as uid ' + str(uid)}: "
-                                f"{execution.reason}")  # fmt: skip
-        hint = (
-            " (as root without namespaces, set --sandbox.isolation rlimits to accept "
-            "running generated code as root)"
-            if self._root and wanted == "auto"
+            execution, protections = self._launch(
+                _PROBE_PROGRAM, isolation, uid, raise_on_setup=False
+            )
+            if execution.passed:
+                if isolation == UNSAFE:
+                    log.event(
+                        _log, "SANDBOX UNSAFE: isolation unsafe-rlimits-only — generated code "
+                        "can read the evaluator's files, write where its uid may and signal "
+                        "same-uid processes; only resource limits and the seccomp filter apply",
+                        level=logging.WARNING, protections=",".join(protections),
+                    )  # fmt: skip
+                elif failures:
+                    log.event(_log, "sandbox: stronger isolation unavailable",
+                              level=logging.WARNING, reasons="; ".join(failures))  # fmt: skip
+                if uid is None and isolation != "namespaces":
+                    # Programs share this process's uid: keep them out of its /proc entries
+                    # (environ with the S3 keys, mem) even without Landlock.
+                    confine.set_undumpable()
+                return isolation, uid is not None, protections
+            reason = execution.reason.removeprefix("sandbox setup failed: ")
+            failures.append(f"{isolation}: {reason}{self._hint(isolation, reason, uid)}")
+        opt_out = (
+            "; to run generated code with resource limits only (it can then read the "
+            "evaluator's files and write where its uid may) pass --sandbox.isolation "
+            f"{UNSAFE}"
+            if wanted != UNSAFE
             else ""
         )
-        raise TritterError(f"sandbox unavailable ({'; '.join(failures)}){hint}")
+        raise TritterError(f"sandbox unavailable, refusing to run generated code "
+                           f"({'; '.join(failures)}){opt_out}")  # fmt: skip
+
+    def _hint(self, isolation: str, reason: str, uid: int | None) -> str:
+        """What to change, for the probe's one-line error."""
+        if isolation == "namespaces" and "unshare" in reason:
+            return " (needs root or CAP_SYS_ADMIN)"
+        if uid is not None:
+            hidden = _hidden_from_others(self.interpreter)
+            if hidden:
+                return (f" (uid {uid} cannot read the interpreter's files under {hidden}: "
+                        "install Python where every user can read it)")  # fmt: skip
+        return ""
 
     def _launch(
         self,
@@ -198,6 +273,8 @@ class Sandbox:
             "workdir_bytes": config.workdir_mb << 20,
             "workdir": None,
             "capture_bytes": min(max(capture_bytes, 0), _OUTPUT_CAP // 2),
+            "expose": list(self.expose),
+            "landlock_abi_cap": self._landlock_abi_cap,
         }
         workdir = None
         if isolation != "namespaces":
@@ -211,7 +288,7 @@ class Sandbox:
         start = time.monotonic()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-B", str(BOOTSTRAP)],
+                [self.interpreter, "-I", "-S", "-B", str(BOOTSTRAP)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 env=env, cwd=workdir or "/", start_new_session=True, close_fds=True,
             )  # fmt: skip
@@ -359,6 +436,18 @@ def _interpret(
             return result("failed", f"file size limit ({config.max_file_mb} MiB) exceeded")
         return result("failed", f"killed by {name}")
     return result("failed", f"exited with code {code} before finishing")
+
+
+def _hidden_from_others(path: str) -> str | None:
+    """The first directory on the way to `path` that other users cannot enter, if any."""
+    current = Path(os.path.realpath(path))
+    for directory in reversed(current.parents):
+        try:
+            if not directory.stat().st_mode & 0o001:
+                return str(directory)
+        except OSError:
+            return str(directory)
+    return None
 
 
 def _signal_name(number: int) -> str:

@@ -21,8 +21,18 @@ Process layout (isolation "namespaces", which needs root or CAP_SYS_ADMIN):
 
 The supervisor waits with the wall-clock limit and reports. When the program process ends, pid 1
 exits and the kernel kills everything left in the pid namespace, so nothing the program forked
-survives the sample. With isolation "rlimits" (no privileges) only the resource limits, the
-scrubbed environment and a fresh working directory apply.
+survives the sample.
+
+Process layout (isolations "landlock" and "unsafe-rlimits-only": no privileges needed):
+
+  supervisor (this process, the session's process-group leader; undumpable; waits, reports)
+    └─ program process: rlimits, no_new_privs, Landlock (filesystem allowlist, TCP, scoped
+       signals; "landlock" only), seccomp filter that also refuses setsid/setpgid
+
+Every process the program starts stays in the supervisor's process group: after its report the
+supervisor kills the group (itself included), and the evaluator kills it again when the
+supervisor is gone, so nothing the program forked survives the sample. `confine.py` (imported
+from this directory) holds the Landlock and seccomp code.
 
 Standard library only, imported up front: after the privilege drop the interpreter's own files
 may be unreadable, and the rlimits leave little room. Startup time here is the per-sample
@@ -40,6 +50,11 @@ import resource
 import select
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import confine  # a sibling file: -I keeps this directory off sys.path
+
+del sys.path[0]
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -49,10 +64,11 @@ MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
 MOUNT_ATTR_RDONLY, AT_RECURSIVE, AT_FDCWD = 0x1, 0x8000, -100
 SYS_MOUNT_SETATTR = {"x86_64": 442, "aarch64": 442}  # same number in the generic syscall table
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+PR_SET_PDEATHSIG = 1
 SANDBOX_ROOT = "/tmp"  # the private tmpfs (isolation "namespaces")
 WORKDIR = "/tmp/work"  # the program's cwd, HOME and TMPDIR: its only writable place
 STDLIB_MOUNTS = "/tmp/.python"  # read-only binds of the standard library directories
+EXPOSED_MOUNTS = "/tmp/.host"  # read-only binds of the host directories the header exposes
 REASON_CHARS = 300
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -145,6 +161,13 @@ def enter_namespaces(header: dict, protections: list[str]) -> dict[str, str]:
         _mount(directory, target, None, MS_BIND | MS_REC)
         _mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
         moved[directory] = target
+    # Host directories the evaluator exposes (a compiler's toolchain, site-packages): read-only
+    # and without setuid or device files, at EXPOSED_MOUNTS/<index> in the header's order.
+    for index, directory in enumerate(header.get("expose") or ()):
+        target = f"{EXPOSED_MOUNTS}/{index}"
+        os.makedirs(target, 0o755)
+        _mount(directory, target, None, MS_BIND | MS_REC)
+        _mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     return moved
 
 
@@ -169,16 +192,39 @@ def use_moved_stdlib(moved: dict[str, str]) -> None:
 
 def apply_limits(header: dict) -> None:
     cpu = int(header["cpu_seconds"])
+    nproc = int(header["max_processes"])
+    if header.get("uid") is None:
+        # The program shares the evaluator's uid, and RLIMIT_NPROC counts every task of the uid:
+        # allow max_processes on top of those that exist now (only those this pid namespace
+        # shows: same-uid tasks of other pods on the node count too, and then forks fail early).
+        nproc += _tasks_of_uid(os.getuid())
     limits = {
         resource.RLIMIT_CPU: (cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL one second on
         resource.RLIMIT_AS: (header["memory_bytes"],) * 2,
-        resource.RLIMIT_NPROC: (header["max_processes"],) * 2,
+        resource.RLIMIT_NPROC: (nproc, nproc),
         resource.RLIMIT_FSIZE: (header["max_file_bytes"],) * 2,
         resource.RLIMIT_NOFILE: (header["max_open_files"],) * 2,
         resource.RLIMIT_CORE: (0, 0),
     }
     for kind, (soft, hard) in limits.items():
         resource.setrlimit(kind, (int(soft), int(hard)))
+
+
+def _tasks_of_uid(uid: int) -> int:
+    """Tasks (threads included) of `uid` in /proc: what RLIMIT_NPROC counts."""
+    count = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as handle:
+                status = handle.read()
+        except OSError:
+            continue  # gone meanwhile
+        fields = dict(line.split(b":", 1) for line in status.splitlines() if b":" in line)
+        if int(fields.get(b"Uid", b"-1").split()[0]) == uid:
+            count += int(fields.get(b"Threads", b"1"))
+    return count
 
 
 def run_program(header: dict, source: str, channel: int, alive: int, moved: dict[str, str]) -> None:
@@ -269,10 +315,32 @@ def enter_program_process(header: dict, moved: dict[str, str]) -> str:
         os.setgid(gid)
         os.setuid(uid)
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    confine.set_no_new_privs()
+    if header["isolation"] == "landlock":
+        confine.restrict_self(int(header["landlock_abi"]), _readable_paths(header), [workdir])
+    if namespaces:
+        signals = "any"  # the pid namespace already keeps every other process out of reach
+    elif int(header.get("landlock_abi") or 0) >= confine.SCOPED_SIGNALS_ABI:
+        signals = "scoped"
+    else:
+        signals = "self"
+    filter_ = confine.seccomp_program(
+        os.uname().machine, process_rules=not namespaces, signals=signals, own_pid=os.getpid()
+    )
+    confine.install_seccomp(filter_)
     if namespaces:
         use_moved_stdlib(moved)
     return workdir
+
+
+def _readable_paths(header: dict) -> list[str]:
+    """What a Landlock-confined program may read and execute: the system directories, the
+    interpreter and its standard library, and the directories the evaluator exposes."""
+    paths = list(confine.SYSTEM_DIRECTORIES)
+    paths += [os.path.realpath(sys.executable)]
+    paths += [entry for entry in sys.path if entry and os.path.exists(entry)]
+    paths += list(header.get("expose") or ())
+    return list(dict.fromkeys(paths))
 
 
 def supervise(
@@ -332,12 +400,30 @@ def main() -> None:
     os.close(devnull)
     protections = ["rlimits", "scrubbed_environment", "new_session"]
     moved: dict[str, str] = {}
+    isolation = header["isolation"]
     try:
-        if header["isolation"] == "namespaces":
+        if isolation == "namespaces":
             moved = enter_namespaces(header, protections)
+        elif isolation == "landlock":
+            abi, missing = confine.landlock_abi()
+            if header.get("landlock_abi_cap"):  # tests: behave as an older kernel would
+                abi = min(abi, int(header["landlock_abi_cap"]))
+            if not abi:
+                _send(channel, event="setup_error", reason=missing)
+                os._exit(2)
+            header["landlock_abi"] = abi
+            protections += confine.landlock_protections(abi)
+        elif isolation != "unsafe-rlimits-only":
+            raise OSError(f"unknown isolation {isolation!r}")
         if header.get("uid") is not None:
             protections.append("unprivileged_uid")
-        protections.append("no_new_privs")
+        protections += ["no_new_privs", "seccomp_filter"]
+        if isolation != "namespaces":
+            scoped = int(header.get("landlock_abi") or 0) >= confine.SCOPED_SIGNALS_ABI
+            protections += ["process_group_kept", "supervisor_undumpable",
+                            "signals_scoped" if scoped else "signals_to_self_only"]  # fmt: skip
+            # Same uid as the program: keep it out of this process's memory and environment.
+            confine.set_undumpable()
     except OSError as err:
         _send(channel, event="setup_error", reason=str(err)[:REASON_CHARS])
         os._exit(2)
@@ -353,6 +439,10 @@ def main() -> None:
     os.close(alive_read)
     namespace_init = header["isolation"] == "namespaces"
     supervise(pid, float(header["wall_seconds"]), channel, namespace_init, output, cap)
+    if os.getpgrp() == os.getpid():
+        # Whatever the program left in the process group (it cannot leave it: setsid and
+        # setpgid are refused) dies now, with this process; kill(-pgid) is atomic with fork.
+        os.killpg(0, signal.SIGKILL)
     os._exit(0)  # skip interpreter teardown: a few ms per sample
 
 

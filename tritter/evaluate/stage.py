@@ -1,6 +1,7 @@
 """The evaluate stage: a checkpoint → eval/ (`tritter evaluate`): perplexity / bits per byte,
-sandboxed code generation and, for chat models, identity consistency and the persona rates
-(`tritter.evaluate.persona`).
+sandboxed code generation (HumanEval, MBPP, MultiPL-E Rust, DS-1000), GSM8K, multiple choice
+(ARC, MMLU), their CORE average and, for chat models, identity consistency and the persona
+rates (`tritter.evaluate.persona`).
 
 A chat model (`tritter.evaluate.prompt_format`) is asked each code problem as a user turn and
 its reply, generated until `<|assistant_end|>`, gives the program to test
@@ -28,7 +29,7 @@ from tritter.errors import TritterError
 from tritter.evaluate import identity as identity_task
 from tritter.evaluate import loading, prompt_format
 from tritter.evaluate import persona as persona_task
-from tritter.evaluate.config import EvaluateConfig
+from tritter.evaluate.config import CHOICE_TASKS, CODE_TASKS, EvaluateConfig
 from tritter.evaluate.identity_questions import QUESTIONS, questions_sha256
 from tritter.evaluate.persona_prompts import prompts_sha256
 from tritter.evaluate.prompt_format import PromptFormat
@@ -48,6 +49,8 @@ from tritter.train.store import identity
 if TYPE_CHECKING:
     import torch
 
+    from tritter.benchmarks.choice import ChoiceQuestion
+    from tritter.benchmarks.gsm8k import MathProblem
     from tritter.chat.persona import Persona
     from tritter.evaluate.sandbox import Sandbox
     from tritter.tokenizer import Tokenizer
@@ -62,6 +65,11 @@ def stage_inputs(
     the held-out data and, for the identity and persona tasks, the persona file (location,
     text), the question set and the persona prompts."""
     data = PACK_MANIFEST.require(config.data) if "perplexity" in config.tasks else None
+    if data is not None:
+        from tritter.loader import check_tokenizer
+
+        # Ids from another tokenizer are in range and would be scored silently.
+        check_tokenizer(config.data, tokenizer)
     checkpoint_identity = identity(config.checkpoint)  # a missing checkpoint: this error first
     chosen = prompt_format.decide(config.checkpoint, config.prompt_format)
     inputs = EvaluateInputs(
@@ -92,10 +100,22 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
     started = time.time()
     if "perplexity" in config.tasks and not config.data:
         raise TritterError("the perplexity task needs --data (the packed token shards)")
-    files = {"humaneval": config.benchmarks.humaneval, "mbpp": config.benchmarks.mbpp}
     code_tasks = {
-        name: load_task(name, files[name], config.limit) for name in config.tasks if name in files
+        name: _load_code_task(name, config.benchmarks.uri(name), config.limit)
+        for name in config.tasks
+        if name in CODE_TASKS
     }
+    suites = _load_suites(config)  # GSM8K and the multiple-choice sets
+    on_samples = [
+        name
+        for name in config.tasks
+        if name in (*CHOICE_TASKS, "gsm8k", "multipl-e-rust", "ds1000")
+        and config.benchmarks.uri(name) is None
+    ]
+    if on_samples:
+        log.event(_log, "scoring the shipped samples (a smoke test, not comparable to published "
+                  "scores; --benchmarks.<task> hf://… reads the full sets)", level=30,
+                  tasks=",".join(on_samples))  # fmt: skip
     tokenizer = loading.load_tokenizer(config.tokenizer)
     persona_source = persona = None  # (location, text) of the persona file, and its content
     chat_tasks = [name for name in ("identity", "persona") if name in config.tasks]
@@ -123,10 +143,13 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
     storage.delete(manifest.manifest_uri(output))  # a stale manifest must not vouch for new files
 
     sandbox = None
-    if code_tasks:
+    if {"humaneval", "mbpp"} & set(code_tasks):
         from tritter.evaluate.sandbox import Sandbox
 
         sandbox = Sandbox(config.sandbox)  # probes isolation now, before the model loads
+    # MultiPL-E and DS-1000 get their own sandboxes (limits, exposed toolchain/libraries),
+    # checked now too: a missing rustc or library is known before the model loads.
+    sandboxes, code_tasks = _open_sandboxes(config, code_tasks, sandbox)
 
     import torch
 
@@ -157,11 +180,24 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
         results["tasks"]["perplexity"] = _perplexity(config, model, tokenizer, device,
                                                      max_positions)  # fmt: skip
     for name, task in code_tasks.items():
-        assert sandbox is not None
         results["tasks"][name], entry = _code_task(
-            config, task, model, tokenizer, device, max_positions, sandbox, chosen.chat
+            config, task, model, tokenizer, device, max_positions, sandboxes[name], chosen.chat
         )
+        results["tasks"][name].update(_code_task_extras(config, task, sandboxes[name]))
         written.append(entry)
+    for name, (problems, source) in suites.items():
+        run_suite = _gsm8k if name == "gsm8k" else _choice
+        results["tasks"][name], entry = run_suite(
+            config, name, problems, model, tokenizer, device, max_positions, chosen.chat
+        )
+        results["tasks"][name]["source"] = source
+        written.append(entry)
+    if "core" in config.tasks:
+        from tritter.evaluate.core import core
+
+        results["tasks"]["core"] = core(results["tasks"])
+        log.event(_log, "scored", task="core", score=results["tasks"]["core"]["score"],
+                  suites=results["tasks"]["core"]["suites"])  # fmt: skip
     if persona is not None and "identity" in config.tasks:
         results["tasks"]["identity"], entry = _identity(
             config, persona, model, tokenizer, device, max_positions
@@ -180,12 +216,16 @@ def run(config: EvaluateConfig) -> dict[str, Any]:
     results_uri = storage.join(output, RESULTS)
     storage.write_text(results_uri, loading.dumps(results))
     written.append(manifest.file_entry(output, results_uri))
-    counted = ("problems", *identity_task.METRICS)
+    counted = ("problems", "accuracy", "score", *identity_task.METRICS)
     counts = EvaluateCounts(
         tasks={
             name: persona_task.counts(values)
             if name == "persona"
-            else {k: v for k, v in values.items() if k.startswith("pass@") or k in counted}
+            else {
+                k: v
+                for k, v in values.items()
+                if (k.startswith("pass@") or k in counted) and isinstance(v, (int, float))
+            }
             for name, values in results["tasks"].items()
             if name != "perplexity"
         }
@@ -264,7 +304,6 @@ def _code_task(
     from tritter.chat.template import render_prompt, stop_ids
     from tritter.evaluate.execution import check_completions, score
     from tritter.evaluate.generation import Decoding, Generator, Prompt
-    from tritter.evaluate.replies import extract_program
 
     started = time.perf_counter()
     settings = config.generation
@@ -291,7 +330,7 @@ def _code_task(
     replies = None
     if chat:
         replies = by_id
-        by_id = {key: [extract_program(text) for text in texts] for key, texts in replies.items()}
+        by_id = {key: [task.extract(text) for text in texts] for key, texts in replies.items()}
     checked = check_completions(task, by_id, sandbox, replies)
     metrics = score(checked, settings.pass_k)
     metrics["decoding"] = {
@@ -323,25 +362,32 @@ def _greedy_replies(
     tokenizer: Tokenizer,
     device: torch.device,
     max_positions: int,
+    stop: tuple[str, ...] | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
-    """One greedy chat reply per rendered prompt (the identity and persona tasks), and the
-    decoding/generation fields their metrics carry."""
+    """One greedy chat reply per rendered prompt (the identity, persona, GSM8K and multiple-
+    choice tasks), and the decoding/generation fields their metrics carry. With `stop`, the
+    prompts are base-model text completed until one of those sequences instead."""
     from tritter.chat.template import stop_ids
     from tritter.evaluate.generation import Decoding, Generator
 
     started = time.perf_counter()
     decoding = Decoding(
         temperature=0.0, max_new_tokens=max_new_tokens,
-        batch_size=config.generation.batch_size, stop_ids=stop_ids(tokenizer),
+        batch_size=config.generation.batch_size,
+        stop=stop or (), stop_ids=stop_ids(tokenizer) if stop is None else (),
     )  # fmt: skip
     log.event(_log, "generating", task=task, problems=len(prompts), samples=1)
     outputs, stats = Generator(model, tokenizer, device, max_positions).generate(prompts, decoding)
+    described: dict[str, Any] = {"temperature": 0.0, "max_new_tokens": decoding.max_new_tokens}
+    if stop is None:
+        described["stop_ids"] = list(decoding.stop_ids)
+    else:
+        described["stop"] = list(decoding.stop)
     fields = {
-        "decoding": {"temperature": 0.0, "max_new_tokens": decoding.max_new_tokens,
-                     "stop_ids": list(decoding.stop_ids)},
+        "decoding": described,
         "generation": stats.to_dict(),
         "seconds": round(time.perf_counter() - started, 2),
-    }  # fmt: skip
+    }
     return [texts[0] for texts in outputs], fields
 
 
@@ -396,4 +442,169 @@ def _persona(
     entry = _write_samples(config, "persona", records)
     log.event(_log, "scored", task="persona",
               **{name: rate["rate"] for name, rate in metrics["rates"].items()})  # fmt: skip
+    return metrics, entry
+
+
+def _load_code_task(name: str, uri: str | None, limit: int | None) -> CodeTask:
+    """HumanEval and MBPP (`tritter.evaluate.tasks`), MultiPL-E Rust and DS-1000 (their
+    modules; their sandboxes are opened by `_open_sandboxes`)."""
+    if name == "multipl-e-rust":
+        from tritter.evaluate import multipl_e
+
+        return multipl_e.load_task(uri, limit)
+    if name == "ds1000":
+        from tritter.evaluate import ds1000
+
+        return ds1000.load_task(uri, limit)
+    return load_task(name, uri, limit)
+
+
+def _load_suites(config: EvaluateConfig) -> dict[str, tuple[list[Any], str]]:
+    """GSM8K's problems and each multiple-choice set's questions ({task: (items, source)}),
+    the first --limit of each."""
+    from tritter.benchmarks import rows
+    from tritter.benchmarks.choice import SAMPLES, load_choice
+    from tritter.benchmarks.gsm8k import SAMPLE, load_gsm8k
+
+    suites: dict[str, tuple[list[Any], str]] = {}
+    for name in config.tasks:
+        if name != "gsm8k" and name not in CHOICE_TASKS:
+            continue
+        uri = config.benchmarks.uri(name)
+        items: list[Any] = load_gsm8k(uri) if name == "gsm8k" else load_choice(name, uri)
+        source = rows.describe(uri, SAMPLE if name == "gsm8k" else SAMPLES[name])
+        suites[name] = (items[: config.limit] if config.limit else items, source)
+    return suites
+
+
+def _open_sandboxes(
+    config: EvaluateConfig, tasks: dict[str, CodeTask], sandbox: Sandbox | None
+) -> tuple[dict[str, Sandbox], dict[str, CodeTask]]:
+    """The sandbox each code task runs in, and the tasks bound to theirs: Python tasks share
+    `sandbox`; MultiPL-E Rust gets the Rust limits and the toolchain; DS-1000 its limits, the
+    site-packages, and only the problems whose libraries import there."""
+    from dataclasses import replace
+
+    sandboxes: dict[str, Sandbox] = {}
+    bound: dict[str, CodeTask] = {}
+    for name, task in tasks.items():
+        if name == "multipl-e-rust":
+            from tritter.evaluate import rust
+
+            sandboxes[name], runner = rust.open_runner(config.sandbox, config.rust)
+            bound[name] = replace(task, runner=runner)  # type: ignore[call-arg]
+            log.event(_log, "rust toolchain", rustc=runner.version, edition=runner.edition)
+        elif name == "ds1000":
+            from tritter.evaluate import ds1000
+
+            sandboxes[name], bound[name] = ds1000.open_task(
+                task.problems, config.sandbox, config.ds1000
+            )
+            skipped = bound[name].skipped  # type: ignore[attr-defined]
+            if skipped["problems"]:
+                log.event(_log, "ds1000 problems skipped: their libraries do not import in the "
+                          "sandbox", level=30, problems=skipped["problems"],
+                          modules=",".join(skipped["missing_modules"]))  # fmt: skip
+        else:
+            assert sandbox is not None
+            sandboxes[name], bound[name] = sandbox, task
+    return sandboxes, bound
+
+
+def _code_task_extras(config: EvaluateConfig, task: CodeTask, sandbox: Sandbox) -> dict[str, Any]:
+    """What a MultiPL-E or DS-1000 result adds: where the problems came from, its sandbox (own
+    limits) and the toolchain or the problems skipped."""
+    from tritter.benchmarks import rows
+
+    extras: dict[str, Any] = {}
+    if task.name == "multipl-e-rust":
+        from tritter.benchmarks.multipl_e import SAMPLE
+
+        runner = task.runner  # type: ignore[attr-defined]
+        extras["toolchain"] = {"rustc": runner.version, "edition": runner.edition}
+    elif task.name == "ds1000":
+        from tritter.benchmarks.ds1000 import SAMPLE  # type: ignore[no-redef]
+
+        extras["skipped"] = task.skipped  # type: ignore[attr-defined]
+    else:
+        return extras
+    extras["source"] = rows.describe(config.benchmarks.uri(task.name), SAMPLE)
+    extras["sandbox"] = sandbox.describe()
+    return extras
+
+
+def _choice(
+    config: EvaluateConfig,
+    name: str,
+    questions: list[ChoiceQuestion],
+    model: torch.nn.Module,
+    tokenizer: Tokenizer,
+    device: torch.device,
+    max_positions: int,
+    chat: bool,
+) -> tuple[dict[str, Any], manifest.FileEntry]:
+    """ARC or MMLU: each choice's log-likelihood (base), or a generated letter (chat)."""
+    from tritter.evaluate import multiple_choice
+
+    started = time.perf_counter()
+    if chat:
+        from tritter.chat.conversation import Message
+        from tritter.chat.template import render_prompt
+
+        prompts = [
+            render_prompt([Message("user", multiple_choice.question_text(q))], tokenizer)
+            for q in questions
+        ]
+        replies, fields = _greedy_replies(config, name, prompts, config.choice.max_new_tokens,
+                                          model, tokenizer, device, max_positions)  # fmt: skip
+        metrics, records = multiple_choice.score_replies(questions, replies)
+        metrics.update(fields)
+    else:
+        log.event(_log, "scoring choices", task=name, problems=len(questions),
+                  sequences=sum(len(q.choices) for q in questions))  # fmt: skip
+        logprobs = multiple_choice.choice_logprobs(
+            model, tokenizer, questions, device, max_positions, config.choice.batch_size
+        )
+        metrics, records = multiple_choice.score_logprobs(questions, logprobs)
+        metrics["seconds"] = round(time.perf_counter() - started, 2)
+    if config.limit:
+        metrics["limited_to"] = config.limit
+    entry = _write_samples(config, name, records)
+    log.event(_log, "scored", task=name, accuracy=metrics["accuracy"])
+    return metrics, entry
+
+
+def _gsm8k(
+    config: EvaluateConfig,
+    name: str,
+    problems: list[MathProblem],
+    model: torch.nn.Module,
+    tokenizer: Tokenizer,
+    device: torch.device,
+    max_positions: int,
+    chat: bool,
+) -> tuple[dict[str, Any], manifest.FileEntry]:
+    """GSM8K: a greedy worked solution per problem, scored by its final number."""
+    from tritter.evaluate import gsm8k
+
+    prompts: list[Any]
+    if chat:
+        from tritter.chat.conversation import Message
+        from tritter.chat.template import render_prompt
+
+        prompts = [render_prompt([Message("user", gsm8k.question(p))], tokenizer) for p in problems]
+        stop = None
+    else:
+        prompts = [gsm8k.prompt(p, config.gsm8k.shots) for p in problems]
+        stop = gsm8k.STOP
+    texts, fields = _greedy_replies(config, name, prompts, config.gsm8k.max_new_tokens, model,
+                                    tokenizer, device, max_positions, stop=stop)  # fmt: skip
+    metrics, records = gsm8k.score(problems, texts, chat=chat)
+    metrics.update(fields)
+    if not chat:
+        metrics["shots"] = config.gsm8k.shots
+    if config.limit:
+        metrics["limited_to"] = config.limit
+    entry = _write_samples(config, name, records)
+    log.event(_log, "scored", task=name, accuracy=metrics["accuracy"])
     return metrics, entry

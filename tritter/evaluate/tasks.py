@@ -6,7 +6,10 @@ a chat model is asked `question(problem)` as a user turn and the program is take
 (fails) unless the completion is correct. A chat reply's code goes where a completion goes,
 after the prompt, which then supplies the imports and helper functions the question showed.
 `reference(problem)` is the completion that reproduces the benchmark's own solution, used by the
-known-answer checks of the harness.
+known-answer checks of the harness. `extract(reply)` takes the program from a chat reply and
+`verdict(execution)` turns the sandbox's outcome into the sample's (status, reason); subclasses
+for other languages and harnesses (`tritter.evaluate.multipl_e`, `tritter.evaluate.ds1000`)
+override what differs.
 """
 
 from __future__ import annotations
@@ -15,10 +18,15 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tritter import storage
 from tritter.benchmarks import MBPP_TEST_IDS, Problem, load_humaneval, load_mbpp
 from tritter.errors import TritterError
+from tritter.evaluate.replies import extract_program
+
+if TYPE_CHECKING:
+    from tritter.evaluate.sandbox import Execution
 
 # Codex paper / bigcode-evaluation-harness conventions: stop where a new top-level statement
 # begins, since a base model keeps writing after the function it was asked for.
@@ -65,6 +73,14 @@ class CodeTask:
     def reference(self, problem: Problem) -> str:
         """The completion that turns the prompt into the benchmark's reference solution."""
         return problem.solution
+
+    def extract(self, reply: str) -> str:
+        """The program in a chat model's reply (`tritter.evaluate.replies`)."""
+        return extract_program(reply)
+
+    def verdict(self, execution: Execution) -> tuple[str, str]:
+        """(status, reason) of a sample from its program's execution."""
+        return execution.status, execution.reason
 
 
 def load_task(name: str, path: str | None = None, limit: int | None = None) -> CodeTask:
