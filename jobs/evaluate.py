@@ -1,5 +1,6 @@
 """The evaluate steps: held-out perplexity and sandboxed HumanEval/MBPP on the newest
-checkpoint — of pretraining into `<run_root>/eval`, of SFT into `<run_root>/sft/eval`."""
+checkpoint — of pretraining into `<run_root>/eval`, of the post-trained model into
+`<run_root>/sft/eval` (`dpo/eval`, `rl/eval` when those ran)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from tritter.deploy.params import PipelineParams, RunParams, split_list
 from tritter.evaluate import stage
 from tritter.evaluate.config import EvaluateConfig
 from tritter.jobs.settings import prepare, prepare_posttrain, run_folder
-from tritter.run_folder import DPO, DPO_EVAL, SFT_EVAL
+from tritter.run_folder import DPO, DPO_EVAL, RL, RL_EVAL, SFT_EVAL
 
 
 def config(
@@ -45,14 +46,15 @@ def evaluate(settings: str, checkpoints: str, tokenizer: str, data: str) -> str:
 
 
 def evaluate_sft(settings: str, checkpoints: str) -> str:
-    """Evaluate the post-trained model — `sft/`, or `dpo/` when DPO ran — into its folder's
-    `eval/` (the pretrained model's evaluation keeps `<run_root>/eval`, so a run folder holding
-    both pipelines keeps both); perplexity reads `<run_root>/tokens`. Returns the eval
-    folder."""
+    """Evaluate the post-trained model — `sft/`, `dpo/` when DPO ran, `rl/` when RL ran — into
+    its folder's `eval/` (the pretrained model's evaluation keeps `<run_root>/eval`, so a run
+    folder holding both pipelines keeps both); perplexity reads `<run_root>/tokens`. Returns the
+    eval folder."""
     params = prepare_posttrain(settings)
     run = run_folder(params)
     tokens = run.tokens if "perplexity" in split_list(params.eval_tasks) else None
-    output = run.part(DPO_EVAL if checkpoints == run.part(DPO) else SFT_EVAL)
+    evals = {run.part(DPO): DPO_EVAL, run.part(RL): RL_EVAL}
+    output = run.part(evals.get(checkpoints, SFT_EVAL))
     made = config(params, checkpoints, params.tokenizer_uri(), tokens, output)
     stage.run(made)
     return made.output

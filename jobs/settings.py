@@ -74,7 +74,22 @@ def _has_s3_credentials() -> bool:
 def check_parameters(**values: Any) -> str:
     """The pipeline's first step: every parameter at once, before hours of curation. Returns
     the settings JSON every later step receives."""
-    return _accept(prepare(json.dumps(values)))
+    checked = prepare(json.dumps(values))
+    check_source(checked.source)
+    return _accept(checked)
+
+
+def check_source(source: str) -> None:
+    """A local source must exist where the steps run (s3:// and hf:// are read by curation,
+    which names them when they are missing)."""
+    from tritter.curate.sources import STDLIB
+
+    text = source.strip()
+    if text == STDLIB or "://" in text:
+        return
+    path = storage.local_path(text).expanduser()
+    if not path.exists() and not path.is_symlink():
+        raise TritterError(f"pipeline parameter 'source': {text}: input not found")
 
 
 def check_posttrain_parameters(**values: Any) -> str:
@@ -92,7 +107,24 @@ def check_posttrain_parameters(**values: Any) -> str:
         or (tokenizer.endswith(".model") and storage.exists(tokenizer))
     ):
         raise TritterError(f"pipeline parameter 'tokenizer': no {TOKENIZER_MODEL} at {tokenizer}")
+    if checked.rl_prompts:
+        check_rl_prompts(checked.rl_prompts)
     return _accept(checked)
+
+
+def check_rl_prompts(prompts: str) -> None:
+    """A shipped set must exist by name and a local file or folder must be there before hours
+    of SFT (s3:// and hf:// are read by the RL step, which names them when they are missing)."""
+    from tritter.rl.prompts import BUILTIN_PREFIX, resolve_source
+
+    try:
+        path = resolve_source(prompts)
+    except TritterError as err:
+        raise TritterError(f"pipeline parameter 'rl_prompts': {err}") from err
+    if prompts.startswith(BUILTIN_PREFIX) or "://" in prompts:
+        return
+    if not storage.local_path(path).expanduser().exists():
+        raise TritterError(f"pipeline parameter 'rl_prompts': {prompts}: not found")
 
 
 def _accept(checked: RunParams) -> str:

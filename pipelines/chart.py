@@ -10,8 +10,9 @@
 * `helm/tritter/files/tritter_pretrain.yaml`, `tritter_posttrain.yaml`: the compiled pipelines
   the upload hook ships.
 * `helm/tritter/files/dashboards/*.json`: the Grafana dashboards (`tritter.deploy.dashboards`).
-* `k8s/*.yaml`: the chart rendered with `k8s/values.yaml` (namespace, RBAC, Secret template),
-  plus an example multi-node PyTorchJob built by `pytorchjob.build_job`.
+* `k8s/*.yaml`: the chart rendered with `k8s/values.yaml` (namespace, RBAC, Secret template,
+  the generated-code NetworkPolicy), plus an example multi-node PyTorchJob built by
+  `pytorchjob.build_job`.
 """
 
 from __future__ import annotations
@@ -114,6 +115,25 @@ POD_GROUP_POLICY = {
 }
 
 
+# The egress allowlist of the pods that run generated code (templates/networkpolicy.yaml).
+_PORTS = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 65535}}
+_CIDRS = {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-fA-F:.]+/[0-9]{1,3}$"}}
+NETWORK_POLICY = _object(
+    {
+        "enabled": {"type": "boolean"},
+        "podSelector": {
+            **_labels("labels of the pods that run generated code"),
+            "minProperties": 1,
+        },
+        "dns": {"type": "boolean"},
+        "namespaces": {"type": "array", "items": {**NAME, "minLength": 1}},
+        "s3": _object({"cidrs": _CIDRS, "ports": _PORTS}),
+        "apiServer": _object({"cidrs": _CIDRS, "ports": _PORTS}),
+        "extraEgress": {"type": "array", "items": {"type": "object"}},
+    }
+)
+
+
 def values_schema() -> dict[str, Any]:
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
@@ -178,6 +198,7 @@ def values_schema() -> dict[str, Any]:
                         ),
                     }
                 ),
+                "networkPolicy": NETWORK_POLICY,
                 "serviceAccount": _object({"create": {"type": "boolean"}, "name": NAME}),
                 "monitoring": _object(
                     {
@@ -244,7 +265,9 @@ def k8s_files() -> dict[str, str]:
 
     values = yaml.safe_load((K8S / "values.yaml").read_text())
     objects = render_chart(values, namespace=values["namespace"]["name"])
-    groups: dict[str, list[dict]] = {"namespace.yaml": [], "rbac.yaml": [], "secret.yaml": []}
+    groups: dict[str, list[dict]] = {
+        "namespace.yaml": [], "rbac.yaml": [], "secret.yaml": [], "networkpolicy.yaml": []
+    }  # fmt: skip
     for obj in objects:
         kind = obj["kind"]
         if kind == "Namespace":
@@ -253,6 +276,8 @@ def k8s_files() -> dict[str, str]:
             groups["rbac.yaml"].append(obj)
         elif kind == "Secret":
             groups["secret.yaml"].append(obj)
+        elif kind == "NetworkPolicy":
+            groups["networkpolicy.yaml"].append(obj)
     namespace = values["namespace"]["name"]
     bucket = f"s3://{values['storage']['bucket']}/{values['storage']['prefix']}/example"
     job = build_job(

@@ -251,6 +251,11 @@ def check_posttrain_parameters(
     dpo_max_steps: int,
     dpo_lr: float,
     dpo_beta: float,
+    rl_prompts: str,
+    rl_reward: str,
+    rl_max_steps: int,
+    rl_samples_per_prompt: int,
+    rl_lr: float,
 ) -> str:
     values = dict(locals())
     from tritter.jobs import settings
@@ -342,6 +347,20 @@ def dpo(
 
     folder = dpo.dpo(settings, sft, constitutional)
     ui.publish("dpo" if folder != sft else "sft", folder, summary.path, metrics)
+    return folder
+
+
+@_component(LAUNCH_IMAGE)
+def rl(
+    settings: str,
+    model: str,
+    summary: dsl.Output[dsl.Markdown],
+    metrics: dsl.Output[dsl.Metrics],
+) -> str:
+    from tritter.jobs import rl, ui
+
+    folder = rl.rl(settings, model)
+    ui.publish(rl.stage_of(folder), folder, summary.path, metrics)
     return folder
 
 

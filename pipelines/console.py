@@ -53,6 +53,7 @@ STAGE_FOLDERS: dict[str, tuple[str, Contract]] = {
     "mid": (run_folder.MID, run_folder.MID_MANIFEST),
     "sft": (run_folder.SFT, run_folder.SFT_MANIFEST),
     "dpo": (run_folder.DPO, run_folder.DPO_MANIFEST),
+    "rl": (run_folder.RL, run_folder.RL_MANIFEST),
 }
 _REPORTS = ("report", "report-posttrain")
 
@@ -193,8 +194,8 @@ class RunConsole:
         run = run_folder.RunFolder(self.run_root)
         if name in _REPORTS:
             return storage.join(run.report, "report.html")
-        if name == "evaluate-sft":  # the post-trained model's: dpo/eval when DPO ran
-            done = [p for p in (run_folder.DPO_EVAL, run_folder.SFT_EVAL)
+        if name == "evaluate-sft":  # the post-trained model's: rl/eval or dpo/eval when run
+            done = [p for p in (run_folder.RL_EVAL, run_folder.DPO_EVAL, run_folder.SFT_EVAL)
                     if storage.exists(storage.join(run.part(p), "_manifest.json"))]  # fmt: skip
             summary = summarize(run_folder.EVALUATE_MANIFEST, run.part(done[0])) if done else None
             return summary.figure if summary else ""

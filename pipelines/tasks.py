@@ -14,6 +14,9 @@ SECRET_KEYS = {
     "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY",
 }
 DATA_RETRIES = 3
+# The pods that run model-generated code (the evaluation steps) carry this label: the chart's
+# NetworkPolicy (`networkPolicy.podSelector`) limits their egress to storage, DNS and Kubeflow.
+GENERATED_CODE_LABEL = ("tritter.dev/runs-generated-code", "true")
 
 
 def default(kind: type[RunParams], name: str) -> Any:
@@ -43,3 +46,8 @@ def configure(
     for key, value in POD_ANNOTATIONS.items():
         kubernetes.add_pod_annotation(task, key, value)
     return task
+
+
+def runs_generated_code(task: dsl.PipelineTask) -> dsl.PipelineTask:
+    """Label a step that executes model-generated code (see GENERATED_CODE_LABEL)."""
+    return kubernetes.add_pod_label(task, *GENERATED_CODE_LABEL)

@@ -1,7 +1,7 @@
 """The `tritter-posttrain` pipeline: identity (and default instruction) conversations and,
 optionally, constitutional data from the base model (generate → critique → revise → filter) →
-mid → sft → dpo (when there are preference pairs) → evaluate → report, starting from the
-weights named by `base`.
+mid → sft → dpo (when there are preference pairs) → rl (when there are RL prompts) → evaluate
+(the last model trained) → report, starting from the weights named by `base`.
 
 Compiled into `tritter_posttrain.yaml` beside this file (`tritter pipeline compile --pipeline
 posttrain`); a test keeps the two in step. The same compiled file is what the Helm chart uploads
@@ -9,10 +9,12 @@ and what `tritter run --pipeline posttrain|full` executes locally with KFP's Sub
 
 Per-step settings follow `tritter-pretrain`'s:
 * resources: the identity and docstring steps are light; the constitutional generate /
-  critique / revise steps sample from the base model on one GPU; mid, sft and dpo only launch
-  and watch their PyTorchJob (its pods carry the GPUs); evaluation generates code on one GPU.
-* retries: the synth steps retry on transient failures (they skip finished units); mid, sft and
-  dpo retry once and resume from their newest checkpoint; the parameter check never retries.
+  critique / revise steps sample from the base model on one GPU; mid, sft, dpo and rl only
+  launch and watch their PyTorchJob (its pods carry the GPUs); evaluation generates code on one
+  GPU.
+* retries: the synth steps retry on transient failures (they skip finished units); mid, sft,
+  dpo and rl retry once and resume from their newest checkpoint; the parameter check never
+  retries.
 * caching: only the parameter check is cached; every other step skips by its own manifest.
 * S3 credentials come from the Secret named by `s3_secret`.
 """
@@ -22,7 +24,7 @@ from kfp import dsl, kubernetes
 from tritter.deploy import params
 from tritter.deploy.params import PosttrainParams
 from tritter.pipelines import components as c
-from tritter.pipelines.tasks import configure, default
+from tritter.pipelines.tasks import configure, default, runs_generated_code
 
 PIPELINE_NAME = "tritter-posttrain"
 
@@ -73,6 +75,11 @@ def tritter_posttrain(
     dpo_max_steps: int = _default("dpo_max_steps"),
     dpo_lr: float = _default("dpo_lr"),
     dpo_beta: float = _default("dpo_beta"),
+    rl_prompts: str = _default("rl_prompts"),
+    rl_reward: str = _default("rl_reward"),
+    rl_max_steps: int = _default("rl_max_steps"),
+    rl_samples_per_prompt: int = _default("rl_samples_per_prompt"),
+    rl_lr: float = _default("rl_lr"),
 ) -> str:
     checked = c.check_posttrain_parameters(
         seq_len=seq_len,
@@ -116,6 +123,11 @@ def tritter_posttrain(
         dpo_max_steps=dpo_max_steps,
         dpo_lr=dpo_lr,
         dpo_beta=dpo_beta,
+        rl_prompts=rl_prompts,
+        rl_reward=rl_reward,
+        rl_max_steps=rl_max_steps,
+        rl_samples_per_prompt=rl_samples_per_prompt,
+        rl_lr=rl_lr,
     ).set_display_name("check parameters")
     configure(checked, s3_secret, cpu="1", memory="2Gi", retries=0)
     checked.set_caching_options(enable_caching=True)
@@ -149,15 +161,20 @@ def tritter_posttrain(
         settings=settings, sft=tuned.outputs["Output"], constitutional=filtered.output
     )
     configure(preferred.set_display_name("dpo"), s3_secret, cpu="1", memory="2Gi", retries=1)
+    # RL from the model so far (DPO's or SFT's) when there are prompt rows; else it passes that
+    # model on. Tool calls and unit-test rewards run in the sandbox of the training pods.
+    reinforced = c.rl(settings=settings, model=preferred.outputs["Output"])
+    configure(reinforced.set_display_name("rl"), s3_secret, cpu="1", memory="2Gi", retries=1)
     # Each step enforces train_timeout_hours itself (the PyTorchJob gets it as its deadline);
     # the pod deadline, fixed at compile time, is only a backstop at the largest allowed value.
-    for trained in (midtrained, tuned, preferred):
+    for trained in (midtrained, tuned, preferred, reinforced):
         kubernetes.set_timeout(trained, int(params.MAX_TRAIN_HOURS * 3600) + 600)
 
-    evaluated = c.evaluate_sft(settings=settings, checkpoints=preferred.outputs["Output"])
+    evaluated = c.evaluate_sft(settings=settings, checkpoints=reinforced.outputs["Output"])
     configure(
         evaluated.set_display_name("evaluate"), s3_secret, cpu="8", memory="64Gi", retries=1, gpus=1
     )
+    runs_generated_code(evaluated)
     report = c.report_posttrain(settings=settings, evaluated=evaluated.outputs["Output"])
     configure(report.set_display_name("report"), s3_secret, cpu="1", memory="4Gi", retries=1)
     return report.outputs["Output"]

@@ -24,7 +24,7 @@ from tritter.deploy import params
 from tritter.deploy.params import PipelineParams
 from tritter.pipelines import components as c
 from tritter.pipelines.tasks import configure as _configure
-from tritter.pipelines.tasks import default
+from tritter.pipelines.tasks import default, runs_generated_code
 
 PIPELINE_NAME = "tritter-pretrain"
 
@@ -163,6 +163,7 @@ def tritter_pretrain(
     _configure(
         evaluated.set_display_name("evaluate"), s3_secret, cpu="8", memory="64Gi", retries=1, gpus=1
     )
+    runs_generated_code(evaluated)
     report = c.report(settings=settings, evaluated=evaluated.outputs["Output"])
     _configure(report.set_display_name("report"), s3_secret, cpu="1", memory="4Gi", retries=1)
     return report.outputs["Output"]

@@ -29,7 +29,9 @@ the tests) reads them through the same `Contract`, so nobody depends on a key no
       dpo/                dpo        a checkpoints folder as above (`tritter dpo`), plus data/:
                                      the preference pairs rendered, with the reference model's
                                      log-probabilities, manifest dpo-data
-      rl/                            the stage to come, with its own contract
+      rl/                 rl         a checkpoints folder as above (`tritter rl`: on-policy RL
+                                     with verifiable rewards), plus data/: the prompt rows kept
+                                     (prompts.jsonl), manifest rl-data
       synth/identity/     synth-identity  conversations.jsonl: identity conversations generated
                                      from a persona (`tritter.chat` row format)
       synth/generated/    synth-generate  conversations.jsonl: a base model's few-shot answers
@@ -89,6 +91,7 @@ SYNTH_FILTERED = f"{SYNTH}/filtered"
 # eval/, so a run folder holding both pipelines keeps both.
 SFT_EVAL = f"{SFT}/{EVAL}"
 DPO_EVAL = f"{DPO}/{EVAL}"  # the same, when DPO followed SFT
+RL_EVAL = f"{RL}/{EVAL}"  # the same, when RL followed SFT (or DPO)
 
 # Raw logs of `tritter run` (KFP's output of every step), one file per invocation.
 LOGS = "logs"
@@ -203,6 +206,14 @@ class DedupCounts(Record):
     rows: int
 
 
+class PiiCounts(Record):
+    """Personal data found in the documents that reached the PII check (`--pii`: redacted,
+    kept or dropped). Kinds: email, ip_address, phone, name."""
+
+    values: dict[str, int] = Field(default_factory=dict)  # kind → values found
+    documents: dict[str, int] = Field(default_factory=dict)  # kind → documents holding one
+
+
 class CurateCounts(Record):
     input_documents: int
     input_bytes: int
@@ -218,6 +229,7 @@ class CurateCounts(Record):
     licenses: dict[str, int]
     dedup: DedupCounts
     shards: int
+    pii: PiiCounts = Field(default_factory=PiiCounts)  # absent from manifests before PII scrubbing
 
 
 class LicensePolicyRecord(Record):
@@ -409,7 +421,7 @@ class TrainCounts(Record):
 class TrainExtra(Record):
     model: dict[str, Any]  # the ModelConfig trained
     world_size: int
-    phase: str = "pretrain"  # pretrain | mid | sft | dpo
+    phase: str = "pretrain"  # pretrain | mid | sft | dpo | rl
 
 
 PRETRAIN_MANIFEST = Contract("pretrain", CHECKPOINTS, TrainInputs, TrainCounts, TrainExtra)
@@ -509,9 +521,60 @@ class DpoDataExtra(Record):
 DPO_DATA_MANIFEST = Contract("dpo-data", DPO_DATA, DpoDataInputs, DpoDataCounts, DpoDataExtra)
 DpoDataManifest = Manifest[DpoDataInputs, DpoDataCounts, DpoDataExtra]
 DPO_MANIFEST = Contract("dpo", DPO, TrainInputs, TrainCounts, TrainExtra)
+
+
+# -- reinforcement learning with verifiable rewards (RL) -----------------------------------------
+# `rl/` is a checkpoints folder like `dpo/` (`tritter rl`); its `data/` holds the prompt rows that
+# passed the checks (valid, fitting --seq-len, not an evaluation problem), one JSON row a line:
+#     data/prompts.jsonl     {"prompt": text | [messages], ...the row's other fields}
+
+RL_DATA = "data"
+RL_PROMPTS_FILE = "prompts.jsonl"
+
+
+class RlDataInputs(Record):
+    source: str = runtime_field()  # the prompt rows as named (`--prompts`)
+    source_sha256: str  # of every row read (canonical JSON, in read order)
+    tokenizer_sha256: str
+
+
+class RlDataCounts(Record):
+    rows: int  # rows read
+    kept: int  # rows written to prompts.jsonl
+    dropped: dict[str, int]  # reason (too_long | contaminated:<benchmark>) → rows
+
+
+class RlDataExtra(Record):
+    tokenizer_sha256: str
+    seq_len: int  # every kept prompt leaves at least one token of --seq-len to the completion
+    reward: str  # the --reward whose row fields were checked
+    required_fields: list[str]  # fields every row carries for that reward
+    template: str  # how prompts are rendered (`tritter.chat.template`)
+    prompt_tokens: dict[str, float]  # min | mean | max rendered prompt length
+
+
+RL_DATA_MANIFEST = Contract("rl-data", RL_DATA, RlDataInputs, RlDataCounts, RlDataExtra)
+RlDataManifest = Manifest[RlDataInputs, RlDataCounts, RlDataExtra]
+
+
+class RlCounts(TrainCounts):
+    """The trainer's counts plus the rollouts', over the whole run (a resumed run included)."""
+
+    prompts: int = 0  # prompt groups sampled
+    completions: int = 0
+    completion_tokens: int = 0  # tokens the policy wrote (the loss's units)
+    tool_calls: int = 0  # code parts run in the sandbox during generation
+    passed: int = 0  # completions whose reward reached --pass-threshold
+    # kind (raised | timeout | invalid) → reward calls that scored 0 because of it
+    reward_errors: dict[str, int] = Field(default_factory=dict)
+
+
+RL_MANIFEST = Contract("rl", RL, TrainInputs, RlCounts, TrainExtra)
+RlManifest = Manifest[TrainInputs, RlCounts, TrainExtra]
 # Stage of the trainer's manifest by `--phase`.
 TRAIN_MANIFESTS = {
     "pretrain": PRETRAIN_MANIFEST, "mid": MID_MANIFEST, "sft": SFT_MANIFEST, "dpo": DPO_MANIFEST,
+    "rl": RL_MANIFEST,
 }  # fmt: skip
 # Folders of token shards the loader reads, by the stage that wrote them.
 TOKEN_SHARDS = {PACK_MANIFEST.stage: PACK_MANIFEST, SFT_DATA_MANIFEST.stage: SFT_DATA_MANIFEST}
@@ -749,6 +812,7 @@ STAGES: tuple[Contract, ...] = (
     MID_MANIFEST,
     SFT_MANIFEST,
     DPO_MANIFEST,
+    RL_MANIFEST,
     EVALUATE_MANIFEST,
     REPORT_MANIFEST,
 )
@@ -757,5 +821,5 @@ STAGES: tuple[Contract, ...] = (
 REPORTED_FOLDERS = (RAW, FILTERED, CURATED, TOKENIZER, TOKENS, CHECKPOINTS, EVAL)
 POST_TRAINING_FOLDERS = (
     SYNTH_IDENTITY, SYNTH_DOCSTRINGS, SYNTH_GENERATED, SYNTH_CRITIQUES, SYNTH_PAIRS,
-    SYNTH_FILTERED, MID, SFT, SFT_EVAL, DPO, DPO_EVAL,
+    SYNTH_FILTERED, MID, SFT, SFT_EVAL, DPO, DPO_EVAL, RL, RL_EVAL,
 )  # fmt: skip

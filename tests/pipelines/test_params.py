@@ -134,12 +134,24 @@ POSTTRAIN = {"run_root": "/tmp/x", "base": "/tmp/base/checkpoints"}
         ({"sft_max_steps": -5}, "sft_max_steps"),
         ({"eval_tasks": "trivia"}, "eval_tasks"),
         ({"vocab_size": 4096}, "vocab_size"),
+        ({"rl_reward": "vibes"}, "rl_reward"),
+        ({"rl_reward": "module:"}, "rl_reward"),
+        ({"rl_samples_per_prompt": 1}, "rl_samples_per_prompt"),
+        ({"rl_samples_per_prompt": 3, "rl_prompts": "x.jsonl"}, "rl_samples_per_prompt"),
+        ({"rl_max_steps": -1}, "rl_max_steps"),
     ],
 )
 def test_bad_posttrain_parameters_name_themselves(values, name):
     with pytest.raises(TritterError, match=f"pipeline parameter '{name}'") as err:
         params.check_params(params.PosttrainParams, {**POSTTRAIN, **values})
     assert "\n" not in str(err.value)
+
+
+def test_rl_group_size_only_matters_when_rl_runs():
+    values = {**POSTTRAIN, "micro_batch_size": 4, "rl_samples_per_prompt": 8}
+    assert params.check_params(params.PosttrainParams, values).rl_prompts == ""
+    with pytest.raises(TritterError, match=r"micro_batch_size 4 .* must be a multiple of it"):
+        params.check_params(params.PosttrainParams, {**values, "rl_prompts": "builtin:arithmetic"})
 
 
 def test_posttrain_sources_and_tokenizer():

@@ -145,7 +145,8 @@ def test_posttrain_steps_run_in_order():
     assert not [t for t in tasks.values() if "parameterIterator" in t]
     assert set(tasks) == {"check-posttrain-parameters", "synth-identity", "synth-docstrings",
                           "synth-generate", "synth-critique", "synth-revise", "synth-filter",
-                          "mid", "sft", "dpo", "evaluate-sft", "report-posttrain"}  # fmt: skip
+                          "mid", "sft", "dpo", "rl", "evaluate-sft",
+                          "report-posttrain"}  # fmt: skip
     after = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
     check = "check-posttrain-parameters"
     assert after["synth-identity"] == after["synth-docstrings"] == {check}
@@ -157,7 +158,8 @@ def test_posttrain_steps_run_in_order():
     assert after["mid"] == {check, "synth-identity", "synth-docstrings"}
     assert after["sft"] == {check, "mid", "synth-filter"}  # the revised conversations join SFT
     assert after["dpo"] == {check, "sft", "synth-filter"}  # ... and the pairs DPO
-    assert after["evaluate-sft"] == {check, "dpo"}  # the final model: DPO's, or SFT's passed on
+    assert after["rl"] == {check, "dpo"}  # RL from DPO's model (or SFT's, passed on)
+    assert after["evaluate-sft"] == {check, "rl"}  # the final model: RL's, DPO's or SFT's
     assert after["report-posttrain"] == {check, "evaluate-sft"}
 
 
@@ -185,7 +187,8 @@ def test_posttrain_per_step_settings():
         "synth-docstrings": "tritter-data", "synth-generate": "tritter-eval",
         "synth-critique": "tritter-eval", "synth-revise": "tritter-eval",
         "synth-filter": "tritter-data", "mid": "tritter-data", "sft": "tritter-data",
-        "dpo": "tritter-data", "evaluate-sft": "tritter-eval", "report-posttrain": "tritter-eval",
+        "dpo": "tritter-data", "rl": "tritter-data", "evaluate-sft": "tritter-eval",
+        "report-posttrain": "tritter-eval",
     }  # fmt: skip
     gpu = executors["exec-evaluate-sft"]["container"]["resources"]["accelerator"]
     assert gpu["resourceCount"] == "1" and gpu["resourceType"] == "nvidia.com/gpu"
@@ -197,3 +200,4 @@ def test_posttrain_per_step_settings():
     assert int(kube["exec-mid"]["activeDeadlineSeconds"]) > 0
     assert int(kube["exec-sft"]["activeDeadlineSeconds"]) > 0
     assert int(kube["exec-dpo"]["activeDeadlineSeconds"]) > 0
+    assert int(kube["exec-rl"]["activeDeadlineSeconds"]) > 0

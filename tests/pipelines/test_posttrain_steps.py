@@ -1,6 +1,6 @@
 """The tritter-posttrain step bodies driven by hand the way the pipeline drives them, on a tiny
-pretrained base: synth → (constitutional) → mid → sft → (dpo) → evaluate → report, then a
-relaunch that does no work."""
+pretrained base: synth → (constitutional) → mid → sft → (dpo) → (rl) → evaluate → report, then
+a relaunch that does no work."""
 
 from __future__ import annotations
 
@@ -16,10 +16,18 @@ from tritter.errors import TritterError
 from tritter.jobs import dpo as dpo_job
 from tritter.jobs import evaluate as evaluate_job
 from tritter.jobs import report as report_job
+from tritter.jobs import rl as rl_job
 from tritter.jobs import settings as settings_job
 from tritter.jobs import sft as sft_job
 from tritter.jobs import synth as synth_job
-from tritter.run_folder import DPO_MANIFEST, MID_MANIFEST, SFT_DATA_MANIFEST, SFT_MANIFEST
+from tritter.run_folder import (
+    DPO_MANIFEST,
+    MID_MANIFEST,
+    RL_DATA_MANIFEST,
+    RL_MANIFEST,
+    SFT_DATA_MANIFEST,
+    SFT_MANIFEST,
+)
 
 # A few steps of each phase on CPU: the machinery, not a useful model.
 TINY = dict(
@@ -38,7 +46,8 @@ def _steps(settings: str) -> list[str]:
     filtered = synth_job.filter_pairs(settings, pairs)
     mid = sft_job.mid(settings, identity, docstrings)
     tuned = sft_job.sft(settings, mid, filtered)
-    final = dpo_job.dpo(settings, tuned, filtered)
+    preferred = dpo_job.dpo(settings, tuned, filtered)
+    final = rl_job.rl(settings, preferred)
     evaluated = evaluate_job.evaluate_sft(settings, final)
     reported = report_job.report_posttrain(settings, evaluated)
     return [identity, docstrings, mid, tuned, evaluated, reported, generated, final]
@@ -116,6 +125,71 @@ def test_constitutional_data_and_dpo_steps(base, tmp_path):
     assert "humaneval" in json.loads((run / "dpo" / "eval" / "results.json").read_text())["tasks"]
     report = (run / "report" / "report.md").read_text()
     assert "dpo" in report[report.index("## Post-training") :]
+
+
+@pytest.mark.slow
+def test_rl_step_trains_the_final_model(base, tmp_path):
+    """rl_prompts given: RL runs from the model so far (SFT's here: no pairs), the RL model is
+    evaluated into rl/eval and reported."""
+    run = tmp_path / "run"
+    tiny = {**TINY, "rl_prompts": "builtin:arithmetic", "rl_reward": "format_number",
+            "rl_max_steps": 2, "rl_samples_per_prompt": 2}  # fmt: skip
+    settings = settings_job.check_posttrain_parameters(
+        base=base["checkpoints"], tokenizer=base["tokenizer"], run_root=str(run), **tiny
+    )
+    folders = _steps(settings)
+    final, evaluated = folders[7], folders[4]
+    assert final == str(run / "rl") and evaluated == str(run / "rl" / "eval")
+    trained = RL_MANIFEST.require(final)
+    assert trained.inputs.init == str(run / "sft") and trained.counts.steps == 2
+    assert trained.counts.completions == 2 * 4  # micro batch 4 = 2 prompts x 2 samples
+    assert trained.config["reward"] == "format_number"
+    assert RL_DATA_MANIFEST.require(str(run / "rl" / "data")).counts.kept == 512
+    records = [json.loads(line) for line in (run / "rl" / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["kind"] == "train"]
+    assert {"reward_mean", "pass_rate", "completion_tokens", "tool_calls"} <= set(train[0])
+    assert "humaneval" in json.loads((run / "rl" / "eval" / "results.json").read_text())["tasks"]
+    report = (run / "report" / "report.md").read_text()
+    section = report[report.index("## Post-training") :]
+    assert "| rl | 2 | " in section and "rl: reward mean" in section and "(rl/eval/)" in section
+    # A relaunch finds every manifest.
+    stamp = Path(manifest.manifest_uri(final)).stat().st_mtime_ns
+    assert _steps(settings)[7] == final
+    assert Path(manifest.manifest_uri(final)).stat().st_mtime_ns == stamp
+
+
+def test_rl_job_takes_its_parameters(tmp_path):
+    base = tmp_path / "base"
+    (base / "tokenizer").mkdir(parents=True)
+    (base / "tokenizer" / "tokenizer.model").write_bytes(b"model")
+    (base / "checkpoints").mkdir()
+    (base / "checkpoints" / "config.yaml").write_text("{}")
+    values = dict(base=str(base / "checkpoints"), run_root=str(base))
+    settings = settings_job.check_posttrain_parameters(**values)
+    assert rl_job.rl(settings, str(base / "dpo")) == str(base / "dpo")  # no prompts: passed on
+    assert not (base / "rl").exists()
+    settings = settings_job.check_posttrain_parameters(
+        **values, rl_prompts="s3://b/tasks.jsonl", rl_reward="unit_tests", rl_max_steps=50,
+        rl_samples_per_prompt=4, rl_lr=1e-5,
+    )  # fmt: skip
+    params = settings_job.prepare_posttrain(settings)
+    spec = rl_job.job_spec(params, str(base / "dpo"), "kubernetes")
+    command = spec.command()
+    assert command[:2] == ["tritter", "rl"] and "--data" not in command
+    for flag, value in (("--prompts", "s3://b/tasks.jsonl"), ("--reward", "unit_tests"),
+                        ("--samples-per-prompt", "4"), ("--max-steps", "50"),
+                        ("--optim.lr", "1e-05"), ("--init", str(base / "dpo")),
+                        ("--output", str(base / "rl")),
+                        ("--tokenizer", str(base / "tokenizer"))):  # fmt: skip
+        assert command[command.index(flag) + 1] == value, flag
+    assert spec.name.endswith("-rl")
+    validate(build_job(spec))
+    assert rl_job.stage_of(str(base / "rl")) == "rl" and rl_job.stage_of("s3://b/r/dpo") == "dpo"
+    # Prompt rows that cannot be there are named before any work.
+    for prompts, message in ((str(tmp_path / "none.jsonl"), "none.jsonl: not found"),
+                             ("builtin:nothing", "unknown built-in prompt set")):  # fmt: skip
+        with pytest.raises(TritterError, match=f"pipeline parameter 'rl_prompts': .*{message}"):
+            settings_job.check_posttrain_parameters(**values, rl_prompts=prompts)
 
 
 def test_given_conversations_replace_the_docstring_set(tmp_path):

@@ -90,14 +90,34 @@ def test_bad_parameter_is_one_line_before_anything_runs(tmp_path):
 
 
 def test_failing_step_ends_with_its_own_error_line(tmp_path):
+    broken = tmp_path / "documents.parquet"
+    broken.write_text("not parquet")
+    result = run_tritter("run", "--input", str(broken), "--output", str(tmp_path / "run"))
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("tritter: error:") and str(broken) in last, last
+    assert "not a readable Parquet file" in last and "(full log: " in last
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len((result.stdout + result.stderr).splitlines()) <= 15
+    # The failed stage left no empty output folder behind.
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["logs"]
+
+
+def test_missing_input_is_refused_with_the_parameters(tmp_path):
     missing = tmp_path / "no-such-source"
     result = run_tritter("run", "--input", str(missing), "--output", str(tmp_path / "run"))
     assert result.returncode == 1
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("tritter: error:") and str(missing) in last, last
-    assert "(full log: " in last
-    assert "Traceback" not in result.stdout + result.stderr
-    assert len((result.stdout + result.stderr).splitlines()) <= 15
+    assert result.stderr.strip().splitlines() == [
+        f"tritter: error: --input {missing}: input not found"
+    ]
+    assert not (tmp_path / "run").exists()
+    # The pipeline's own parameter step (what runs first on a cluster) refuses it too.
+    from tritter.jobs.settings import check_source
+
+    with pytest.raises(TritterError, match=r"pipeline parameter 'source': .*input not found"):
+        check_source(str(missing))
+    check_source("python-stdlib")
+    check_source("s3://bucket/src")
 
 
 def test_curation_that_keeps_nothing_fails_at_curation(tmp_path):
@@ -189,6 +209,14 @@ def test_full_post_trains_the_runs_own_checkpoints(tmp_path):
     assert posttrain.sft_max_steps == 7 and posttrain.mid_max_steps == 100
     assert pretrain.model == "tiny" and posttrain.launcher == "local"
     assert "perplexity" in pretrain.eval_tasks and "perplexity" not in posttrain.eval_tasks
+
+
+def test_a_relative_input_is_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "src").mkdir()
+    parsed = cli.build_parser().parse_args(["run", "--input", "src", "--output", "run"])
+    (pretrain,) = run_command.resolve(parsed)
+    assert pretrain.source == str(tmp_path / "src")
 
 
 def test_posttrain_makes_local_paths_absolute(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ parallel, training runs the trainer directly instead of a PyTorchJob. `--pipelin
 * `pretrain` (the default): `tritter-pretrain` — curate → tokenizer → pack → pretrain →
   evaluate → report, from `--input`;
 * `posttrain`: `tritter-posttrain` — identity (and docstring) conversations → mid → sft →
-  evaluate → report, from the weights at `--base`;
+  (dpo) → (rl) → evaluate → report, from the weights at `--base`;
 * `full`: both on the same run folder, post-training the run's own `checkpoints/` with its
   `tokenizer/`.
 
@@ -80,8 +80,9 @@ def local_defaults(gpus: int | None = None) -> dict[str, Any]:
 
 def posttrain_local_defaults(gpus: int | None = None) -> dict[str, Any]:
     """`tritter-posttrain` defaults that fit one machine: 100 steps of each phase (the cluster
-    defaults train one pass over the conversations)."""
-    return {**_common_local_defaults(gpus), "mid_max_steps": 100, "sft_max_steps": 100}
+    defaults train one pass over the conversations; RL runs only when given prompts)."""
+    return {**_common_local_defaults(gpus), "mid_max_steps": 100, "sft_max_steps": 100,
+            "rl_max_steps": 100}  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -163,9 +164,10 @@ def _local(uri: str) -> str:
 def _absolute(values: dict[str, Any]) -> dict[str, Any]:
     """The post-training locations with local paths made absolute."""
     out = dict(values)
-    for name in ("base", "tokenizer"):
-        if isinstance(out.get(name), str):
-            out[name] = _local(out[name])
+    for name in ("base", "tokenizer", "rl_prompts"):
+        value = out.get(name)
+        if isinstance(value, str) and not value.startswith("builtin:"):  # RL's shipped sets
+            out[name] = _local(value)
     for key in ("conversations", "preference_pairs"):
         if isinstance(out.get(key), str):
             entries = [entry.partition("=") for entry in out[key].split(",")]
@@ -173,6 +175,20 @@ def _absolute(values: dict[str, Any]) -> dict[str, Any]:
                 f"{name}{sep}{_local(uri) if sep else uri}" for name, sep, uri in entries
             )
     return out
+
+
+def _check_input(params: PipelineParams) -> None:
+    """A local --input must exist, before KFP starts (the pipeline's parameter check repeats
+    this where the steps run); made absolute, so the steps find it wherever they start."""
+    from tritter.curate.sources import STDLIB
+
+    source = params.source.strip()
+    if source == STDLIB or "://" in source:
+        return
+    path = Path(source).expanduser()
+    if not path.exists() and not path.is_symlink():
+        raise TritterError(f"--input {source}: input not found")
+    params.source = str(path.absolute())
 
 
 def resolve(args: argparse.Namespace) -> list[RunParams]:
@@ -205,7 +221,9 @@ def resolve(args: argparse.Namespace) -> list[RunParams]:
     if pipeline in ("pretrain", "full"):
         mine = {k: v for k, v in given.items() if k in PipelineParams.model_fields}
         values = {**local_defaults(), **mine, "run_root": run_root}
-        runs.append(validate(PipelineParams, values, source=args.config))
+        checked = validate(PipelineParams, values, source=args.config)
+        _check_input(checked)
+        runs.append(checked)
     if pipeline in ("posttrain", "full"):
         mine = {k: v for k, v in given.items() if k in PosttrainParams.model_fields}
         values = {**posttrain_local_defaults(), **_absolute(mine), "run_root": run_root}
@@ -222,7 +240,7 @@ def handle(args: argparse.Namespace) -> int:
     from tritter import storage
     from tritter.pipelines.console import RunConsole
     from tritter.pipelines.package import committed_package, without_retries
-    from tritter.run_folder import SFT, RunFolder
+    from tritter.run_folder import DPO, RL, SFT, RunFolder
 
     runs = resolve(args)
     kinds = ["pretrain" if isinstance(p, PipelineParams) else "posttrain" for p in runs]
@@ -254,7 +272,11 @@ def handle(args: argparse.Namespace) -> int:
         _say(f"log: {uri}")
     if any(isinstance(p, PosttrainParams) for p in runs):
         tokenizer = next(p for p in runs if isinstance(p, PosttrainParams)).tokenizer_uri()
-        _say(f"chat: tritter chat --checkpoint {run.part(SFT)} --tokenizer {tokenizer}")
+        # The final model: RL's when it ran, else DPO's, else SFT's.
+        final = next((run.part(part) for part in (RL, DPO)
+                      if storage.exists(storage.join(run.part(part), "_manifest.json"))),
+                     run.part(SFT))  # fmt: skip
+        _say(f"chat: tritter chat --checkpoint {final} --tokenizer {tokenizer}")
     _say(f"report: {storage.join(result, 'report.html')}")
     return 0
 

@@ -21,7 +21,7 @@ def _m(metric: str) -> str:
     return f"{metric}{{{RUN}}}"
 
 
-DCGM_PODS = '{metric}{{pod=~"tritter-.*-(train|mid|sft|dpo)-.*"}}'
+DCGM_PODS = '{metric}{{pod=~"tritter-.*-(train|mid|sft|dpo|rl)-.*"}}'
 # Every node's local rank 0 serves the same global values (losses, throughput and token counts
 # are reduced over all ranks before they are set), so panels take one series per run (`max by
 # (run)`) instead of one per node — or, for the token counter, N times the tokens on N nodes.
@@ -55,7 +55,7 @@ TRAINING = [
         "bytes",
     ),
     # NVIDIA's DCGM exporter (GPU Operator) labels each GPU's series with the pod using it; the
-    # training pods are named after their job, `tritter-…-(train|mid|sft|dpo)-…`. Empty on a
+    # training pods are named after their job, `tritter-…-(train|mid|sft|dpo|rl)-…`. Empty on a
     # cluster without the exporter.
     (
         "GPU utilisation (DCGM exporter)",

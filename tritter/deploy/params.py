@@ -19,6 +19,9 @@ from tritter.deploy import sizing
 from tritter.deploy.images import image
 from tritter.dpo.config import DPO_DEFAULTS
 from tritter.errors import TritterError
+from tritter.evaluate.config import DEFAULT_TASKS
+from tritter.evaluate.config import TASKS as ALL_EVAL_TASKS
+from tritter.rl.config import RL_DEFAULTS
 from tritter.sft.config import PHASE_DEFAULTS
 
 # The model presets of `tritter.model.PRESETS` (a test keeps the two lists equal). Listed here
@@ -26,8 +29,11 @@ from tritter.sft.config import PHASE_DEFAULTS
 MODEL_PRESETS = ("tiny", "125m", "700m", "1.3b", "3b", "7b", "2b4t", "blueprint")
 # The tasks of `tritter.evaluate` (a test keeps the lists equal): pretraining's, and the
 # identity and persona tasks, which only a chat model (mid or sft) answers.
-EVAL_TASKS = ("perplexity", "humaneval", "mbpp")
-CHAT_EVAL_TASKS = (*EVAL_TASKS, "identity", "persona")
+EVAL_TASKS = DEFAULT_TASKS  # what a pretraining run evaluates unless told otherwise
+CHAT_TASKS = ("identity", "persona")  # questions only a chat model can answer
+# Every task of `tritter evaluate`: a base model may run all but the chat ones.
+BASE_EVAL_TASKS = tuple(task for task in ALL_EVAL_TASKS if task not in CHAT_TASKS)
+CHAT_EVAL_TASKS = ALL_EVAL_TASKS
 MAX_TRAIN_HOURS = 24 * 90
 # The post-training evaluation leaves perplexity out by default: it needs the run's packed
 # token shards (`<run_root>/tokens`), which a run post-training someone else's base lacks.
@@ -44,7 +50,7 @@ class RunParams(Config):
     metrics and where training runs. Each pipeline adds its own `run_root` and inputs."""
 
     SUMMARY: ClassVar[str] = ""
-    TASKS: ClassVar[tuple[str, ...]] = EVAL_TASKS  # what `eval_tasks` may name
+    TASKS: ClassVar[tuple[str, ...]] = BASE_EVAL_TASKS  # what `eval_tasks` may name
 
     seq_len: int = Field(2048, ge=8, le=1_048_576, description="training sequence length")
     nodes: int = Field(1, ge=1, le=1024, description="training nodes (PyTorchJob replicas)")
@@ -67,7 +73,7 @@ class RunParams(Config):
     seed: int = Field(0, ge=0, le=2**31 - 1, description="seed for packing and training")
     eval_tasks: str = Field(
         ",".join(EVAL_TASKS),
-        description="comma-separated evaluation tasks: " + ", ".join(EVAL_TASKS),
+        description="comma-separated evaluation tasks: " + ", ".join(BASE_EVAL_TASKS),
     )
     eval_limit: int = Field(
         0,
@@ -355,6 +361,31 @@ class PosttrainParams(RunParams):
     dpo_beta: float = Field(
         0.1, gt=0, le=100, description="DPO beta: reward = beta × (log p_policy − log p_ref)"
     )
+    rl_prompts: str = Field(
+        "",
+        description="prompt rows for RL after SFT/DPO ({prompt, ...} JSONL/Parquet, s3://, "
+        "hf://, or builtin:arithmetic; empty: no RL): the policy samples rl_samples_per_prompt "
+        "completions of each, scored by rl_reward (GRPO-style, on-policy)",
+    )
+    rl_reward: str = Field(
+        "numeric",
+        description="the RL reward: unit_tests (rows carry `test`), numeric (rows carry "
+        "`answer`), format_number, format_code, or module:function from the train image's "
+        "PYTHONPATH",
+    )
+    rl_max_steps: int = Field(
+        0, ge=0, le=10**9, description="optimizer steps of RL (0: one pass over the prompts)"
+    )
+    rl_samples_per_prompt: int = Field(
+        8,
+        ge=2,
+        le=1024,
+        description="completions sampled per RL prompt (the group its rewards are normalised "
+        "in); with rl_prompts, micro_batch_size must be a multiple of it",
+    )
+    rl_lr: float = Field(
+        RL_DEFAULTS["optim"]["lr"], gt=0, le=1.0, description="peak learning rate of RL"
+    )
     eval_tasks: str = Field(
         ",".join(POSTTRAIN_EVAL_TASKS),
         description="comma-separated evaluation tasks: "
@@ -408,6 +439,35 @@ class PosttrainParams(RunParams):
     def _named_pairs(cls, value: str) -> str:
         if CONSTITUTIONAL_SOURCE in parse_sources(value):
             raise ValueError(f"the name '{CONSTITUTIONAL_SOURCE}' is the generated pairs'")
+        return value
+
+    @field_validator("rl_prompts")
+    @classmethod
+    def _one_source(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    @field_validator("rl_reward")
+    @classmethod
+    def _known_reward(cls, value: str) -> str:
+        from tritter.rl.runner import check_spec, describe_builtins
+
+        try:
+            check_spec(value.strip())
+        except TritterError as err:
+            raise ValueError(
+                f"expected a built-in reward ({describe_builtins()}) or module:function"
+            ) from err
+        return value.strip()
+
+    @field_validator("rl_samples_per_prompt")
+    @classmethod
+    def _groups_fit(cls, value: int, info: ValidationInfo) -> int:
+        micro, tokens = info.data.get("micro_batch_size"), info.data.get("global_batch_tokens")
+        rl = bool(info.data.get("rl_prompts"))  # only when RL runs
+        if rl and isinstance(micro, int) and not tokens and micro % value:
+            raise ValueError(
+                f"micro_batch_size {micro} (completions per GPU and step) must be a multiple of it"
+            )
         return value
 
 

@@ -7,9 +7,9 @@ CRD schema, and `k8s/` holds an example rendered from it.
 Layout: one Master and `nodes - 1` Workers, each running the trainer with `--nproc N` in a
 container named `pytorch` (the operator finds it by that name and injects MASTER_ADDR,
 PET_NNODES, PET_NODE_RANK, …, which the trainer reads): `tritter pretrain ...` for pretraining,
-`tritter sft --phase mid|sft --init ...` for post-training. Every phase's pods carry the same
-component label and a port named `metrics`, so the chart's PodMonitor scrapes them all (the
-trainer labels its series with the phase).
+`tritter sft --phase mid|sft --init ...`, `tritter dpo ...` and `tritter rl ...` for
+post-training. Every phase's pods carry the same component label and a port named `metrics`,
+so the chart's PodMonitor scrapes them all (the trainer labels its series with the phase).
 """
 
 from __future__ import annotations
@@ -37,13 +37,16 @@ class JobSpec:
 
     name: str
     image: str
-    data: str  # pretrain: the token shards; mid/sft: the conversation sources, NAME=URI,...
+    # pretrain: the token shards; mid/sft/dpo: the sources, NAME=URI,...; rl: the prompt rows
+    data: str
     tokenizer: str
     output: str
     model: str | None = None  # a preset; None: the trainer's (post-training: the init's shape)
-    phase: Literal["pretrain", "mid", "sft", "dpo"] = "pretrain"
+    phase: Literal["pretrain", "mid", "sft", "dpo", "rl"] = "pretrain"
     init: str | None = None  # the weights to start from (`--init`; required after pretraining)
     beta: float | None = None  # DPO only (`--beta`); None: its default
+    reward: str | None = None  # RL only (`--reward`)
+    samples_per_prompt: int | None = None  # RL only (`--samples-per-prompt`); None: its default
     lr: float | None = None  # peak learning rate (`--optim.lr`); None: the phase's default
     nodes: int = 1
     gpus_per_node: int = 8
@@ -75,14 +78,14 @@ class JobSpec:
 
     def command(self) -> list[str]:
         """The container command: the same `tritter pretrain` (`tritter sft --phase P`,
-        `tritter dpo`) a user runs locally."""
-        trainer = {"pretrain": ["pretrain"], "dpo": ["dpo"]}.get(
+        `tritter dpo`, `tritter rl`) a user runs locally."""
+        trainer = {"pretrain": ["pretrain"], "dpo": ["dpo"], "rl": ["rl"]}.get(
             self.phase, ["sft", "--phase", self.phase]
         )
         command = [
             "tritter",
             *trainer,
-            "--data", self.data,
+            "--prompts" if self.phase == "rl" else "--data", self.data,
             "--tokenizer", self.tokenizer,
             "--output", self.output,
             *(["--init", self.init] if self.init else []),
@@ -101,6 +104,10 @@ class JobSpec:
             command += ["--optim.lr", repr(self.lr)]
         if self.beta is not None:
             command += ["--beta", repr(self.beta)]
+        if self.reward is not None:
+            command += ["--reward", self.reward]
+        if self.samples_per_prompt is not None:
+            command += ["--samples-per-prompt", str(self.samples_per_prompt)]
         return command
 
 

@@ -149,14 +149,19 @@ def _target_value(target: Target, evaluation: dict[str, Any]) -> float | None:
 
 def _targets(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
     rows = []
+    tasks = (evaluation or {}).get("tasks", {})
     for target in TARGETS:
         value = _target_value(target, evaluation or {})
+        # Scored on a benchmark's shipped sample (no --benchmarks.<task> given): a smoke test.
+        source = str((tasks.get(target.key.partition(":")[0]) or {}).get("source") or "")
         rows.append({
             "metric": target.label,
             "key": target.key,
             "target": target.describe(),
             "value": value,
             "met": None if value is None else target.met(value),
+            "percent": target.percent,
+            "sample": source.startswith("sample:"),
         })  # fmt: skip
     return rows
 
@@ -166,6 +171,16 @@ def _phase_data(phase: Phase) -> dict[str, Any]:
     val = [r for r in phase.metrics if r.get("kind") == "val"]
     counts = phase.data.counts if phase.data is not None else None
     train = [r for r in phase.metrics if r.get("kind") == "train"]
+    if phase.name == "rl":  # rl/: the rewards of the first and the last step
+        return {
+            "phase": phase.name, "training": _summary_of(train), "val_loss": None,
+            "conversations": None, "learned_tokens": None, "tokens": None, "skipped_rows": None,
+            "sources": [],
+            "reward_mean_first": train[0].get("reward_mean") if train else None,
+            "reward_mean": train[-1].get("reward_mean") if train else None,
+            "pass_rate": train[-1].get("pass_rate") if train else None,
+            "reward_errors": sum(r.get("reward_errors") or 0 for r in train),
+        }  # fmt: skip
     if isinstance(counts, DpoDataCounts):  # dpo/: pairs, and the rewards of the last step
         return {
             "phase": phase.name, "training": _summary_of(train),
@@ -495,7 +510,7 @@ def _generation_tables(tasks: dict[str, Any]) -> list[Table]:
     persona rates."""
     tables = []
     code_rows = []
-    for name in ("humaneval", "mbpp"):
+    for name in ("humaneval", "mbpp", "multipl-e-rust", "ds1000"):
         task = tasks.get(name)
         if not task:
             continue
@@ -510,13 +525,23 @@ def _generation_tables(tasks: dict[str, Any]) -> list[Table]:
             si(generation.get("tokens_per_second"), "tok/s"),
         ])  # fmt: skip
     if code_rows:
+        skipped = (tasks.get("ds1000") or {}).get("skipped") or {}
+        note = (
+            f"; DS-1000: {skipped['problems']} problems skipped, their libraries do not import "
+            f"({', '.join(skipped.get('missing_modules') or {})})"
+            if skipped.get("problems")
+            else ""
+        )
         tables.append(
             Table(
                 ["task", "problems", "samples", "scores", "decoding", "generation"],
                 code_rows,
-                "Code generation (every completion run in the sandbox)",
+                f"Code generation (every completion run in the sandbox){note}",
             )
         )
+    reasoning = _reasoning_table(tasks)
+    if reasoning is not None:
+        tables.append(reasoning)
     identity = tasks.get("identity")
     if identity:
         tables.append(
@@ -551,6 +576,52 @@ def _generation_tables(tasks: dict[str, Any]) -> list[Table]:
     return tables
 
 
+# How the report names the knowledge and reasoning suites.
+REASONING_SUITES = {
+    "gsm8k": "GSM8K",
+    "arc-easy": "ARC-Easy",
+    "arc-challenge": "ARC-Challenge",
+    "mmlu": "MMLU",
+}
+
+
+def _reasoning_table(tasks: dict[str, Any]) -> Table | None:
+    """GSM8K, ARC and MMLU accuracy, with CORE (the mean centred accuracy) under them."""
+    rows = []
+    for name, label in REASONING_SUITES.items():
+        task = tasks.get(name)
+        if not task:
+            continue
+        how = {"loglikelihood": "log-likelihood per byte", "generation": "generated answer"}
+        source = str(task.get("source") or "")
+        rows.append([
+            label, fmt(task.get("problems")), pct(task.get("accuracy")),
+            pct(task.get("random_baseline")), how.get(task.get("scoring"), "—"),
+            "shipped sample" if source.startswith("sample:") else source or "—",
+        ])  # fmt: skip
+        if name == "mmlu" and task.get("relevant_problems"):
+            rows.append([
+                "MMLU business, security, CS", fmt(task.get("relevant_problems")),
+                pct(task.get("relevant_accuracy")), pct(task.get("random_baseline")),
+                how.get(task.get("scoring"), "—"), "subjects of the seed's target",
+            ])  # fmt: skip
+    core = tasks.get("core")
+    if core and core.get("score") is not None:
+        rows.append([
+            "CORE (mean centred accuracy)", f"{fmt(core.get('suites'))} suites",
+            fmt(core.get("score")),
+            "0", "—", ", ".join(core.get("components") or {}),
+        ])  # fmt: skip
+    if not rows:
+        return None
+    return Table(
+        ["suite", "questions", "accuracy", "random baseline", "scored by", "source"],
+        rows,
+        "Knowledge and reasoning (CORE: each suite's accuracy centred on its random baseline, "
+        "averaged over the suites and code tasks evaluated)",
+    )
+
+
 # How the report names the persona task's rates (`tritter.evaluate.persona.RATES`).
 PERSONA_RATES = {
     "flattery": "Opens with flattery",
@@ -572,8 +643,10 @@ def _evaluation_section(data: dict[str, Any]) -> Section:
         value = (
             "not evaluated"
             if shown is None
-            else (pct(shown) if target["metric"].endswith("pass@1") else fmt(shown))
+            else (pct(shown) if target.get("percent") else fmt(shown))
         )
+        if shown is not None and target.get("sample"):
+            value += " (shipped sample)"
         status = "—" if met is None else ("met" if met else "not met")
         rows.append([target["metric"], target["target"], value, status])
     section.tables.append(Table(["metric", "target", "value", "status"], rows,
@@ -657,6 +730,12 @@ def _post_training_section(data: dict[str, Any]) -> Section | None:
     if rows:
         section.tables.append(Table(headers, rows, caption))
     for p in data["post_training"]:
+        if "pass_rate" in p:  # rl/: rewards of the sampled completions
+            section.text.append(
+                f"{p['phase']}: reward mean {fmt(p['reward_mean_first'])} at the first step, "
+                f"{fmt(p['reward_mean'])} at the last (pass rate {fmt(p['pass_rate'])}; "
+                f"{fmt(p['reward_errors'])} reward calls failed and scored 0)."
+            )
         if "reward_accuracy" in p:  # dpo/: conversations are pairs, the loss is DPO's
             section.text.append(
                 f"{p['phase']}: preference pairs (the conversations column), final reward "

@@ -34,6 +34,7 @@ from tritter.train.store import CheckpointStore
 CONTRACTS = {contract.folder: contract for contract in run_folder.STAGES}
 CONTRACTS[run_folder.SFT_EVAL] = run_folder.EVALUATE_MANIFEST
 CONTRACTS[run_folder.DPO_EVAL] = run_folder.EVALUATE_MANIFEST
+CONTRACTS[run_folder.RL_EVAL] = run_folder.EVALUATE_MANIFEST
 
 
 @dataclass
@@ -46,8 +47,8 @@ class CheckpointRow:
 
 @dataclass
 class Phase:
-    """A post-training phase folder (mid/, sft/ or dpo/): its training records and rendered
-    data."""
+    """A post-training phase folder (mid/, sft/, dpo/ or rl/): its training records and
+    rendered data."""
 
     name: str
     metrics: list[dict[str, Any]] = field(default_factory=list)
@@ -65,7 +66,7 @@ class RunData:
     checkpoints: list[CheckpointRow] = field(default_factory=list)
     final_export: bool = False
     eval_results: dict[str, Any] | None = None
-    # The post-trained model's evaluation: dpo/eval/ when DPO ran, else sft/eval/.
+    # The post-trained model's evaluation: rl/eval/ or dpo/eval/ when those ran, else sft/eval/.
     sft_eval_results: dict[str, Any] | None = None
     sft_eval_folder: str = run_folder.SFT_EVAL
     phases: list[Phase] = field(default_factory=list)  # post-training, in order
@@ -124,10 +125,10 @@ def collect(root: str) -> RunData:
         _collect_training(data, run.checkpoints)
     if run_folder.EVAL in data.present:
         data.eval_results = _read_json(storage.join(run.eval, run_folder.RESULTS), data)
-    for name in (run_folder.MID, run_folder.SFT, run_folder.DPO):
+    for name in (run_folder.MID, run_folder.SFT, run_folder.DPO, run_folder.RL):
         if name in data.present:
             data.phases.append(_collect_phase(data, name, run.part(name)))
-    for part in (run_folder.DPO_EVAL, run_folder.SFT_EVAL):
+    for part in (run_folder.RL_EVAL, run_folder.DPO_EVAL, run_folder.SFT_EVAL):
         if part in data.present:
             results = storage.join(run.part(part), run_folder.RESULTS)
             data.sft_eval_results, data.sft_eval_folder = _read_json(results, data), part
@@ -137,6 +138,8 @@ def collect(root: str) -> RunData:
 
 def _collect_phase(data: RunData, name: str, folder: str) -> Phase:
     phase = Phase(name, read_metrics(storage.join(folder, run_folder.METRICS), data.warnings))
+    if name == run_folder.RL:  # rl/data holds prompt rows, shown through the metrics
+        return phase
     try:
         contract = DPO_DATA_MANIFEST if name == run_folder.DPO else SFT_DATA_MANIFEST
         phase.data = contract.read(storage.join(folder, run_folder.SFT_DATA))

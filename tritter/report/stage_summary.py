@@ -98,6 +98,8 @@ def _trained(found: Any, folder: str) -> StageSummary:
     for label, kind, key in (("final train loss", "train", "loss"),
                              ("validation loss", "val", "val_loss"),
                              ("validation bits per byte", "val", "val_bpb"),
+                             ("final reward mean", "train", "reward_mean"),  # rl
+                             ("final pass rate", "train", "pass_rate"),  # rl
                              ("tokens / s", "train", "tokens_per_second")):  # fmt: skip
         value = _last(records, kind, key)
         if value is not None:

@@ -77,11 +77,11 @@ class TrainConfig(Config):
     output: str = runtime_field(
         description="the run's checkpoints folder (run_root/checkpoints): path or s3:// URI"
     )
-    phase: Literal["pretrain", "mid", "sft", "dpo"] = Field(
+    phase: Literal["pretrain", "mid", "sft", "dpo", "rl"] = Field(
         "pretrain",
         description="what this training is: pretrain, midtraining/SFT on conversations "
-        "(`tritter sft` sets it) or preference optimisation (`tritter dpo`); labels the "
-        "metrics and names the manifest's stage",
+        "(`tritter sft` sets it), preference optimisation (`tritter dpo`) or reinforcement "
+        "learning (`tritter rl`); labels the metrics and names the manifest's stage",
     )
     model: str | None = Field(
         None,

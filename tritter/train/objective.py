@@ -9,6 +9,10 @@ An `Objective` owns the data side and the loss:
   one-line errors for data that does not fit the tokenizer or settings;
 * `open` — this rank's data source(s) and validation, once per run;
 * `batches` — the infinite iterator of this rank's micro batches, from the restored position;
+* `prepare_step(model, micro)` — called once per optimizer step with the step's micro batches,
+  before they are counted; returns the batches to train on. The default returns them as they
+  are; an on-policy objective (`tritter.rl`) turns prompt batches into rollouts sampled with the
+  current weights here (reading the next batch is data loading; this is the step's own work);
 * `count(batch)` — how many units the loss averages over (scored tokens for language
   modelling, pairs for DPO); the trainer all-reduces the step's total first and scales each
   micro batch's summed loss by world_size / total, so the update is the gradient of the mean
@@ -20,7 +24,9 @@ An `Objective` owns the data side and the loss:
   record of metrics.jsonl and into a `tritter_train_<name>` gauge;
 * `state_dict` / `load_state_dict` — the data position, saved in every checkpoint's trainer
   state (key `loader`) so a relaunch continues with exactly the next batch;
-* `validate(model)` — a `kind: val` record's fields (or None: no validation).
+* `validate(model)` — a `kind: val` record's fields (or None: no validation);
+* `manifest_counts()` — extra `counts` of the stage manifest, beside steps, tokens and skipped
+  steps (the phase's contract in `tritter.run_folder` declares them; default: none).
 
 `LanguageModeling` is pretraining's and SFT's objective (next-token loss over the
 `tritter.loader` shards); `tritter dpo` plugs in its own (`tritter.dpo.objective`), and any new
@@ -80,6 +86,11 @@ class Objective(ABC):
     def batches(self, num_workers: int = 0) -> Iterator[Any]:
         """This rank's micro batches from the current position, without end."""
 
+    def prepare_step(self, model: torch.nn.Module, micro: list[Any]) -> list[Any]:
+        """The step's micro batches as they will be counted and trained on (see the module
+        docstring); every rank calls it at the same point of every step."""
+        return micro
+
     @abstractmethod
     def count(self, batch: Any) -> float:
         """The units the loss averages over in `batch` (tokens, pairs)."""
@@ -104,6 +115,10 @@ class Objective(ABC):
     def validate(self, model: torch.nn.Module) -> dict[str, Any] | None:
         """Fields of a `kind: val` record, or None when there is nothing to validate on."""
         return None
+
+    def manifest_counts(self) -> dict[str, Any]:
+        """Extra fields of the stage manifest's `counts` (rank 0's, at the end of the run)."""
+        return {}
 
 
 class LanguageModeling(Objective):

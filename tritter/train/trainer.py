@@ -1,15 +1,17 @@
 """The training loop of one rank (run under torchrun, or in-process for a single rank).
 
 What is optimised is an `Objective` (tritter/train/objective.py): language modelling over token
-shards by default, DPO (`tritter.dpo`) or another post-training loss when a stage passes one.
-Per optimizer step: read `accumulation` micro batches, count the objective's units (real,
-non-ignored target tokens for language modelling) over all ranks, and backpropagate each micro
-batch's summed loss scaled by world_size / units. DDP/FSDP average gradients over ranks, so the
-update is exactly the gradient of the mean loss over every unit of the global batch, whatever
-the split into ranks and micro batches. Then clip, check (non-finite/spike policy), set the
-scheduled LR and weight decay, and step AdamW. Everything a step depends on (weights, AdamW
-moments, data position, step counter, RNG) is in the checkpoint, which is why a relaunch
-reproduces the losses of an uninterrupted run bit for bit on CPU.
+shards by default, DPO (`tritter.dpo`), RL (`tritter.rl`) or another post-training loss when a
+stage passes one. Per optimizer step: read `accumulation` micro batches (an on-policy objective
+then samples its rollouts for them with the current weights: `Objective.prepare_step`), count
+the objective's units (real, non-ignored target tokens for language modelling) over all ranks,
+and backpropagate each micro batch's summed loss scaled by world_size / units. DDP/FSDP
+average gradients over ranks, so the update is exactly the gradient of the mean loss over every
+unit of the global batch, whatever the split into ranks and micro batches. Then clip, check
+(non-finite/spike policy), set the scheduled LR and weight decay, and step AdamW. Everything a
+step depends on (weights, AdamW moments, data position, step counter, RNG) is in the
+checkpoint, which is why a relaunch reproduces the losses of an uninterrupted run bit for bit
+on CPU.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from tritter.run_folder import (
     MODEL_CONFIG,
     TRAIN_CONFIG,
     TRAIN_MANIFESTS,
-    TrainCounts,
     TrainExtra,
 )
 from tritter.train import schedule
@@ -158,12 +159,14 @@ class Trainer:
     def resume(self) -> None:
         """Continue from the newest checkpoint under --output; a run that has none starts from
         --init's weights when given (so a relaunch never goes back to --init)."""
-        latest = self.store.latest()
-        if latest is None:
+        # The newest checkpoint whose files match their marker's sha256 (a corrupt one is
+        # skipped with a warning: training falls back to the previous committed step).
+        restored = self.checkpointer.resume_from_newest(self.wrapped, self.optimizer)
+        if restored is None:
             if self.config.init:
                 self.load_init(self.config.init)
             return
-        state = self.checkpointer.restore(latest, self.wrapped, self.optimizer)
+        latest, state = restored
         self.objective.load_state_dict(state["loader"])
         self.step, self.tokens = int(state["step"]), int(state["tokens"])
         self.loss_ema = state.get("loss_ema")
@@ -210,6 +213,7 @@ class Trainer:
         started = time.perf_counter()
         objective, names = self.objective, self.objective.metric_names
         micro, waited = self._next_batches(batches)
+        micro = objective.prepare_step(self.wrapped, micro)  # on-policy rollouts (tritter.rl)
         local_units = sum(objective.count(b) for b in micro)
         local_tokens = sum(objective.tokens(b) for b in micro)
         units, step_tokens = ctx.all_reduce([float(local_units), float(local_tokens)])
@@ -457,8 +461,11 @@ class Trainer:
                 fingerprint=contract.fingerprint(self.config, self.pre.inputs),
                 inputs=self.pre.inputs,
                 config=config_io.dump(self.config),
-                counts=TrainCounts(
-                    steps=self.step, tokens=self.tokens, skipped_steps=self.skipped_total
+                counts=contract.counts(
+                    steps=self.step,
+                    tokens=self.tokens,
+                    skipped_steps=self.skipped_total,
+                    **self.objective.manifest_counts(),
                 ),
                 files=files,
                 extra=TrainExtra(
