@@ -92,8 +92,10 @@ class Prometheus(_LoopbackServer):
             "--log.level=warn",
         ])  # fmt: skip
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """An instant query, at `at` (Unix seconds) when given so several agree on the moment."""
+        params = {"query": expr, **({"time": f"{at:.3f}"} if at is not None else {})}
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode(params)
         body = json.loads(urllib.request.urlopen(url, timeout=10).read())
         assert body["status"] == "success", body
         return body["data"]["result"]
