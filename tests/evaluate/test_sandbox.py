@@ -310,3 +310,22 @@ def test_output_is_captured_only_when_asked_and_bounded(sandbox):
     assert sorted(captured.output.splitlines()) == ["to stderr", "to stdout"]
     flood = sandbox.run("print('y' * 100_000)\nraise ValueError('after')", capture_bytes=50)
     assert flood.output == "y" * 50 and flood.reason == "ValueError: after"
+
+
+def test_an_exposed_directory_under_tmp_stays_readable(tmp_path):
+    """The namespaces mode covers /tmp with a private tmpfs; a directory exposed from under /tmp
+    (a CI checkout's virtual environment, as here: tmp_path) must still appear, read-only."""
+    library = tmp_path / "site-packages"
+    (library / "planted").mkdir(parents=True)
+    (library / "planted" / "__init__.py").write_text("ANSWER = 42\n")
+    sandbox = Sandbox(SandboxConfig(workers=1, timeout_seconds=TIMEOUT), expose=[str(library)])
+    visible = sandbox.visible_path(str(library))
+    program = (
+        f"import sys\nsys.path.insert(0, {visible!r})\nimport planted\n"
+        "assert planted.ANSWER == 42\n"
+        f"try:\n    open({visible!r} + '/planted/new.py', 'w')\nexcept OSError:\n    pass\n"
+        "else:\n    raise AssertionError('the exposed directory is writable')\n"
+    )
+    result = sandbox.run(program)
+    assert result.passed, (sandbox.isolation, result)
+    assert not (library / "planted" / "new.py").exists()

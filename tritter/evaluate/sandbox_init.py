@@ -147,6 +147,11 @@ def enter_namespaces(header: dict, protections: list[str]) -> dict[str, str]:
                            ctypes.sizeof(attr))  # fmt: skip
         if rc == 0:
             protections.append("read_only_root")
+    # Handles on the directories re-exposed below, taken before the tmpfs covers /tmp: an
+    # interpreter or a virtual environment that lives under /tmp (a CI checkout) would be hidden
+    # by it; a bind from /proc/self/fd/N reaches the directory the handle holds.
+    sources = [p for p in sys.path if os.path.isdir(p)] + list(header.get("expose") or ())
+    handles = {d: os.open(d, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for d in sources}
     size = int(header["workdir_bytes"])
     _mount("tmpfs", SANDBOX_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0755")
     os.mkdir(WORKDIR, 0o700)
@@ -157,18 +162,22 @@ def enter_namespaces(header: dict, protections: list[str]) -> dict[str, str]:
     moved = {}
     for index, directory in enumerate(p for p in sys.path if os.path.isdir(p)):
         target = f"{STDLIB_MOUNTS}/{index}"
-        os.makedirs(target, 0o755)
-        _mount(directory, target, None, MS_BIND | MS_REC)
-        _mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        _bind_read_only(handles[directory], target)
         moved[directory] = target
     # Host directories the evaluator exposes (a compiler's toolchain, site-packages): read-only
     # and without setuid or device files, at EXPOSED_MOUNTS/<index> in the header's order.
     for index, directory in enumerate(header.get("expose") or ()):
-        target = f"{EXPOSED_MOUNTS}/{index}"
-        os.makedirs(target, 0o755)
-        _mount(directory, target, None, MS_BIND | MS_REC)
-        _mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        _bind_read_only(handles[directory], f"{EXPOSED_MOUNTS}/{index}")
+    for handle in handles.values():
+        os.close(handle)
     return moved
+
+
+def _bind_read_only(handle: int, target: str) -> None:
+    """Bind the directory `handle` holds at `target`: read-only, no setuid, no devices."""
+    os.makedirs(target, 0o755)
+    _mount(f"/proc/self/fd/{handle}", target, None, MS_BIND | MS_REC)
+    _mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def use_moved_stdlib(moved: dict[str, str]) -> None:
