@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from tritter.config import add_arguments, build_config
+from tritter.config import build_config
+from tritter.train.config import add_training_arguments
 
 EPILOG = """\
 Every `tritter pretrain` option applies (--seq-len, --micro-batch-size (pairs), --max-steps,
@@ -40,15 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="FILE", help="YAML file with the options below")
-    add_arguments(parser, DpoConfig, exclude=("phase",))
-    parser.add_argument(
-        "--checkpoint-every",
-        dest="checkpoint.every",
-        type=int,
-        default=argparse.SUPPRESS,
-        help="same as --checkpoint.every",
-    )
+    add_training_arguments(parser, DpoConfig, ("phase",))
     parser.set_defaults(handler=handle)
 
 

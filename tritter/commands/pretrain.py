@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from tritter.config import add_arguments, build_config
+from tritter.config import build_config
+from tritter.train.config import add_training_arguments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,15 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "config.yaml, metrics.jsonl, step-NNNNNNNN/ checkpoints and final/ there, and serves "
         "Prometheus metrics on --metrics-port.",
     )
-    parser.add_argument("--config", metavar="FILE", help="YAML file with the options below")
-    add_arguments(parser, TrainConfig)
-    parser.add_argument(
-        "--checkpoint-every",
-        dest="checkpoint.every",
-        type=int,
-        default=argparse.SUPPRESS,
-        help="same as --checkpoint.every",
-    )
+    add_training_arguments(parser, TrainConfig)
     parser.set_defaults(handler=handle)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from tritter.config import add_arguments, build_config
+from tritter.config import build_config
+from tritter.train.config import add_training_arguments
 
 EPILOG = """\
 Every `tritter pretrain` option applies (--seq-len, --micro-batch-size (completions per
@@ -58,15 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="FILE", help="YAML file with the options below")
-    add_arguments(parser, RlConfig, exclude=("phase", "data"))
-    parser.add_argument(
-        "--checkpoint-every",
-        dest="checkpoint.every",
-        type=int,
-        default=argparse.SUPPRESS,
-        help="same as --checkpoint.every",
-    )
+    add_training_arguments(parser, RlConfig, ("phase", "data"))
     parser.set_defaults(handler=handle)
 
 

@@ -7,12 +7,14 @@ so the same config keeps the same optimisation when a run resumes on a different
 
 from __future__ import annotations
 
+import argparse
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tritter.config import Config, runtime_field
+from tritter.config import Config, add_arguments, runtime_field
 from tritter.errors import TritterError
 
 
@@ -242,3 +244,19 @@ def total_steps(config: TrainConfig, world_size: int) -> int:
         return config.max_steps
     assert config.token_budget is not None
     return max(1, math.ceil(config.token_budget / global_batch_tokens(config, world_size)))
+
+
+def add_training_arguments(
+    parser: argparse.ArgumentParser, kind: type[TrainConfig], exclude: Sequence[str] = ()
+) -> None:
+    """The flags every trainer command takes (`tritter pretrain`, `dpo`, `rl`): `--config FILE`,
+    one flag per field of `kind` (but `exclude`) and `--checkpoint-every`."""
+    parser.add_argument("--config", metavar="FILE", help="YAML file with the options below")
+    add_arguments(parser, kind, exclude=tuple(exclude))
+    parser.add_argument(
+        "--checkpoint-every",
+        dest="checkpoint.every",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="same as --checkpoint.every",
+    )
