@@ -23,7 +23,8 @@ ROOTS = {"tritter": "tritter", "kernels": "tritter.kernels", "jobs": "tritter.jo
 LAYERS = [
     {"tritter", "tritter.errors", "tritter.storage", "tritter.config", "tritter.log",
      "tritter.progress", "tritter.metrics", "tritter.schema", "tritter.manifest",
-     "tritter.units", "tritter.run_folder", "tritter.benchmarks", "tritter.workers"},
+     "tritter.units", "tritter.run_folder", "tritter.benchmarks", "tritter.workers",
+     "tritter.hf_datasets"},
     {"tritter.data", "tritter.kernels"},
     {"tritter.model", "tritter.tokenizer", "tritter.curate"},
     {"tritter.pack", "tritter.loader", "tritter.chat"},

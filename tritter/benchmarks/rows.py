@@ -27,11 +27,11 @@ from typing import Any
 
 from tritter import storage
 from tritter.errors import TritterError
+from tritter.hf_datasets import open_split
 
 HF_PREFIX = "hf://"
 DEFAULT_SPLIT = "test"
 # Files `save_to_disk` writes next to the Arrow data: a folder holding one was saved that way.
-_SAVED_MARKERS = ("state.json", "dataset_dict.json")
 
 
 def sample_path(name: str) -> Path:
@@ -122,26 +122,8 @@ def parse_hf(uri: str) -> tuple[str, str | None, str]:
 
 def _hf_rows(uri: str) -> list[dict[str, Any]]:
     name, config, split = parse_hf(uri)
+    dataset = open_split(uri, name, config, split)
     try:
-        import datasets
-
-        folder = Path(name).expanduser()
-        if folder.is_dir() and any((folder / marker).is_file() for marker in _SAVED_MARKERS):
-            if config is not None:
-                raise TritterError(f"{uri}: a dataset saved with save_to_disk has no configs")
-            dataset = datasets.load_from_disk(str(folder))
-            if isinstance(dataset, datasets.DatasetDict):
-                if split not in dataset:
-                    raise TritterError(
-                        f"{uri}: no split '{split}' (the saved dataset has "
-                        f"{', '.join(sorted(dataset))})"
-                    )
-                dataset = dataset[split]
-        else:
-            source = str(folder) if folder.is_dir() else name
-            dataset = datasets.load_dataset(source, config, split=split, streaming=True)
         return [dict(row) for row in dataset]
-    except TritterError:
-        raise
-    except Exception as err:  # datasets raises many unrelated types for a bad name/offline hub
-        raise TritterError(f"{uri}: cannot read dataset ({type(err).__name__}: {err})") from err
+    except Exception as err:  # datasets/fsspec raise many types while reading
+        raise TritterError(f"{uri}: reading failed ({type(err).__name__}: {err})") from err

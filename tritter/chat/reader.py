@@ -24,7 +24,6 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tritter import storage
@@ -32,11 +31,11 @@ from tritter.chat.conversation import Conversation, InvalidConversation
 from tritter.chat.rows import from_row
 from tritter.curate.sources import open_parquet, parse_hf
 from tritter.errors import TritterError
+from tritter.hf_datasets import open_split
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".parquet")
 HF_PREFIX = "hf://"
 # Files `save_to_disk` writes next to the Arrow data: a folder holding one was saved that way.
-_SAVED_MARKERS = ("state.json", "dataset_dict.json")
 
 
 @dataclass
@@ -191,25 +190,4 @@ def _hf_rows(uri: str) -> Iterator[tuple[str, object]]:
 
 def _open_hf(uri: str) -> Any:
     spec = parse_hf(uri)
-    name, config, split = spec["name"] or "", spec["config"], spec["split"] or "train"
-    try:
-        import datasets
-
-        folder = Path(name).expanduser()
-        if folder.is_dir() and any((folder / marker).is_file() for marker in _SAVED_MARKERS):
-            if config is not None:
-                raise TritterError(f"{uri}: a dataset saved with save_to_disk has no configs")
-            saved = datasets.load_from_disk(str(folder))
-            if isinstance(saved, datasets.DatasetDict):
-                if split not in saved:
-                    raise TritterError(
-                        f"{uri}: no split '{split}' (the saved dataset has "
-                        f"{', '.join(sorted(saved))})"
-                    )
-                return saved[split]
-            return saved
-        return datasets.load_dataset(name, config, split=split, streaming=True)
-    except TritterError:
-        raise
-    except Exception as err:  # datasets raises many unrelated types for a bad name/offline hub
-        raise TritterError(f"{uri}: cannot open dataset ({type(err).__name__}: {err})") from err
+    return open_split(uri, spec["name"] or "", spec["config"], spec["split"] or "train")
