@@ -38,7 +38,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from tritter.config import runtime_field
-from tritter.train.config import TrainConfig
+from tritter.train.config import TrainConfig, fill_defaults
 
 DPO_DEFAULTS: dict[str, Any] = {
     "optim": {"lr": 2e-5, "weight_decay": 0.0, "stage2_weight_decay": 0.0},
@@ -70,13 +70,7 @@ class DpoTrainConfig(TrainConfig):
     @classmethod
     def _dpo_defaults(cls, data: Any) -> Any:
         """Fill what the user left out with the DPO defaults (given values always win)."""
-        if not isinstance(data, dict):
-            return data
-        merged = dict(data)
-        for key, value in DPO_DEFAULTS.items():
-            given = merged.get(key) if isinstance(merged.get(key), dict) else {}
-            merged[key] = {**value, **given}
-        return merged
+        return fill_defaults(data, DPO_DEFAULTS)
 
     @model_validator(mode="after")
     def _smoothing_is_sigmoid(self) -> DpoTrainConfig:

@@ -50,7 +50,7 @@ from pydantic import Field, model_validator
 
 from tritter.config import runtime_field
 from tritter.evaluate.config import SandboxConfig
-from tritter.train.config import TrainConfig
+from tritter.train.config import TrainConfig, fill_defaults
 
 RL_DEFAULTS: dict[str, Any] = {
     "optim": {"lr": 2e-5, "weight_decay": 0.0, "stage2_weight_decay": 0.0},
@@ -133,13 +133,7 @@ class RlTrainConfig(TrainConfig):
     @classmethod
     def _rl_defaults(cls, data: Any) -> Any:
         """Fill what the user left out with the RL defaults (given values always win)."""
-        if not isinstance(data, dict):
-            return data
-        merged = dict(data)
-        for key, value in RL_DEFAULTS.items():
-            given = merged.get(key) if isinstance(merged.get(key), dict) else {}
-            merged[key] = {**value, **given}
-        return merged
+        return fill_defaults(data, RL_DEFAULTS)
 
     @model_validator(mode="after")
     def _fits_the_sampler(self) -> RlTrainConfig:

@@ -34,7 +34,7 @@ from pydantic import Field, field_validator, model_validator
 
 from tritter.config import runtime_field
 from tritter.data.mixture import parse_mixture
-from tritter.train.config import TrainConfig
+from tritter.train.config import TrainConfig, fill_defaults
 
 PHASE_DEFAULTS: dict[str, dict[str, Any]] = {
     "mid": {
@@ -87,14 +87,7 @@ class SftConfig(TrainConfig):
         """Fill what the user left out with the phase's defaults (given values always win)."""
         if not isinstance(data, dict):
             return data
-        merged = dict(data)
-        for key, value in PHASE_DEFAULTS.get(str(data.get("phase", "sft")), {}).items():
-            if isinstance(value, dict):
-                given = merged.get(key) if isinstance(merged.get(key), dict) else {}
-                merged[key] = {**value, **given}
-            else:
-                merged.setdefault(key, value)
-        return merged
+        return fill_defaults(data, PHASE_DEFAULTS.get(str(data.get("phase", "sft")), {}))
 
     @field_validator("mix", mode="before")
     @classmethod

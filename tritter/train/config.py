@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -260,3 +260,19 @@ def add_training_arguments(
         default=argparse.SUPPRESS,
         help="same as --checkpoint.every",
     )
+
+
+def fill_defaults(data: Any, defaults: dict[str, Any]) -> Any:
+    """A post-training stage's config input with its defaults filled in where the user gave
+    nothing (a `mode="before"` validator's body): nested sections merge key by key, given values
+    always win."""
+    if not isinstance(data, dict):
+        return data
+    merged = dict(data)
+    for key, value in defaults.items():
+        if isinstance(value, dict):
+            given = merged.get(key) if isinstance(merged.get(key), dict) else {}
+            merged[key] = {**value, **given}
+        else:
+            merged.setdefault(key, value)
+    return merged
