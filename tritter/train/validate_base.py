@@ -73,15 +73,19 @@ def run(settings: ValidateSettings) -> dict[str, Any]:
         )
     tokenizer = Tokenizer.load(settings.tokenizer_uri)
     check_tokenizer(settings.data, tokenizer)
+    from tritter.model import Tritter
+
     device = _device(settings.device, torch)
+    model = Tritter.from_hf(settings.base).to(device)  # read once for parity and gradients
     report: dict[str, Any] = {
         "base": settings.base,
         "data": settings.data,
         "tokenizer": {"uri": settings.tokenizer_uri, "sha256": tokenizer.sha256, "passed": True},
-        "parity": parity(settings, tokenizer, device),
-        "gradients": gradient_flow(settings, device),
-        "training": continued_pretraining(settings),
+        "parity": parity(settings, tokenizer, model),
+        "gradients": gradient_flow(settings, model),
     }
+    del model
+    report["training"] = continued_pretraining(settings)
     report["passed"] = all(report[k]["passed"] for k in ("tokenizer", "parity", "gradients",
                                                           "training"))  # fmt: skip
     storage.write_text(
@@ -96,15 +100,14 @@ def _device(wanted: str, torch: Any) -> Any:
     return torch.device(wanted)
 
 
-def parity(settings: ValidateSettings, tokenizer: Any, device: Any) -> dict[str, Any]:
-    """Logits of Tritter and transformers on the prompts (both fp32)."""
+def parity(settings: ValidateSettings, tokenizer: Any, ours: Any) -> dict[str, Any]:
+    """Logits of Tritter (`ours`, the base loaded in fp32) and transformers on the prompts."""
     import torch
     import torch._dynamo
     from transformers import BitNetForCausalLM
 
-    from tritter.model import Tritter
-
-    ours = Tritter.from_hf(settings.base).eval().to(device)
+    ours.eval()
+    device = next(ours.parameters()).device
     with storage.local_folder(settings.base) as local:
         reference = BitNetForCausalLM.from_pretrained(str(local), dtype=torch.float32)
     reference = reference.eval().to(device)
@@ -120,7 +123,7 @@ def parity(settings: ValidateSettings, tokenizer: Any, device: Any) -> dict[str,
             worst = max(worst, float((got - expected).abs().max() / scale))
             agree += int((got.argmax(-1) == expected.argmax(-1)).sum())
             positions += batch.numel()
-    del ours, reference
+    del reference
     agreement = agree / max(positions, 1)
     return {
         "prompts": len(settings.prompts),
@@ -141,14 +144,14 @@ def _group(name: str) -> str:
     return f"layers.{parts[1]}.{kind}"
 
 
-def gradient_flow(settings: ValidateSettings, device: Any) -> dict[str, Any]:
+def gradient_flow(settings: ValidateSettings, model: Any) -> dict[str, Any]:
     """Gradient norm per layer group after one backward pass on a training batch."""
     import torch.nn.functional as F
 
     from tritter.loader import TokenLoader
-    from tritter.model import Tritter
 
-    model = Tritter.from_hf(settings.base).train().to(device)
+    model.train()
+    device = next(model.parameters()).device
     loader = TokenLoader(settings.data, split="train", seq_len=settings.seq_len,
                          micro_batch_size=settings.micro_batch_size, loop=False)  # fmt: skip
     inputs, targets = next(iter(loader))[:2]
