@@ -29,7 +29,7 @@ LAYERS = [
     {"tritter.model", "tritter.tokenizer", "tritter.curate"},
     {"tritter.pack", "tritter.loader", "tritter.chat"},
     {"tritter.train"},
-    {"tritter.evaluate", "tritter.sft", "tritter.dpo"},
+    {"tritter.evaluate", "tritter.sft", "tritter.dpo", "tritter.takedown"},
     {"tritter.report", "tritter.synth", "tritter.agent", "tritter.rl"},
     {"tritter.deploy"},
     {"tritter.jobs"},

@@ -11,9 +11,13 @@ the tests) reads them through the same `Contract`, so nobody depends on a key no
                                      (`tritter.schema.CURATED_SCHEMA`); rejects/part-NNNNN.jsonl:
                                      path, reason, detector of every dropped document (never its
                                      content); _work/ while running
-      tokenizer/          tokenizer  tokenizer.model (plain SentencePiece), tokenizer.vocab
-      tokens/             pack       <split>/<subset>/NNNNN.tokens.npy + NNNNN.docs.npy, split
-                                     train|val; _work/ while running
+      tokenizer/          tokenizer  tokenizer.model (plain SentencePiece), tokenizer.vocab; or
+                                     (stage tokenizer-import) a copied tokenizer.json (+ config)
+      tokens/             pack       <split>/<subset>/NNNNN.tokens.npy + NNNNN.docs.npy +
+                                     NNNNN.documents.parquet (which curated document each span
+                                     is), split train|val; _work/ while running
+      takedown/           takedown   log.jsonl: one `TakedownEntry` per takedown (never any
+                                     document text); _pending.json while one runs
       checkpoints/        pretrain   config.yaml, metrics.jsonl (one JSON record per line, kind
                                      train|val|checkpoint), step-NNNNNNNN/ (DCP shards,
                                      trainer_state.pt, model.json, config.yaml, _COMMITTED
@@ -56,13 +60,13 @@ for each stage.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from tritter import storage
 from tritter.config import runtime_field
-from tritter.manifest import Contract, Manifest, Record
+from tritter.manifest import Contract, Manifest, OneOf, Record
 
 # -- folder names --------------------------------------------------------------------------------
 
@@ -189,6 +193,32 @@ class ResolvedMixtureRecord(Record):
 class CurateInputs(Record):
     source: str  # what the user named (`--input`)
     listing_sha256: str | None  # the enumerated input items: a changed source changes it
+    # With --semantic-dedup: the encoder's identity (files, sizes, config.json's sha256).
+    semantic_encoder: str | None = None
+
+
+class SemanticPair(Record):
+    """A document semantic dedup removed and the copy kept instead (no text)."""
+
+    removed_id: str
+    removed_path: str
+    kept_id: str
+    kept_path: str
+    cosine: float
+
+
+class SemanticDedupCounts(Record):
+    """`--semantic-dedup`: embeddings, k-means clusters, pairs above the cosine threshold."""
+
+    encoder: str
+    threshold: float
+    clusters: int  # k-means clusters (pairs are looked for within each)
+    embedded: int  # documents embedded: the survivors of exact and near dedup
+    pairs: int  # pairs within a cluster whose cosine exceeds the threshold
+    groups: int  # connected groups of such pairs: each keeps its best member
+    removed: int  # semantic_duplicate decisions
+    largest_group: int
+    examples: list[SemanticPair]  # the removed pairs nearest the threshold
 
 
 class DedupCounts(Record):
@@ -204,6 +234,7 @@ class DedupCounts(Record):
     num_perm: int
     bands: int
     rows: int
+    semantic: SemanticDedupCounts | None = None  # with --semantic-dedup only
 
 
 class PiiCounts(Record):
@@ -212,6 +243,16 @@ class PiiCounts(Record):
 
     values: dict[str, int] = Field(default_factory=dict)  # kind → values found
     documents: dict[str, int] = Field(default_factory=dict)  # kind → documents holding one
+
+
+class RepoSignalCounts(Record):
+    """Documents scored with each repository-level signal (`tritter.curate.repos`); the drops
+    of `--min-stars` and the homework rule are in `dropped` (`min_stars`, `homework`)."""
+
+    stars_known: int = 0  # documents whose repository's stars were known
+    dated: int = 0  # with a last-change date and a snapshot date: freshness applied
+    stale: int = 0  # of those, penalised as untouched for over 4 years
+    repo_tests: int = 0  # code without tests of its own, credited for its repository's tests
 
 
 class CurateCounts(Record):
@@ -230,6 +271,7 @@ class CurateCounts(Record):
     dedup: DedupCounts
     shards: int
     pii: PiiCounts = Field(default_factory=PiiCounts)  # absent from manifests before PII scrubbing
+    repo_signals: RepoSignalCounts = Field(default_factory=RepoSignalCounts)  # absent before them
 
 
 class LicensePolicyRecord(Record):
@@ -326,6 +368,44 @@ TOKENIZER_MANIFEST = Contract(
 TokenizerManifest = Manifest[TokenizerInputs, TokenizerCounts, TokenizerExtra]
 
 
+# -- tokenizer import (`tritter tokenizer import`: an existing tokenizer as the run's) -----------
+
+
+class TokenizerImportInputs(Record):
+    source: str = runtime_field()
+    source_sha256: str  # of the imported tokenizer.json / tokenizer.model
+    curated: str | None = runtime_field(None)  # where compression was measured, when given
+    curated_fingerprint: str | None = None
+
+
+class TokenizerImportCounts(Record):
+    vocab_size: int
+    files: int  # copied into the folder
+    bytes: int
+    # Compression on curated documents per language (and "all"); empty without --curated.
+    compression: dict[str, Compression]
+    seconds: float
+
+
+class TokenizerImportExtra(Record):
+    sha256: str  # of tokenizer.json (or tokenizer.model): what pack and training check
+    vocab_size: int
+    kind: Literal["huggingface", "sentencepiece"]
+    special_ids: dict[str, int]
+    token_dtype: Literal["uint16", "uint32"]  # what packed shards will hold
+
+
+TOKENIZER_IMPORT_MANIFEST = Contract(
+    "tokenizer-import", TOKENIZER, TokenizerImportInputs, TokenizerImportCounts,
+    TokenizerImportExtra,
+)  # fmt: skip
+TokenizerImportManifest = Manifest[
+    TokenizerImportInputs, TokenizerImportCounts, TokenizerImportExtra
+]
+# tokenizer/ holds one of the two: trained here, or imported (e.g. BitNet 2B4T's own).
+TOKENIZER_OUTPUT = OneOf((TOKENIZER_MANIFEST, TOKENIZER_IMPORT_MANIFEST))
+
+
 # -- pack ----------------------------------------------------------------------------------------
 
 
@@ -371,6 +451,9 @@ class ShardRecord(Record):
     # Relative path of NNNNN.mask.npy, the spans of tokens that are training targets; None: all
     # are (pretraining text). Conversations learn only what the assistant writes.
     mask: str | None = None
+    # Relative path of NNNNN.documents.parquet (`tritter.data.sidecar`); None: packed before
+    # sidecars were written (a takedown then asks for a re-pack), or not pack's shards.
+    documents: str | None = None
     num_tokens: int
     num_documents: int
 
@@ -398,6 +481,51 @@ class PackExtra(TokenShardsExtra):
 
 PACK_MANIFEST = Contract("pack", TOKENS, PackInputs, PackCounts, PackExtra)
 PackManifest = Manifest[PackInputs, PackCounts, PackExtra]
+
+
+# -- takedown (`tritter takedown`: documents removed from curated/ and tokens/ after the fact) -----
+
+TAKEDOWN = "takedown"
+TAKEDOWN_LOG = "log.jsonl"  # one TakedownEntry (JSON) per line, oldest first
+TAKEDOWN_PENDING = "_pending.json"  # the takedown in progress (`tritter.takedown.journal`)
+
+
+class TakedownSelectors(Record):
+    """Which documents: any that matches one of these (curated `repo`, `id`; `path` or
+    `repo/path` against a glob)."""
+
+    repos: list[str] = Field(default_factory=list)
+    ids: list[str] = Field(default_factory=list)
+    path_globs: list[str] = Field(default_factory=list)
+
+
+class TakedownFile(Record):
+    """One file rewritten, by path relative to the run folder."""
+
+    path: str
+    old_sha256: str
+    old_size: int
+    new_sha256: str | None = None  # None until the rewrite is staged
+    new_size: int | None = None
+    documents_removed: int  # curated rows, or document copies of a token shard
+    tokens_removed: int = 0
+
+
+class TakedownEntry(Record):
+    id: str  # this takedown (the journal and its log line share it)
+    requested_by: str
+    reason: str | None
+    selectors: TakedownSelectors
+    started: str  # UTC, ISO 8601
+    finished: str | None = None
+    curated_documents_removed: int
+    token_documents_removed: int  # copies (a repeated document counts each time)
+    tokens_removed: int
+    files: list[TakedownFile]
+    # Checkpoints whose training consumed a removed document's tokens, and how that was told.
+    checkpoints: list[str]
+    checkpoints_basis: str
+    notes: list[str] = Field(default_factory=list)
 
 
 # -- pretrain ------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ STEPS = ("all", "plan", "shard", "finalize")
 DESCRIPTION = """\
 Tokenize curated documents (each followed by EOS) into uint16/uint32 token shards with document
 boundaries, weighted by a mixture over curated subsets, split by document into train and
-validation. Writes <split>/<subset>/NNNNN.tokens.npy + NNNNN.docs.npy and _manifest.json
+validation. Writes <split>/<subset>/NNNNN.tokens.npy + NNNNN.docs.npy + NNNNN.documents.parquet
+(which curated document each span is: what `tritter takedown` reads) and _manifest.json
 (tokenizer sha256, vocab size, seq_len, dtype, tokens per split/subset/language, realized
 mixture, every file's size and sha256). Relaunching a finished pack only verifies it (sizes
 and sha256); an interrupted one resumes with the shards still missing. The curated input's

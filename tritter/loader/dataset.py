@@ -30,9 +30,11 @@ you need to resume.
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -97,6 +99,12 @@ class TokenLoader(IterableDataset):
     # ---------------------------------------------------------------------------------------
     # Facts
 
+    @cached_property
+    def _content(self) -> str:
+        """Digest of the token files' recorded sha256s: which bytes the sample numbers name."""
+        entries = sorted((f.path, f.sha256) for f in self.stream.manifest.files)
+        return hashlib.sha256(repr(entries).encode()).hexdigest()
+
     @property
     def vocab_size(self) -> int:
         return self.stream.vocab_size
@@ -137,6 +145,7 @@ class TokenLoader(IterableDataset):
             "subset": self.subset,
             "samples_per_epoch": self._samples,
             "data_fingerprint": self.stream.manifest.fingerprint,
+            "data_content": self._content,
             "world_size": self.world_size,
             "micro_batch_size": self.micro_batch_size,
         }
@@ -145,6 +154,15 @@ class TokenLoader(IterableDataset):
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise TritterError(f"loader state: not a {STATE_FORMAT} state")
         mine = self.state_dict()
+        if state.get("data_content", mine["data_content"]) != mine["data_content"]:
+            # Same fingerprint, other bytes: a takedown rewrote shards in place (it keeps the
+            # fingerprint so a relaunched pack keeps the cleaned output). Sample numbers now
+            # name other tokens, so the saved position means nothing.
+            raise TritterError(
+                f"loader state: the token shards of {self.data_uri} changed since this "
+                "checkpoint (rewritten by a takedown?); resuming would mis-map the data order: "
+                "start a new run from the checkpoint with --init"
+            )
         for key in ("seed", "seq_len", "split", "subset", "samples_per_epoch", "data_fingerprint"):
             if state.get(key) != mine[key]:
                 raise TritterError(

@@ -27,9 +27,11 @@ from tritter.run_folder import (
 _log = log.get_logger("pack")
 
 FORMAT = {
-    "layout": "<split>/<subset>/<NNNNN>.tokens.npy + <NNNNN>.docs.npy",
+    "layout": "<split>/<subset>/<NNNNN>.tokens.npy + <NNNNN>.docs.npy + <NNNNN>.documents.parquet",
     "tokens": "1-D .npy of token ids (dtype below); documents back to back, each ending in EOS",
     "docs": "1-D int64 .npy of length documents+1: document d is tokens[docs[d]:docs[d+1]]",
+    "documents": "Parquet, row d: curated id, repo, path, sha256, language, text_bytes and the "
+    "span [start, end) of document d (tritter.data.sidecar)",
     "stream": "a split (optionally one subset) is its shards concatenated in the order of "
     "extra.shards; sample i is tokens[i*seq_len : (i+1)*seq_len + 1] of that stream",
 }
@@ -101,6 +103,8 @@ def finalize(output: str) -> PackManifest:
             subset=r["subset"],
             tokens=r["tokens_path"],
             docs=r["docs_path"],
+            # Results of shards packed before sidecars existed have none.
+            documents=r.get("documents_path"),
             num_tokens=r["tokens"],
             num_documents=r["documents"],
         )

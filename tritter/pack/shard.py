@@ -1,11 +1,12 @@
-"""Packing one output shard: read its curated rows, tokenize, write the two `.npy` files.
+"""Packing one output shard: read its curated rows, tokenize, write the two `.npy` files and
+the document sidecar (`tritter.data.sidecar`: which curated document every token span is).
 
 Documents are tokenized once, in curated order, into a local scratch file; the shard is then
 written in its final order by copying token slices. For the training split that order is a
 seeded hash of (document, copy), which scatters the copies of a repeated document across the
 shard instead of placing them back to back. Validation shards keep curated order.
 
-The step is idempotent: its result marker (`_work/shards/NNNNN.json`, written after both files)
+The step is idempotent: its result marker (`_work/shards/NNNNN.json`, written after the files)
 names the plan fingerprint and the files' sizes; a rerun with the marker and files in place
 does nothing.
 """
@@ -25,6 +26,7 @@ from tritter.data import curated as curated_input
 from tritter.data.render import render
 from tritter.data.selection import unit_hash
 from tritter.data.shardfile import TokenFileWriter, shard_paths, write_docs
+from tritter.data.sidecar import sidecar_path, write_sidecar
 from tritter.errors import TritterError
 from tritter.pack import metrics
 from tritter.pack.plan import Plan, ShardPlan, load_plan, load_tokenizer, work_uri
@@ -36,7 +38,10 @@ if TYPE_CHECKING:
 _log = log.get_logger("pack")
 ENCODE_BATCH_BYTES = 4 * 1024 * 1024
 COPY_BATCH_TOKENS = 8 * 1024 * 1024
-TEXT_COLUMNS = ("sha256", "subset", "language", "quality_label", "text", "explanation")
+TEXT_COLUMNS = ("sha256", "subset", "language", "quality_label", "text", "explanation", "id",
+                "repo", "path")  # fmt: skip
+# Per unique document, what its sidecar rows carry besides the span.
+IDENTITY_COLUMNS = ("id", "repo", "path", "sha256", "language")
 
 
 def result_uri(output: str, index: int) -> str:
@@ -98,6 +103,7 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
     dtype = np.dtype(plan.dtype)
     eos = plan.eos_id
     tokens_rel, docs_rel = shard_paths(shard.split, shard.subset, shard.ordinal)
+    sidecar_rel = sidecar_path(tokens_rel)
     stats: Counter = Counter()
     language_tokens: Counter = Counter()
 
@@ -106,6 +112,7 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
         lengths: list[int] = []  # per unique document, including its EOS
         shas: list[str] = []
         languages: list[str] = []
+        identity: dict[str, list] = {name: [] for name in (*IDENTITY_COLUMNS, "text_bytes")}
         for curated_index, first, end in shard.ranges:
             columns = curated_input.read_rows(
                 plan.curated_shard(curated_index), np.arange(first, end), TEXT_COLUMNS
@@ -130,6 +137,9 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
                 batch_bytes += len(text.encode())
                 shas.append(columns["sha256"][row])
                 languages.append(columns["language"][row])
+                for name in IDENTITY_COLUMNS:
+                    identity[name].append(columns[name][row])
+                identity["text_bytes"].append(len(text.encode()))
                 stats["text_bytes"] += len(text.encode())
                 if batch_bytes >= ENCODE_BATCH_BYTES or position == len(rows) - 1:
                     lengths.extend(_encode_into(scratch, tokenizer, batch, eos, threads))
@@ -169,9 +179,19 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
         boundaries = np.concatenate([[0], np.cumsum(lengths_array[copies])]).astype(np.int64)
         write_docs(docs_path, boundaries)
         del source
+        sidecar = Path(tmp) / "documents.parquet"
+        write_sidecar(
+            sidecar,
+            {
+                **{name: [values[d] for d in copies] for name, values in identity.items()},
+                "start": boundaries[:-1],
+                "end": boundaries[1:],
+            },
+        )
 
         files = []
-        for local, relative in ((tokens_path, tokens_rel), (docs_path, docs_rel)):
+        outputs = ((tokens_path, tokens_rel), (docs_path, docs_rel), (sidecar, sidecar_rel))
+        for local, relative in outputs:
             uri = storage.join(plan.output, relative)
             storage.upload_file(local, uri)
             files.append(
@@ -188,6 +208,7 @@ def pack_shard(output: str, index: int, threads: int | None = None) -> dict[str,
         "subset": shard.subset,
         "tokens_path": tokens_rel,
         "docs_path": docs_rel,
+        "documents_path": sidecar_rel,
         "files": files,
         "tokens": int(total),
         "documents": len(copies),
