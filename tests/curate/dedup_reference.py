@@ -283,7 +283,8 @@ def apply_decisions(output: str, shard: int, folder: str) -> dict[int, tuple[str
     assert run is not None
     decisions = load_decisions(run, folder)
     found = {}
-    for reason, decided in zip(dedup.REASONS, (decisions.exact, decisions.near), strict=True):
+    reasons = ("exact_duplicate", "near_duplicate")  # the former dedup had no semantic step
+    for reason, decided in zip(reasons, (decisions.exact, decisions.near), strict=True):
         for ref, keeper in decided.items():
             if ref >> dedup.SHARD_SHIFT == shard:
                 found.setdefault(ref, (reason, decisions.ids.get(keeper, "?")))

@@ -19,7 +19,8 @@ STEPS = ("all", "plan", "process-shard", "dedup-index", "apply-shard", "finalize
 DESCRIPTION = """\
 Curate source code: ingest (directory, JSONL/Parquet documents, s3:// prefix, hf:// dataset or
 'python-stdlib') -> license resolution -> filters -> secret rejection -> benchmark
-decontamination -> security/quality labels -> exact + MinHash near-dedup -> Parquet shards
+decontamination -> security/quality labels -> exact + MinHash near-dedup (+ embedding
+semantic dedup with --semantic-dedup ENCODER) -> Parquet shards
 (part-XXXXX.parquet, tritter.schema.CURATED_SCHEMA) and _manifest.json, which counts every input
 document as kept or under exactly one drop reason. Relaunching on a complete output is a no-op;
 an interrupted run resumes where it stopped.
@@ -39,6 +40,7 @@ examples:
   tritter curate --input python-stdlib --output runs/demo/curated
   tritter curate --input ~/src/repos --output s3://bucket/run/curated --subset curated_repos
   tritter curate --input data/stack.jsonl --output out --languages python,rust --positive-only
+  tritter curate --input ~/src/repos --output out --semantic-dedup s3://bucket/models/code-encoder
 """
 
 
@@ -139,6 +141,14 @@ def summary_table(outcome: Outcome, config: CurateConfig) -> str:
             f"{dedup.candidate_pairs:,} candidates, {dedup.verified_pairs:,} verified)",
         ),
     ]
+    if dedup.semantic is not None:
+        semantic = dedup.semantic
+        lines.append(
+            _row("semantic-duplicate groups", semantic.groups,
+                 f"{semantic.removed:,} removed, largest {semantic.largest_group} (cosine > "
+                 f"{semantic.threshold}, {semantic.embedded:,} embedded in "
+                 f"{semantic.clusters:,} clusters, {semantic.pairs:,} pairs)")
+        )  # fmt: skip
     if outcome.up_to_date:
         throughput = outcome.manifest.extra.throughput
         lines.append(

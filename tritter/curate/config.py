@@ -64,6 +64,20 @@ class CurateConfig(Config):
     positive_only: bool = Field(
         False, description="drop negative documents instead of keeping them"
     )
+    min_stars: int = Field(
+        0,
+        ge=0,
+        le=10_000_000,
+        description="drop documents whose repository's stars are known and below this "
+        "(reason min_stars; stars come from a record's stars, max_stars_count or "
+        "star_events_count field; unknown stars are never dropped); 0: off",
+    )
+    homework: bool = Field(
+        True,
+        description="drop student homework (reason homework: assignment headers, hw3/lab5 "
+        "paths, one-file repositories; two signals, or a strong one, see "
+        "tritter/curate/homework.py)",
+    )
     assume_license: str | None = Field(
         None,
         min_length=1,
@@ -163,6 +177,37 @@ class CurateConfig(Config):
         "before near-dedup stops with an error",
     )
     minhash_seed: int = Field(1, ge=0, le=2**31, description="seed of the MinHash permutations")
+    semantic_dedup: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="semantic dedup after exact and near dedup (default: off): a Hugging Face "
+        "encoder (folder or s3:// prefix written by save_pretrained, or hf://ORG/NAME) whose "
+        "mean-pooled embeddings are k-means clustered; within a cluster, documents with cosine "
+        "above --semantic-threshold are duplicates",
+    )
+    semantic_threshold: float = Field(
+        0.95,
+        gt=0.0,
+        lt=1.0,
+        description="cosine similarity above which two documents are semantic duplicates",
+    )
+    semantic_clusters: int | None = Field(
+        None,
+        ge=1,
+        le=50_000,
+        description="k-means clusters of semantic dedup (pairs are compared within a cluster); "
+        "default: one per 1,000 embedded documents",
+    )
+    semantic_max_tokens: int = Field(
+        512,
+        ge=8,
+        le=1_000_000,
+        description="tokens of each document the encoder sees (at most its own maximum)",
+    )
+    semantic_batch_size: int = runtime_field(
+        32, ge=1, le=65_536, description="documents per encoder batch"
+    )
     shard_mb: float = Field(
         4.0,
         gt=0.0,
@@ -209,6 +254,20 @@ class CurateConfig(Config):
         num_perm = info.data.get("num_perm")
         if value is not None and num_perm is not None and value > num_perm:
             raise ValueError(f"bands ({value}) cannot exceed num_perm ({num_perm})")
+        return value
+
+    @field_validator("semantic_dedup")
+    @classmethod
+    def _semantic_after_dedup(cls, value: str | None, info) -> str | None:  # noqa: ANN001
+        if value is None:
+            return None
+        value = value.strip()
+        if not value:
+            raise ValueError("names no encoder")
+        if info.data.get("dedup") is False:
+            raise ValueError("needs dedup: it runs on the survivors of exact and near dedup")
+        if value.startswith("hf://") and not value[len("hf://") :].strip("/"):
+            raise ValueError(f"'{value}' names no model (expected hf://ORG/NAME)")
         return value
 
     @field_validator("max_lines")

@@ -29,8 +29,9 @@ from tritter.curate import minhash
 
 SHARD_SHIFT = 32
 ROW_MASK = (1 << SHARD_SHIFT) - 1
-# The drop reasons dedup decides (after every shard is processed), in the manifest's order.
-REASONS = ("exact_duplicate", "near_duplicate")
+# The drop reasons dedup decides (after every shard is processed), in the manifest's order
+# (`semantic_duplicate`: `tritter.curate.semantic`, with --semantic-dedup).
+REASONS = ("exact_duplicate", "near_duplicate", "semantic_duplicate")
 
 # Record layouts of the partitioned work files (little-endian, packed: written with `tobytes`).
 BAND = np.dtype([("key", "<u8"), ("ref", "<i8"), ("band", "<u2")])  # one LSH bucket entry

@@ -16,8 +16,8 @@ from tritter import config as config_lib
 from tritter import log, manifest, storage
 from tritter.curate.apply import ApplyStats, applied_shards
 from tritter.curate.index import DedupSummary, dedup_summary
-from tritter.curate.plan import Run, load_run
-from tritter.curate.process import ShardStats, pii_totals, processed_shards
+from tritter.curate.plan import Run, inputs_of, load_run
+from tritter.curate.process import ShardStats, pii_totals, processed_shards, repo_signal_totals
 from tritter.curate.rules import REASONS
 from tritter.errors import TritterError
 from tritter.run_folder import (
@@ -25,7 +25,6 @@ from tritter.run_folder import (
     WORK,
     CurateCounts,
     CurateExtra,
-    CurateInputs,
     CurateManifest,
     CurateThroughput,
     DedupCounts,
@@ -73,7 +72,7 @@ def _publish(run: Run) -> CurateManifest:
     result: CurateManifest = manifest.Manifest(
         stage=CURATE_MANIFEST.stage,
         fingerprint=run.fingerprint,
-        inputs=CurateInputs(source=run.source.label, listing_sha256=run.listing_sha256),
+        inputs=inputs_of(run.source, run.listing_sha256, run.config),
         config=config_lib.dump(run.config),
         counts=counts,
         files=[manifest.FileEntry(**f.model_dump()) for a in applied for f in a.files],
@@ -126,6 +125,7 @@ def _counts(
         dedup=_dedup_counts(run, summary),
         shards=run.shards,
         pii=pii_totals(processed),
+        repo_signals=repo_signal_totals(processed),
     )
 
 
@@ -143,6 +143,7 @@ def _dedup_counts(run: Run, summary: DedupSummary) -> DedupCounts:
         num_perm=run.config.num_perm,
         bands=run.bands,
         rows=run.rows,
+        semantic=summary.semantic,
     )
 
 

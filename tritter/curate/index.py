@@ -21,8 +21,11 @@ of every file of the previous one. With P = `Run.partitions` and S shards:
    clusters are stars, then `near`: each cluster's best member kept, the others'
    `near_duplicate` decisions routed to their shards.
 
-apply-shard then reads slice `shard` of the P exact and P near decision files
-(`shard_decisions`), and finalize adds up the markers (`dedup_summary`).
+With `--semantic-dedup`, the `semantic` module's fan-outs follow (embed, centroids, assign, and
+one unit per k-means cluster), on the documents the steps above kept.
+
+apply-shard then reads slice `shard` of the P exact and P near decision files, and of the K
+semantic ones (`shard_decisions`), and finalize adds up the markers (`dedup_summary`).
 
 `dedup_steps` yields the fan-outs in order, deciding the rounds from the markers as it goes: the
 local stage runs each one in its process pool. A pipeline runs `dedup_index` instead: unit `k`
@@ -41,7 +44,7 @@ from typing import TypeVar
 import numpy as np
 
 from tritter import log, storage, units
-from tritter.curate import components, dedup, dedup_verify
+from tritter.curate import components, dedup, dedup_verify, semantic
 from tritter.curate.components import DedupUnit, LargeStarStats, NearStats, open_unit
 from tritter.curate.metrics import StepMetrics
 from tritter.curate.plan import Run, load_run
@@ -59,6 +62,7 @@ from tritter.curate.work import (
 )
 from tritter.errors import TritterError
 from tritter.manifest import Record
+from tritter.run_folder import SemanticDedupCounts
 
 _log = log.get_logger("curate")
 M = TypeVar("M", bound=Marker)
@@ -258,6 +262,16 @@ def dedup_steps(output: str) -> Iterator[Step]:
     yield Step("exact", exact, run.partitions, "dedup exact")
     yield Step("candidates", candidates, run.partitions, "dedup candidates")
     yield Step("verify", verify, run.partitions, "dedup verify")
+    yield from _component_steps(run)
+    if run.config.semantic_dedup:
+        yield Step("embed", semantic.embed, run.shards, "semantic dedup embed")
+        yield Step("centroids", semantic.centroids, 1, "semantic dedup k-means")
+        yield Step("assign", semantic.assign, run.shards, "semantic dedup assign")
+        yield Step("semantic", semantic.decide, semantic.clusters(run), "semantic dedup clusters")
+
+
+def _component_steps(run: Run) -> Iterator[Step]:
+    """The connected-components rounds until they converge, then the near decisions."""
     for round_index in range(run.config.dedup_max_rounds):
         large = components.round_step("large", round_index)
         yield Step(large, components.large_star_unit(round_index), run.partitions,
@@ -270,7 +284,7 @@ def dedup_steps(output: str) -> Iterator[Step]:
         yield Step(small, components.small_star_unit(round_index), run.partitions,
                    f"dedup components (round {round_index + 1})")  # fmt: skip
     raise TritterError(
-        f"{output}: near-duplicate components did not converge in "
+        f"{run.output}: near-duplicate components did not converge in "
         f"{run.config.dedup_max_rounds} rounds (raise --dedup-max-rounds)"
     )
 
@@ -360,12 +374,16 @@ def _held(run: Run, step: str, q: int, me: int) -> bool:
 
 def shard_decisions(run: Run, shard: int) -> dict[int, tuple[str, str]]:
     """ref → (drop reason, id of the copy kept instead), for one shard's duplicates only: its
-    slice of every exact and near decision file."""
+    slice of every exact, near and semantic decision file."""
     if not run.config.dedup:
         return {}
+    exact_reason, near_reason, _ = dedup.REASONS
+    files = [(reason, step, [run.work.dedup(step, q, "decisions") for q in range(run.partitions)])
+             for reason, step in ((exact_reason, "exact"), (near_reason, "near"))]  # fmt: skip
+    if run.config.semantic_dedup:
+        files.append((semantic.REASON, "semantic", semantic.decision_uris(run)))
     found: dict[int, tuple[str, str]] = {}
-    for reason, step in zip(dedup.REASONS, ("exact", "near"), strict=True):
-        uris = [run.work.dedup(step, q, "decisions") for q in range(run.partitions)]
+    for reason, step, uris in files:
         missing = f"{run.output}: dedup {step} unit {{}} has not finished"
         decisions = gather_slices(uris, shard, run.shards, dedup.DECISION, missing)
         keepers = decisions["keeper_id"].tolist()
@@ -387,6 +405,7 @@ class DedupSummary:
     candidate_pairs: int = 0
     verified_pairs: int = 0
     near_cluster_sizes: dict[str, int] | None = None
+    semantic: SemanticDedupCounts | None = None
 
 
 def dedup_summary(run: Run) -> DedupSummary:
@@ -410,6 +429,7 @@ def dedup_summary(run: Run) -> DedupSummary:
         candidate_pairs=sum(s.candidate_pairs for s in verified),
         verified_pairs=sum(s.verified_pairs for s in verified),
         near_cluster_sizes=sizes,
+        semantic=semantic.summary(run) if run.config.semantic_dedup else None,
     )
 
 

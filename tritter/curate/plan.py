@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from tritter import config as config_lib
 from tritter import log, manifest, storage
-from tritter.curate import filters, licenses, sources
+from tritter.curate import encoder, filters, licenses, repos, sources
 from tritter.curate.config import CurateConfig
 from tritter.curate.work import WorkFolder, read_json, write_json
 from tritter.errors import TritterError
@@ -170,9 +170,13 @@ def load_run(out: str) -> Run | None:
     )
 
 
-def inputs_of(source: sources.Source, listing: sources.Listing) -> CurateInputs:
-    """What identifies the input: the name the user gave and the digest of what it listed."""
-    return CurateInputs(source=source.label, listing_sha256=listing.digest)
+def inputs_of(source: sources.Source, listing_sha256: str, config: CurateConfig) -> CurateInputs:
+    """What identifies the input: the name the user gave, the digest of what it listed and,
+    with semantic dedup, the encoder's weights (their identity, not their path)."""
+    encoder_id = encoder.identity(config.semantic_dedup) if config.semantic_dedup else None
+    return CurateInputs(
+        source=source.label, listing_sha256=listing_sha256, semantic_encoder=encoder_id
+    )
 
 
 def plan(config: CurateConfig) -> Plan:
@@ -180,9 +184,11 @@ def plan(config: CurateConfig) -> Plan:
     one)."""
     out = config.output
     storage.ensure_writable(out)
+    if config.semantic_dedup:
+        encoder.check(config.semantic_dedup)  # before any work, not after every shard
     source = sources.resolve(config)
     listing = sources.list_source(source, config)
-    fingerprint = CURATE_MANIFEST.fingerprint(config, inputs_of(source, listing))
+    fingerprint = CURATE_MANIFEST.fingerprint(config, inputs_of(source, listing.digest, config))
     bands, rows = config.band_layout()
     groups = min(config.band_groups, bands)
     partitions, dedup_units = dedup_layout(config, len(listing.units))
@@ -208,6 +214,7 @@ def plan(config: CurateConfig) -> Plan:
         )
     work = WorkFolder(out)
     clear_outputs(out)
+    repos.attach(source, listing.units, config)  # each unit's slice of the repository table
     for index, unit in enumerate(listing.units):
         write_json(work.unit(index), unit)
     write_json(

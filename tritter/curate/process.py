@@ -38,6 +38,7 @@ from tritter.curate import (
     licenses,
     minhash,
     pii,
+    repos,
     rules,
     secrets,
     sources,
@@ -57,7 +58,7 @@ from tritter.curate.work import (
     write_marker,
 )
 from tritter.errors import TritterError
-from tritter.run_folder import PiiCounts
+from tritter.run_folder import PiiCounts, RepoSignalCounts
 
 _BATCH_BYTES = 2_000_000  # documents hashed together (numpy arrays of ~8x this size)
 _WHITESPACE = b" \t\r\n\f\v"
@@ -77,6 +78,7 @@ class ShardStats(Marker):
     seconds: float
     pii_values: dict[str, int] = Field(default_factory=dict)  # kind → values found (`pii.KINDS`)
     pii_documents: dict[str, int] = Field(default_factory=dict)  # kind → documents holding one
+    repo_signals: dict[str, int] = Field(default_factory=dict)  # `RepoSignalCounts` field → docs
 
 
 def warm_up(config: CurateConfig) -> None:
@@ -115,6 +117,14 @@ def pii_totals(processed: list[ShardStats]) -> PiiCounts:
     return PiiCounts(values=dict(sorted(values.items())), documents=dict(sorted(documents.items())))
 
 
+def repo_signal_totals(processed: list[ShardStats]) -> RepoSignalCounts:
+    """The manifest's `repo_signals`: documents scored with each repository-level signal."""
+    total: Counter[str] = Counter()
+    for stats in processed:
+        total.update(stats.repo_signals)
+    return RepoSignalCounts(**total)
+
+
 class _ShardWork:
     """Collects one shard's outputs in a local temp folder."""
 
@@ -133,6 +143,7 @@ class _ShardWork:
         self.negatives: Counter[str] = Counter()
         self.pii_values: Counter[str] = Counter()
         self.pii_documents: Counter[str] = Counter()
+        self.repo_signals: Counter[str] = Counter()
         config = run.config
         self.allow = None if config.pii == "keep" else pii.allowlist(tuple(config.pii_allowlist))
 
@@ -175,7 +186,8 @@ def process_shard(output: str, index: int) -> ShardStats | Skipped:
     unit = read_json(run.work.unit(index))
     if unit is None:
         raise TritterError(f"{run.work.unit(index)}: missing work unit")
-    context = rules.Context(run.config, run.limits, run.policy, _license_lookup(run))
+    context = rules.Context(run.config, run.limits, run.policy, _license_lookup(run),
+                            repos.RepoTable.from_unit(unit))  # fmt: skip
     input_docs = input_bytes = read_bytes = 0
     with tempfile.TemporaryDirectory(prefix="tritter-curate-") as tmp:
         work = _ShardWork(run, Path(tmp))
@@ -192,6 +204,7 @@ def process_shard(output: str, index: int) -> ShardStats | Skipped:
                 continue
             if result.pii:
                 work.count_pii(result.pii)
+            work.repo_signals.update(result.repo_signals)
             batch.append(result)
             batch_bytes += len(result.data)
             if batch_bytes >= _BATCH_BYTES:
@@ -212,6 +225,7 @@ def process_shard(output: str, index: int) -> ShardStats | Skipped:
         seconds=round(time.monotonic() - started, 3),
         pii_values=dict(sorted(work.pii_values.items())),
         pii_documents=dict(sorted(work.pii_documents.items())),
+        repo_signals=dict(sorted(work.repo_signals.items())),
     )
     if input_docs != stats.passed + sum(stats.dropped.values()):
         raise TritterError(

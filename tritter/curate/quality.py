@@ -11,11 +11,16 @@ naming             0.20    share of defined names that are descriptive (≥ 3 ch
 line length        0.15    share of lines ≤ 100 characters
 nesting            0.20    1 up to 4 indentation levels at the 95th percentile of lines,
                            falling linearly to 0 at 8 levels
-tests              0.15    1 when the file holds tests or assertions, else 0
+tests              0.15    1 when the file holds tests or assertions; else 0.6 when its
+                           repository holds test files (`repos.REPO_TESTS_CREDIT`), else 0
 =================  ======  ============================================================
 
 Docs (Markdown / reStructuredText): structure 0.4 (headings), line length 0.3 (≤ 120
 characters), examples 0.3 (code blocks or inline code).
+
+Repository freshness (`adjust`, code and docs): a repository untouched for more than 4 years
+before its snapshot loses 0.03 a year beyond, at most 0.15 (`repos.stale_penalty`); the
+`freshness` signal (1 − penalty / 0.15) joins the explanation below 0.5, i.e. past 6.5 years.
 
 A document with a security flaw (see `security.py`) has its score halved and is a negative
 regardless of the score; otherwise it is a negative when the score is below `--min-quality`,
@@ -29,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tritter.curate import languages
+from tritter.curate import languages, repos
 from tritter.curate.filters import TextStats
 
 _HASH_COMMENT = frozenset({"python", "ruby", "shell", "r", "julia", "perl"})
@@ -101,6 +106,15 @@ WEAKNESS_TEXT = {
     "tests": "no tests or assertions. Fix: add tests that pin down the behaviour.",
     "structure": "no headings. Fix: organize the document into titled sections.",
     "examples": "no code examples. Fix: show usage in code blocks.",
+    "freshness": "its repository was untouched for {value:.0f} years. Fix: update it to "
+    "current language versions and APIs.",
+}
+CODE_WEIGHTS = {
+    "documentation": 0.30,
+    "naming": 0.20,
+    "line_length": 0.15,
+    "nesting": 0.20,
+    "tests": 0.15,
 }
 
 
@@ -190,14 +204,7 @@ def score_code(text: str, stats: TextStats, language: str, lowered: str) -> Qual
         "nesting": nesting,
         "tests": tests,
     }
-    weights = {
-        "documentation": 0.30,
-        "naming": 0.20,
-        "line_length": 0.15,
-        "nesting": 0.20,
-        "tests": 0.15,
-    }
-    score = sum(weights[k] * v for k, v in signals.items())
+    score = sum(CODE_WEIGHTS[k] * v for k, v in signals.items())
     raw = {
         "documentation": doc_ratio,
         "naming": naming,
@@ -224,6 +231,26 @@ def score(text: str, stats: TextStats, language: str, lowered: str | None = None
     if language in languages.DOC_LANGUAGES:
         return score_docs(text, stats)
     return score_code(text, stats, language, text.lower() if lowered is None else lowered)
+
+
+def adjust(quality: Quality, repo_tests: bool, stale: tuple[float, float]) -> Quality:
+    """The score with its repository's signals: the tests credit when the repository holds
+    tests (code only: docs have no `tests` signal) and the staleness penalty, `stale` being
+    (penalty, years untouched) from `repos.stale_penalty`."""
+    signals, raw = dict(quality.signals), dict(quality.raw)
+    score = quality.score
+    credit = repos.REPO_TESTS_CREDIT
+    if repo_tests and "tests" in signals and signals["tests"] < credit:
+        score += CODE_WEIGHTS["tests"] * (credit - signals["tests"])
+        signals["tests"] = credit
+    penalty, years = stale
+    if penalty > 0:
+        score -= penalty
+        signals["freshness"] = 1.0 - penalty / repos.MAX_STALE_PENALTY
+        raw["freshness"] = years
+    if signals == quality.signals:
+        return quality
+    return Quality(round(float(min(max(score, 0.0), 1.0)), 4), signals, raw)
 
 
 def explain(quality: Quality) -> str:

@@ -32,7 +32,7 @@ list them in), is derived from these lists, so a new rule's reasons join it by t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -40,11 +40,13 @@ from tritter.curate import (
     decontam,
     dedup,
     filters,
+    homework,
     languages,
     licenses,
     minhash,
     pii,
     quality,
+    repos,
     secrets,
     security,
     sources,
@@ -82,6 +84,7 @@ class Context:
     limits: filters.Thresholds
     policy: licenses.Policy
     license_of: Callable[[sources.RawDoc, str], str]  # (document, its text) → SPDX id
+    repos: repos.RepoTable = field(default_factory=repos.RepoTable)  # the unit's repositories
 
 
 class Doc:
@@ -99,6 +102,7 @@ class Doc:
         self.score = 0.0  # quality score in [0, 1] (quality rule)
         self.pii: dict[str, int] = {}  # kind → personal values found (pii rule)
         self.negative: Negative | None = None  # the label, when negative
+        self.repo_signals: list[str] = []  # repository-level signals its score used (quality)
         self._stats: filters.TextStats | None = None
         self._lowered: str | None = None
 
@@ -152,6 +156,14 @@ def _ingest(doc: Doc) -> Verdict:
     """Decisions made while reading (by name, size or record shape), before any content check."""
     raw = doc.raw
     return None if raw.reason is None else Drop(raw.reason, raw.detail)
+
+
+def _min_stars(doc: Doc) -> Verdict:
+    """`--min-stars`: only documents whose stars are known can fall below it."""
+    stars, minimum = doc.raw.stars, doc.context.config.min_stars
+    if stars is not None and stars < minimum:
+        return Drop("min_stars", f"{stars} < {minimum}")
+    return None
 
 
 def _decode(doc: Doc) -> Verdict:
@@ -213,6 +225,15 @@ def _boilerplate(doc: Doc) -> Verdict:
     if filters.is_boilerplate(doc.text, doc.stats, doc.language):
         return Drop("boilerplate")
     return None
+
+
+def _homework(doc: Doc) -> Verdict:
+    """Student homework (`homework.py`): two signals, or a strong one."""
+    if not doc.context.config.homework:
+        return None
+    raw = doc.raw
+    found = homework.verdict(doc.lowered, raw.path, raw.repo, doc.context.repos.lookup(raw))
+    return None if found is None else Drop("homework", found)
 
 
 def _license(doc: Doc) -> Verdict:
@@ -282,7 +303,25 @@ def _security(doc: Doc) -> Verdict:
 
 
 def _quality(doc: Doc) -> Verdict:
-    scored = quality.score(doc.text, doc.stats, doc.language, doc.lowered)
+    raw = doc.raw
+    info = doc.context.repos.lookup(raw)
+    changed = repos.record_date(raw.record, repos.LAST_CHANGE_FIELDS)
+    as_of = repos.record_date(raw.record, repos.SNAPSHOT_FIELDS) or doc.context.repos.as_of
+    stale = repos.stale_penalty(changed, as_of)
+    repo_tests = info is not None and info.tests
+    base = quality.score(doc.text, doc.stats, doc.language, doc.lowered)
+    scored = quality.adjust(base, repo_tests, stale)
+    credited = repo_tests and base.signals.get("tests", 1.0) < repos.REPO_TESTS_CREDIT
+    doc.repo_signals = [
+        name
+        for name, present in (
+            ("stars_known", raw.stars is not None),
+            ("dated", changed is not None and as_of is not None),
+            ("stale", stale[0] > 0),
+            ("repo_tests", credited),
+        )
+        if present
+    ]
     doc.score = scored.score * (0.5 if doc.flaws else 1.0)  # a flawed document scores half
     if doc.score < doc.context.config.min_quality:
         return Negative(quality.explain(scored), ("low_quality",))
@@ -302,8 +341,10 @@ CONTENT_FILTERS = (
 )
 DOCUMENT_RULES: tuple[Rule, ...] = (
     INGEST,
+    Rule("min_stars", ("min_stars",), _min_stars),
     DECODE,
     *CONTENT_FILTERS,
+    Rule("homework", ("homework",), _homework),
     Rule("license", licenses.REASONS, _license),
     Rule("secret", ("secret",), _secret),
     Rule("pii", ("pii",), _pii),

@@ -9,8 +9,9 @@ Source kinds:
 * **records**: JSONL (`.jsonl`, `.jsonl.gz`, `.ndjson`) or Parquet document sets: one file, or
   a folder/prefix holding only such files. Each record is one input document; its text is the
   `text` (or `content`, `code`) field, and `language`/`lang`, `path`, `repo`, `stars` and
-  license fields are used when present. A corrupt JSONL line is counted (`corrupt_record`),
-  never fatal; an unreadable Parquet file stops the run naming the file.
+  license fields (and The Stack's names for them, `PATH_FIELDS`, `REPO_FIELDS`, `STAR_FIELDS`)
+  are used when present; dates feed `repos` (freshness). A corrupt JSONL line is counted
+  (`corrupt_record`), never fatal; an unreadable Parquet file stops the run naming the file.
 * **hf**: `hf://DATASET[:CONFIG][:SPLIT]` through `datasets` streaming (a hub name, or a local
   dataset folder such as `hf:///data/my_dataset`); its data files are split across work units.
 
@@ -45,6 +46,12 @@ STDLIB = "python-stdlib"
 STDLIB_LICENSE = "psf-2.0"
 RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".parquet")
 TEXT_FIELDS = ("text", "content", "code")
+# Record fields read as metadata, first present wins. The Stack v1 names the repository with
+# the most stars holding the file (`max_stars_repo_name`, `max_stars_repo_path`,
+# `max_stars_count`); The Stack v2 uses `repo_name`, `path` and `star_events_count`.
+PATH_FIELDS = ("path", "max_stars_repo_path", "file_path", "filepath", "source")
+REPO_FIELDS = ("repo", "max_stars_repo_name", "repo_name", "repository")
+STAR_FIELDS = ("stars", "max_stars_count", "star_events_count", "star_count", "stargazers_count")
 _MB = 1_000_000
 
 # The drop reasons decided while reading, before a document's content is looked at (a
@@ -558,19 +565,19 @@ def record_doc(record: Any, locator: str, source_label: str, config: CurateConfi
             detail="no text field",
             source=source_label,
         )
-    path = _first_str(record, ("path", "max_stars_repo_path", "file_path", "filepath", "source"))
+    path = first_str(record, PATH_FIELDS)
     doc = RawDoc(
         path=path or locator,
         size=len(data) if data is not None else len(text.encode("utf-8", "surrogatepass")),
         data=data,
         text=text,
         source=source_label,
-        repo=_first_str(record, ("repo", "max_stars_repo_name", "repo_name", "repository")),
-        stars=_first_int(record, ("stars", "max_stars_count", "star_count", "stargazers_count")),
+        repo=first_str(record, REPO_FIELDS),
+        stars=_first_int(record, STAR_FIELDS),
         record=record,
     )
     language = languages.normalize_language(
-        _first_str(record, ("language", "lang", "programming_language"))
+        first_str(record, ("language", "lang", "programming_language"))
     ) or (languages.language_of(path) if path else None)
     doc.reason, doc.language = name_reason(path or "", language, config)
     if doc.reason is None and doc.size > config.max_bytes:
@@ -580,7 +587,8 @@ def record_doc(record: Any, locator: str, source_label: str, config: CurateConfi
     return doc
 
 
-def _first_str(record: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+def first_str(record: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of `keys` holding a non-blank string, stripped."""
     for key in keys:
         value = record.get(key)
         if isinstance(value, str) and value.strip():

@@ -2,7 +2,8 @@
 completion marker, and the small file helpers the steps share.
 
     _work/plan.json                 the plan (`plan.PlanRecord`): config, source, fan-out sizes
-    _work/units/00003.json          the input items of work unit 3
+    _work/units/00003.json          the input items of work unit 3, and the rows of the
+                                    repository table its documents need (`repos.attach`)
     _work/licenses.json             LICENSE/metadata files of the tree (license lookup)
     _work/shards/00003/             process-shard 3: docs.parquet, signatures.npy, shingles.npy,
                                     dedup.npz, rejects.jsonl, then stats.json (its marker)
