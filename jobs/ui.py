@@ -9,7 +9,8 @@ from typing import Any
 from tritter import run_folder, storage
 from tritter.report.stage_summary import summarize
 
-_CONTRACTS = {contract.stage: contract for contract in run_folder.STAGES}
+_CONTRACTS: dict[str, Any] = {contract.stage: contract for contract in run_folder.STAGES}
+_CONTRACTS["tokenizer"] = run_folder.TOKENIZER_OUTPUT  # trained or imported
 
 
 def publish(stage: str, folder: str, summary_path: str, metrics: Any) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from tritter import run_folder, storage
-from tritter.manifest import Contract
+from tritter.manifest import Contract, OneOf
 from tritter.report.stage_summary import summarize
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -42,9 +42,9 @@ _ERROR = re.compile(r"TritterError: (.+)$")
 
 # Stage (its last task) → the run-folder part it writes and that part's manifest contract. Tasks
 # not listed are the inner steps of a fan-out; their line shows units and time only.
-STAGE_FOLDERS: dict[str, tuple[str, Contract]] = {
+STAGE_FOLDERS: dict[str, tuple[str, Contract | OneOf]] = {
     "curate-finalize": (run_folder.CURATED, run_folder.CURATE_MANIFEST),
-    "tokenizer-train": (run_folder.TOKENIZER, run_folder.TOKENIZER_MANIFEST),
+    "tokenizer-train": (run_folder.TOKENIZER, run_folder.TOKENIZER_OUTPUT),
     "pack-finalize": (run_folder.TOKENS, run_folder.PACK_MANIFEST),
     "pretrain": (run_folder.CHECKPOINTS, run_folder.PRETRAIN_MANIFEST),
     "evaluate": (run_folder.EVAL, run_folder.EVALUATE_MANIFEST),

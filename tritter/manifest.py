@@ -167,6 +167,36 @@ class Contract(Generic[InputsR, CountsR, ExtraR]):
         return self.parse(found, manifest_uri(folder))
 
 
+@dataclass(frozen=True)
+class OneOf:
+    """A folder that one of several stages writes (tokenizer/: trained here or imported): reads
+    like a `Contract`, typed by whichever stage the manifest names."""
+
+    contracts: tuple[Contract, ...]
+
+    @property
+    def folder(self) -> str:
+        return self.contracts[0].folder
+
+    @property
+    def stage(self) -> str:
+        return " or ".join(contract.stage for contract in self.contracts)
+
+    def parse(self, found: Manifest, uri: str) -> Manifest:
+        for contract in self.contracts:
+            if found.stage == contract.stage:
+                return contract.parse(found, uri)
+        expected = " or ".join(f"'{contract.stage}'" for contract in self.contracts)
+        raise TritterError(f"{uri}: expected output of stage {expected}, found '{found.stage}'")
+
+    def read(self, folder: str) -> Manifest | None:
+        found = read_manifest(folder)
+        return None if found is None else self.parse(found, manifest_uri(folder))
+
+    def require(self, folder: str) -> Manifest:
+        return self.parse(require_manifest(folder), manifest_uri(folder))
+
+
 def fingerprint(stage: str, inputs: Any, config: dict[str, Any]) -> str:
     """Stable hash of what determines a stage's output (`config`: the stage's settings, i.e.
     `Config.settings()`, never a field that only says where or how fast)."""

@@ -6,7 +6,7 @@ import argparse
 
 from tritter.config import add_arguments
 from tritter.data.mixture import add_mix_argument
-from tritter.tokenizer.config import TokenizerConfig
+from tritter.tokenizer.config import TokenizerConfig, TokenizerImportConfig
 
 DESCRIPTION = """\
 Train a lossless SentencePiece unigram tokenizer on a sample of a curated folder drawn across
@@ -27,9 +27,26 @@ examples:
 """
 
 
+IMPORT_DESCRIPTION = """\
+Copy an existing tokenizer into a run's tokenizer folder with a manifest, so that pack, training,
+evaluation and the report use it exactly like a trained one (continued pretraining must keep the
+base model's tokenizer). A Hugging Face folder gives tokenizer.json (+ tokenizer_config.json,
+special_tokens_map.json); a SentencePiece folder gives tokenizer.model. Model weights are not
+copied. With --curated, compression per language is measured on curated documents. Relaunching
+with the same source and options is a no-op.
+"""
+
+IMPORT_EPILOG = """\
+examples:
+  tritter tokenizer import models/bitnet-b1.58-2B-4T-bf16 --output runs/cpt/tokenizer \\
+      --curated runs/cpt/curated
+  tritter tokenizer import s3://bucket/models/bitnet-2b4t --output s3://bucket/run/tokenizer
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "tokenizer", help="train the tokenizer", description="Tokenizer commands."
+        "tokenizer", help="train or import the tokenizer", description="Tokenizer commands."
     )
     commands = parser.add_subparsers(dest="tokenizer_command", metavar="COMMAND", required=True)
     train = commands.add_parser(
@@ -43,6 +60,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_arguments(train, TokenizerConfig, exclude=("mix",))
     add_mix_argument(train, "sampling weights per curated subset")
     train.set_defaults(handler=handle_train)
+    imported = commands.add_parser(
+        "import",
+        help="use an existing tokenizer (e.g. BitNet 2B4T's tokenizer.json) as the run's",
+        description=IMPORT_DESCRIPTION,
+        epilog=IMPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    imported.add_argument("source", help="tokenizer folder or file: path or s3:// URI")
+    imported.add_argument(
+        "--config", metavar="FILE", help="YAML/JSON file of TokenizerImportConfig fields"
+    )
+    add_arguments(imported, TokenizerImportConfig, exclude=("source",))
+    imported.set_defaults(handler=handle_import)
 
 
 def handle_train(args: argparse.Namespace) -> int:
@@ -59,6 +89,27 @@ def handle_train(args: argparse.Namespace) -> int:
         "vocab_size": result.extra.vocab_size,
         "compression": {
             name: row.chars_per_token for name, row in result.counts.compression.items()
+        },
+    }
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def handle_import(args: argparse.Namespace) -> int:
+    import json
+
+    from tritter.config import build_config
+    from tritter.tokenizer import importer
+
+    config = build_config(TokenizerImportConfig, args, args.config)
+    result = importer.run(config)
+    summary = {
+        "output": config.output,
+        "sha256": result.extra.sha256,
+        "vocab_size": result.extra.vocab_size,
+        "token_dtype": result.extra.token_dtype,
+        "bytes_per_token": {
+            name: row.bytes_per_token for name, row in result.counts.compression.items()
         },
     }
     print(json.dumps(summary, sort_keys=True))

@@ -37,7 +37,7 @@ from tritter.data.selection import threshold_for, unit_hash
 from tritter.data.shardfile import token_dtype
 from tritter.errors import TritterError
 from tritter.pack.config import PackConfig
-from tritter.run_folder import PACK_MANIFEST, TOKENIZER_MANIFEST, WORK, PackInputs
+from tritter.run_folder import PACK_MANIFEST, TOKENIZER_OUTPUT, WORK, PackInputs
 from tritter.tokenizer.model import Tokenizer
 
 _log = log.get_logger("pack")
@@ -140,7 +140,7 @@ def load_tokenizer(uri: str) -> Tokenizer:
     """The tokenizer, checked against its own manifest when it has one."""
     tokenizer = Tokenizer.load(uri)
     if not uri.endswith(".model"):
-        found = TOKENIZER_MANIFEST.read(uri)
+        found = TOKENIZER_OUTPUT.read(uri)
         recorded = found.extra.sha256 if found else None
         if recorded and recorded != tokenizer.sha256:
             raise TritterError(

@@ -420,9 +420,22 @@ def _tokenizer_section(run: RunData) -> Section | None:
             Table(
                 ["held-out", "chars/token", "bytes/token", "tokens", "bytes", "documents"],
                 rows,
-                "Compression on held-out documents",
+                "Compression on held-out documents"
+                if tokenizer.stage == run_folder.TOKENIZER_MANIFEST.stage
+                else "Compression on curated documents",
             )
         )
+    if tokenizer.stage == run_folder.TOKENIZER_IMPORT_MANIFEST.stage:
+        imported = [
+            ("imported from", tokenizer.inputs.source),
+            ("kind", extra.kind),
+            ("vocab size", counts.vocab_size),
+            ("token shards", extra.token_dtype),
+            ("sha256", extra.sha256[:16] + "…"),
+            ("special ids", ", ".join(f"{k} {v}" for k, v in sorted(extra.special_ids.items()))),
+        ]
+        section.tables.append(_kv_table(imported, "Imported tokenizer (tokenizer/_manifest.json)"))
+        return section
     settings = [
         ("vocab size", counts.vocab_size),
         ("sha256", extra.sha256[:16] + "…"),

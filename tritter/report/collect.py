@@ -17,6 +17,7 @@ import yaml
 
 from tritter import manifest, run_folder, storage
 from tritter.errors import TritterError
+from tritter.manifest import Contract, OneOf
 from tritter.run_folder import (
     DPO_DATA_MANIFEST,
     SFT_DATA_MANIFEST,
@@ -26,12 +27,16 @@ from tritter.run_folder import (
     PackManifest,
     PretrainManifest,
     SftDataManifest,
+    TokenizerImportManifest,
     TokenizerManifest,
 )
 from tritter.train.store import CheckpointStore
 
 # Folder → the contract of the stage writing it (the reserved folders have none).
-CONTRACTS = {contract.folder: contract for contract in run_folder.STAGES}
+CONTRACTS: dict[str, Contract | OneOf] = {
+    contract.folder: contract for contract in run_folder.STAGES
+}
+CONTRACTS[run_folder.TOKENIZER] = run_folder.TOKENIZER_OUTPUT  # trained or imported
 CONTRACTS[run_folder.SFT_EVAL] = run_folder.EVALUATE_MANIFEST
 CONTRACTS[run_folder.DPO_EVAL] = run_folder.EVALUATE_MANIFEST
 CONTRACTS[run_folder.RL_EVAL] = run_folder.EVALUATE_MANIFEST
@@ -85,7 +90,7 @@ class RunData:
         return self.manifests.get(run_folder.CURATED)
 
     @property
-    def tokenizer(self) -> TokenizerManifest | None:
+    def tokenizer(self) -> TokenizerManifest | TokenizerImportManifest | None:
         return self.manifests.get(run_folder.TOKENIZER)
 
     @property

@@ -14,7 +14,7 @@ from typing import Any
 
 from tritter import run_folder, storage
 from tritter.errors import TritterError
-from tritter.manifest import Contract
+from tritter.manifest import Contract, OneOf
 
 
 @dataclass
@@ -148,6 +148,7 @@ Summarize = Callable[[Any, str], StageSummary]
 _BY_STAGE: dict[str, Summarize] = {
     run_folder.CURATE_MANIFEST.stage: _curated,
     run_folder.TOKENIZER_MANIFEST.stage: _tokenizer,
+    run_folder.TOKENIZER_IMPORT_MANIFEST.stage: _tokenizer,  # the same counts that matter
     run_folder.PACK_MANIFEST.stage: _tokens,
     **{contract.stage: _trained for contract in run_folder.TRAIN_MANIFESTS.values()},
     run_folder.EVALUATE_MANIFEST.stage: _evaluated,
@@ -156,14 +157,12 @@ _BY_STAGE: dict[str, Summarize] = {
 }
 
 
-def summarize(contract: Contract, folder: str) -> StageSummary | None:
+def summarize(contract: Contract | OneOf, folder: str) -> StageSummary | None:
     """The summary of the finished stage in `folder`; None when it has none or is not finished
     (a summary never fails the step that asks for it)."""
-    describe = _BY_STAGE.get(contract.stage)
-    if describe is None:
-        return None
     try:
         found = contract.read(folder)
-        return describe(found, folder) if found is not None else None
+        describe = _BY_STAGE.get(found.stage) if found is not None else None
+        return describe(found, folder) if describe is not None else None
     except (TritterError, OSError, KeyError, AttributeError, ValueError):
         return None

@@ -87,3 +87,34 @@ class TokenizerConfig(Config):
         if source is not None and source.rstrip("/") == value.rstrip("/"):
             raise ValueError("output must differ from input")
         return value
+
+
+class TokenizerImportConfig(Config):
+    """`tritter tokenizer import`: an existing tokenizer as the run's tokenizer/."""
+
+    source: str = runtime_field(
+        description="the tokenizer to import: a Hugging Face folder holding tokenizer.json "
+        "(with tokenizer_config.json and special_tokens_map.json when present, e.g. a BitNet "
+        "b1.58 2B4T model folder) or a SentencePiece folder / tokenizer.model; path or s3:// URI"
+    )
+    output: str = runtime_field(description="tokenizer folder to write: path or s3:// URI")
+    curated: str | None = runtime_field(
+        None,
+        description="curated folder to measure the tokenizer's compression on, per language "
+        "(bytes per token: what a token budget buys; shown in the report)",
+    )
+    sample_bytes: int = Field(
+        1_000_000,
+        ge=1,
+        le=1_000_000_000,
+        description="UTF-8 bytes of curated text per language for the compression measure",
+    )
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the documents measured")
+
+    @field_validator("output")
+    @classmethod
+    def _output_differs_from_source(cls, value: str, info) -> str:  # noqa: ANN001
+        source = info.data.get("source")
+        if source is not None and source.rstrip("/") == value.rstrip("/"):
+            raise ValueError("output must differ from source")
+        return value
