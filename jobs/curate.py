@@ -24,6 +24,9 @@ def config(params: PipelineParams) -> CurateConfig:
             "input": params.source,
             "output": run_folder(params).curated,
             "languages": split_list(params.languages),
+            "min_stars": params.min_stars,
+            "semantic_dedup": params.semantic_dedup.strip() or None,
+            "semantic_threshold": params.semantic_threshold,
         },
     )
 

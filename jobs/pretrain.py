@@ -64,7 +64,9 @@ def train_job_spec(params: PipelineParams, data: str, tokenizer: str, mode: str)
         data=data,
         tokenizer=tokenizer,
         output=run_folder(params).checkpoints,
-        model=params.model,
+        # Continued pretraining: the shape comes from the base weights (`--init`).
+        model=None if params.base_model else params.model,
+        init=params.base_model or None,
         max_steps=params.max_steps,
         **cluster_fields(params, mode),
     )

@@ -76,7 +76,27 @@ def check_parameters(**values: Any) -> str:
     the settings JSON every later step receives."""
     checked = prepare(json.dumps(values))
     check_source(checked.source)
+    check_base(checked)
     return _accept(checked)
+
+
+def check_base(params: PipelineParams) -> None:
+    """Continued pretraining: the base weights and the tokenizer to import must be there
+    before hours of curation."""
+    from tritter.tokenizer.importer import source_files
+
+    if params.base_model and not storage.list_objects(params.base_model, recursive=False):
+        raise TritterError(
+            f"pipeline parameter 'base_model': nothing at {params.base_model} (expected a "
+            "Hugging Face BitNet directory, a checkpoints folder or a step folder)"
+        )
+    tokenizer = params.imported_tokenizer()
+    if tokenizer:
+        name = "tokenizer_source" if params.tokenizer_source else "base_model"
+        try:
+            source_files(tokenizer)
+        except TritterError as err:
+            raise TritterError(f"pipeline parameter '{name}': {err}") from err
 
 
 def check_source(source: str) -> None:

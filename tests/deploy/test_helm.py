@@ -323,3 +323,23 @@ def test_trainjob_gang_scheduling_without_a_scheduler_names_the_key():
         render(values)
     with pytest.raises(helm_python.HelmError, match="podGroupPolicy"):
         render({"pipeline": {"trainjob": {"podGroupPolicy": {"coscheduling": {}, "volcano": {}}}}})
+
+
+def test_the_continue_2b4t_example_uploads_a_continued_pretraining_pipeline():
+    """helm/examples/continue-2b4t-on-code.yaml over the multi-node example: the upload hook
+    sets base_model (and leaves the tokenizer to the base folder's own), every object still
+    validates, and the values are real pipeline parameters."""
+    example = yaml.safe_load((CHART.parent / "examples" / "continue-2b4t-on-code.yaml").read_text())
+    values = json.loads(json.dumps(GPU_VALUES))
+    values["pipeline"]["defaults"].update(example["pipeline"]["defaults"])
+    objects = render(values)
+    for obj in objects:
+        validate(obj)
+    (job,) = by_kind(objects, "Job")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    sets = dict(
+        a.removeprefix("--set=").split("=", 1) for a in container["args"] if a.startswith("--set=")
+    )
+    assert sets["base_model"] == "s3://tritter/models/bitnet-b1.58-2B-4T-bf16"
+    assert sets["seq_len"] == "4096" and sets["nodes"] == "4"
+    package.customize(package.committed_package().read_text(), "registry.example.com/ml", sets)

@@ -9,10 +9,12 @@ import pytest
 
 from tests.conftest import run_tritter
 from tests.deploy.corpus import build_source
+from tests.support.hf_base import build_hf_base
 from tritter import cli, storage
 from tritter.commands import run as run_command
 from tritter.deploy.params import PipelineParams, PosttrainParams
 from tritter.errors import TritterError
+from tritter.run_folder import PRETRAIN_MANIFEST, TOKENIZER_OUTPUT
 
 # Small enough for two CPU cores: a 2k vocabulary, 128-token windows, 6 training steps.
 FAST = [
@@ -70,6 +72,28 @@ def test_run_on_a_local_folder(source, tmp_path):
     assert f"report: {root}/report/report.html" in result.stdout
     check_run(str(root))
     check_quiet(result.stdout, str(root))
+
+
+@pytest.mark.slow
+def test_run_continues_a_base_model_with_its_own_tokenizer(source, tmp_path):
+    """`tritter run --base DIR`: the tokenizer step imports the base folder's tokenizer.json,
+    pretraining starts from its weights (shape from its config.json), evaluation and the report
+    run on the result."""
+    base = build_hf_base(tmp_path / "base")
+    root = tmp_path / "run"
+    result = run_tritter("run", "--input", str(source), "--output", str(root), "--base",
+                         str(base), "--seq-len", "128", "--max-steps", "4",
+                         "--checkpoint-every", "2", "--eval-tasks", "perplexity")  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    tokenizer = TOKENIZER_OUTPUT.require(str(root / "tokenizer"))
+    assert tokenizer.stage == "tokenizer-import" and tokenizer.inputs.source == str(base)
+    assert tokenizer.counts.compression["all"].bytes_per_token > 1.0
+    trained = PRETRAIN_MANIFEST.require(str(root / "checkpoints"))
+    assert trained.inputs.init == str(base) and trained.counts.steps == 4
+    assert trained.inputs.init_identity["kind"] == "huggingface"
+    config = json.loads((root / "checkpoints" / "final" / "config.json").read_text())
+    assert config["hidden_size"] == 64  # the base's shape, not the local default preset's
+    assert "Imported tokenizer" in (root / "report" / "report.md").read_text()
 
 
 @pytest.mark.slow
@@ -181,7 +205,7 @@ def test_posttrain_run_on_a_tiny_base(base, tmp_path):
          "--vocab-size is a tritter-pretrain parameter"),
         (["--pipeline", "posttrain", "--base", "/b", "--input", "python-stdlib"],
          "--input is a tritter-pretrain parameter"),
-        (["--base", "/b"], "--base is a tritter-posttrain parameter"),
+        (["--sft-max-steps", "3"], "--sft-max-steps is a tritter-posttrain parameter"),
         (["--pipeline", "full", "--tokenizer", "/t"], "--pipeline full post-trains the run's own"),
         (["--pipeline", "full", "--mid-max-steps", "-1"], "mid_max_steps"),
     ],
@@ -211,6 +235,59 @@ def test_full_post_trains_the_runs_own_checkpoints(tmp_path):
     assert "perplexity" in pretrain.eval_tasks and "perplexity" not in posttrain.eval_tasks
 
 
+def test_base_continues_pretraining_with_the_base_models_tokenizer(tmp_path, monkeypatch):
+    """`tritter run --base DIR`: the pretrain pipeline's base_model; the tokenizer step imports
+    the base folder's own tokenizer unless --tokenizer-from names another."""
+    from jobs import pretrain as pretrain_job
+    from jobs import tokenizer as tokenizer_job
+
+    monkeypatch.chdir(tmp_path)
+    parsed = cli.build_parser().parse_args(
+        ["run", "--output", "run", "--base", "models/2b4t", "--max-steps", "5"]
+    )
+    (params,) = run_command.resolve(parsed)
+    assert params.base_model == str(tmp_path / "models" / "2b4t")
+    assert params.imported_tokenizer() == params.base_model
+    spec = pretrain_job.train_job_spec(params, "/data", "/tok", "local")
+    assert spec.init == params.base_model and spec.model is None  # the shape is the base's
+    assert "--init" in spec.command() and "--model" not in spec.command()
+    imported = tokenizer_job.import_config(params, "/curated")
+    assert imported.source == params.base_model and imported.output.endswith("run/tokenizer")
+
+    parsed = cli.build_parser().parse_args(
+        ["run", "--output", "run", "--base", "s3://b/2b4t", "--tokenizer-from", "tok"]
+    )
+    (params,) = run_command.resolve(parsed)
+    assert params.base_model == "s3://b/2b4t"
+    assert params.imported_tokenizer() == str(tmp_path / "tok")
+    # Without a base the pipeline trains its own tokenizer and model, as before.
+    (fresh,) = run_command.resolve(cli.build_parser().parse_args(["run", "--output", "run"]))
+    assert (
+        fresh.imported_tokenizer() == ""
+        and pretrain_job.train_job_spec(fresh, "/d", "/t", "local").init is None
+    )
+
+
+def test_a_missing_base_or_tokenizer_fails_the_parameter_check(tmp_path):
+    from jobs import settings
+
+    values = {**_pretrain_values(tmp_path), "base_model": str(tmp_path / "nothing")}
+    with pytest.raises(TritterError, match="pipeline parameter 'base_model': nothing at"):
+        settings.check_parameters(**values)
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "config.json").write_text("{}")
+    values["base_model"] = str(base)
+    with pytest.raises(TritterError, match=r"pipeline parameter 'base_model': .*no tokenizer"):
+        settings.check_parameters(**values)
+
+
+def _pretrain_values(tmp_path) -> dict:
+    parsed = cli.build_parser().parse_args(["run", "--output", str(tmp_path / "run")])
+    (params,) = run_command.resolve(parsed)
+    return params.model_dump()
+
+
 def test_a_relative_input_is_made_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "src").mkdir()
@@ -232,3 +309,21 @@ def test_posttrain_makes_local_paths_absolute(tmp_path, monkeypatch):
         "chats": str(tmp_path / "data" / "chats.jsonl"),
         "hub": "hf://org/set",
     }
+
+
+def test_curation_parameters_reach_the_curate_config(tmp_path):
+    """min_stars and semantic dedup are pipeline parameters; the curate steps' config (what
+    every fanned-out unit reads from the plan) carries them."""
+    from jobs import curate as curate_job
+
+    parsed = cli.build_parser().parse_args(
+        ["run", "--output", str(tmp_path / "run"), "--min-stars", "100", "--semantic-dedup",
+         "s3://models/encoder", "--semantic-threshold", "0.9"]
+    )  # fmt: skip
+    (params,) = run_command.resolve(parsed)
+    made = curate_job.config(params)
+    assert (made.min_stars, made.semantic_dedup, made.semantic_threshold) == (
+        100, "s3://models/encoder", 0.9,
+    )  # fmt: skip
+    (plain,) = run_command.resolve(cli.build_parser().parse_args(["run", "--output", "r"]))
+    assert curate_job.config(plain).semantic_dedup is None

@@ -101,7 +101,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="examples:\n"
         "  tritter run --input python-stdlib --output runs/demo\n"
         "  tritter run --pipeline posttrain --base runs/demo/checkpoints --output runs/demo\n"
-        "  tritter run --pipeline full --output runs/full",
+        "  tritter run --pipeline full --output runs/full\n"
+        "  tritter run --base models/bitnet-b1.58-2B-4T-bf16 --input code/ --output runs/cpt",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -126,6 +127,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--verbose",
         action="store_true",
         help="print KFP's raw output of every step (always kept in <output>/logs/)",
+    )
+    parser.add_argument(
+        "--tokenizer-from",
+        dest="tokenizer_source",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="pretrain, full: import this tokenizer (a Hugging Face folder with tokenizer.json, "
+        "e.g. the base model's) instead of training one; with --base, the base folder's own "
+        "tokenizer is the default",
     )
     add_arguments(parser, PipelineParams, exclude=("source", "run_root"))
     add_arguments(
@@ -200,6 +210,12 @@ def resolve(args: argparse.Namespace) -> list[RunParams]:
     given = _given(args)
     run_root = storage.normalize(args.run_root)
     pipeline = args.pipeline
+    if pipeline in ("pretrain", "full") and "base" in given:
+        # Pretraining from --base is continued pretraining: the pipeline's base_model.
+        given["base_model"] = given.pop("base")
+    for name in ("base_model", "tokenizer_source"):
+        if isinstance(given.get(name), str):
+            given[name] = _local(given[name])
     if pipeline == "posttrain":
         _refuse(set(given) & PRETRAIN_ONLY, pipeline, "pretrain", "pretrain or full")
         if not str(given.get("base", "")).strip():
@@ -209,10 +225,10 @@ def resolve(args: argparse.Namespace) -> list[RunParams]:
             )
     if pipeline == "pretrain":
         _refuse(set(given) & POSTTRAIN_ONLY, pipeline, "posttrain", "posttrain or full")
-    if pipeline == "full" and {"base", "tokenizer"} & set(given):
+    if pipeline == "full" and "tokenizer" in given:
         raise TritterError(
             "--pipeline full post-trains the run's own checkpoints/ with its tokenizer/: "
-            "leave out --base and --tokenizer"
+            "leave out --tokenizer (--tokenizer-from imports one for pretraining)"
         )
     unknown = set(given) - set(PipelineParams.model_fields) - set(PosttrainParams.model_fields)
     if unknown:

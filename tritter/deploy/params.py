@@ -231,6 +231,22 @@ class PipelineParams(RunParams):
         description="token share per subset, e.g. python=0.4,rust=0.25,curated_repos=0.2,"
         "docs=0.1,conversations=0.05 (empty: the default mixture)",
     )
+    min_stars: int = Field(
+        0,
+        ge=0,
+        le=10_000_000,
+        description="drop documents whose repository's stars are known and below this "
+        "(The Stack-style metadata; unknown stars are never dropped); 0: off",
+    )
+    semantic_dedup: str = Field(
+        "",
+        description="semantic dedup after exact and near dedup: a Hugging Face encoder "
+        "(folder or s3:// prefix written by save_pretrained); its k-means clusters fan out "
+        "one step each (empty: off)",
+    )
+    semantic_threshold: float = Field(
+        0.95, gt=0.0, lt=1.0, description="cosine above which two documents are duplicates"
+    )
     vocab_size: int = Field(65536, ge=512, le=65536, description="tokenizer vocabulary size")
     tokenizer_sample_bytes: int = Field(
         100_000_000,
@@ -244,8 +260,25 @@ class PipelineParams(RunParams):
         le=10**15,
         description="training tokens to pack (0: as many as the data holds)",
     )
-    model: str = Field("700m", description="model preset: " + ", ".join(MODEL_PRESETS))
+    model: str = Field(
+        "700m",
+        description="model preset: " + ", ".join(MODEL_PRESETS) + " (ignored with base_model: "
+        "the shape comes from the base)",
+    )
     max_steps: int = Field(10_000, ge=1, le=10**9, description="optimizer steps to train")
+    base_model: str = Field(
+        "",
+        description="continue pretraining from these weights instead of a fresh model: a "
+        "Hugging Face BitNet directory (e.g. bitnet-b1.58-2B-4T-bf16 copied to s3://), a "
+        "checkpoints folder or one step folder, local or s3:// (empty: from scratch); the "
+        "optimizer starts fresh and a relaunch resumes from the run's own checkpoints",
+    )
+    tokenizer_source: str = Field(
+        "",
+        description="import this tokenizer instead of training one: a Hugging Face folder with "
+        "tokenizer.json or a SentencePiece folder, local or s3:// (empty: train one, or with "
+        "base_model, import the base model folder's own tokenizer)",
+    )
 
     @field_validator("model")
     @classmethod
@@ -253,6 +286,16 @@ class PipelineParams(RunParams):
         if value not in MODEL_PRESETS:
             raise ValueError(f"unknown preset (known: {', '.join(MODEL_PRESETS)})")
         return value
+
+    @field_validator("base_model", "tokenizer_source")
+    @classmethod
+    def _strip_location(cls, value: str) -> str:
+        return value.strip()
+
+    def imported_tokenizer(self) -> str:
+        """The tokenizer to import ('' = train one): as given, else the base model's own (a
+        base model keeps the tokenizer its embeddings were trained with)."""
+        return self.tokenizer_source or self.base_model
 
     @field_validator("languages")
     @classmethod

@@ -1,0 +1,32 @@
+"""A base model shaped like a BitNet b1.58 2B4T release, built here: a random `transformers`
+BitNetForCausalLM saved with its own byte-level BPE tokenizer.json in the same folder (as
+microsoft/bitnet-b1.58-2B-4T-bf16 ships), latent weights quantized online."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.tokenizer.hf_support import build_hf_tokenizer
+
+ONLINE = {"quant_method": "bitnet", "linear_class": "autobitlinear", "quantization_mode": "online"}
+
+
+def build_hf_base(folder: Path, vocab_size: int = 600, seed: int = 0) -> Path:
+    """config.json, model.safetensors, tokenizer.json and tokenizer_config.json in `folder`."""
+    import torch
+    from transformers import BitNetConfig, BitNetForCausalLM
+
+    build_hf_tokenizer(folder, vocab_size=vocab_size)
+    vocab = json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"]
+    config = BitNetConfig(
+        vocab_size=len(vocab) + 2,  # the two special tokens
+        hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True,
+        bos_token_id=None, eos_token_id=None,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = BitNetForCausalLM(config)
+    model.config.quantization_config = dict(ONLINE)
+    model.save_pretrained(folder)
+    return folder
