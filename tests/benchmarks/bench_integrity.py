@@ -3,11 +3,10 @@
     .venv/bin/python tests/benchmarks/bench_integrity.py [--preset 125m] [--python-mb 20]
                                                         [--repeats 3]
 
-1. Checkpoint save: a DCP save of `--preset` + AdamW state into a local folder, the real
-   `Checkpointer` (background write, sha256 of every file, commit marker), against the same save
-   with hashing replaced by a stub; total seconds of the commit and the part that blocks
-   training (hashing runs on the commit thread, so it should not move). Then loading the step
-   (`load_model`) with and without the sha256 check.
+1. Checkpoint load: a DCP save of `--preset` + AdamW state by the real `Checkpointer`, then
+   loading the step (`load_model`) with and without the sha256 check. What hashing costs the
+   save (computed while writing, against reading back and no hashing) is in
+   tests/benchmarks/bench_hashing.py.
 2. Shard reads: the curated Parquet check (`tritter.data.curated.verify`, one streaming pass)
    as a share of the tokenizer and pack stages that run it, on `--python-mb` MB of real
    standard-library Python; and a finished pack's relaunch with sha256 (the default) against
@@ -47,27 +46,10 @@ def bench_checkpoint(preset: str, repeats: int) -> None:
     trainer = make_trainer(ctx, preset, "ternary", 32, 1, 10)
     trainer.train_step(random_batches(trainer.model_config.vocab_size, 1, 32, ctx.device))
     side = {"model.json": trainer.model_config.model_dump_json().encode()}
-
-    def stub(folder: Path, names) -> dict[str, str]:
-        return {name: "0" * 64 for name in names}
-
-    results: dict[str, list[tuple[float, float]]] = {"sha256": [], "no hashing": []}
     root = tempfile.mkdtemp(prefix="bench-integrity-ckpt-")
     store = CheckpointStore(root)
     checkpointer = Checkpointer(store, ctx, keep_last=1, run_key="bench-integrity")
-    step = 0
-    for _ in range(repeats):
-        for label in results:
-            step += 1
-            hashing = sha256_files if label == "sha256" else stub
-            with mock.patch.object(checkpoint_module, "sha256_files", hashing):
-                started = time.perf_counter()
-                blocking = checkpointer.save(step, trainer.model, trainer.optimizer,
-                                             {"step": step}, side)  # fmt: skip
-                checkpointer.wait()
-                results[label].append((time.perf_counter() - started, blocking))
-    # The newest step was saved with the stub: save one more with hashing to load it back.
-    step += 1
+    step = 1
     checkpointer.save(step, trainer.model, trainer.optimizer, {"step": step}, side)
     checkpointer.wait()
     folder = Path(store.step_uri(step))
@@ -75,16 +57,7 @@ def bench_checkpoint(preset: str, repeats: int) -> None:
     hash_seconds, _ = timed(sha256_files, folder, [p.name for p in folder.iterdir()])
     params = sum(p.numel() for p in trainer.model.parameters())
     print(f"checkpoint {preset} ({params / 1e6:.0f}M params + AdamW, {size / 2**20:,.0f} MiB), "
-          f"median of {repeats}:")  # fmt: skip
-    medians = {}
-    for label, runs in results.items():
-        total = statistics.median(r[0] for r in runs)
-        blocking = statistics.median(r[1] for r in runs)
-        medians[label] = total
-        print(f"  {label:>10}: commit {total:.2f} s, blocking training {blocking:.3f} s")
-    extra = medians["sha256"] - medians["no hashing"]
-    print(f"  hashing adds {extra:+.2f} s to the background commit "
-          f"({extra / medians['no hashing']:+.0%}); sha256 alone: {hash_seconds:.2f} s, "
+          f"median of {repeats}; sha256 alone: {hash_seconds:.2f} s, "
           f"{size / 2**20 / hash_seconds:,.0f} MiB/s")  # fmt: skip
     checked = [timed(load_model, store.step_uri(step))[0] for _ in range(repeats)]
     with mock.patch.object(checkpoint_module, "verify", lambda *a, **k: None):

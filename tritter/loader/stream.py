@@ -10,8 +10,9 @@ Integrity checks, each a one-line `TritterError` naming the shard: sizes against
 at open (a truncated or replaced file), the `.npy` header (dtype, length) on first use, the
 sha256 of the small document-boundary and loss-span files when first opened, and the value
 range of every window read (ids ≥ vocab size mean corruption). Token files are not hashed
-here: training reads them at random, and a full pass per rank would cost as much as the
-reading itself; `tritter pack` hashes them when it finds a finished folder.
+here: training reads them at random, so it hashes them separately, one streaming pass per launch
+split across ranks (`tritter.train.shard_check`, `verify_shards`); `tritter pack` hashes them
+when it finds a finished folder.
 """
 
 from __future__ import annotations

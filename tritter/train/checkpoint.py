@@ -11,9 +11,9 @@ Layout of one step folder (`<output>/step-%08d/`):
 
 Saving: every rank copies its state to CPU memory (the only part that blocks training), then
 a background thread writes the DCP files into a local folder (the step folder itself for local
-output, a per-rank staging folder for s3://), hashes the files it wrote (sha256, read back from
-the page cache), uploads them, gathers every rank's hashes and, on rank 0, writes the commit
-marker with them — overlapping the next steps.
+output, a per-rank staging folder for s3://), hashing each file's bytes as they are written
+(`tritter.train.hashed_writer`: no read-back), uploads them, gathers every rank's hashes and,
+on rank 0, writes the commit marker with them — overlapping the next steps.
 Loading downloads the step folder once per node (s3://), the node's first rank checks every
 file's sha256 against the marker (`store.verify`), and every rank reads its parts with DCP. A
 corrupt checkpoint makes training fall back to the previous committed step (`Checkpointer.
@@ -25,9 +25,9 @@ folder, or a Hugging Face directory, local or s3://.
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -52,6 +52,7 @@ from tritter import log, storage
 from tritter.errors import TritterError
 from tritter.run_folder import FINAL_INFO, MODEL_CONFIG, TRAINER_STATE, step_folder
 from tritter.train.distributed import DistContext
+from tritter.train.hashed_writer import HashingWriter, write_hashed
 from tritter.train.store import (
     Checkpoint,
     CheckpointStore,
@@ -60,7 +61,6 @@ from tritter.train.store import (
     is_hf_dir,
     none_intact,
     resolve,
-    sha256_files,
     verify,
     verify_export,
 )
@@ -69,8 +69,6 @@ if TYPE_CHECKING:
     from tritter.model import ModelConfig, Tritter
 
 _log = log.get_logger("train.checkpoint")
-# DCP names a rank's data files `__<rank>_<n>.distcp`; everything else is rank 0's.
-_RANK_FILE = re.compile(r"^__(\d+)_")
 
 
 def staging_root(run_key: str) -> Path:
@@ -127,18 +125,23 @@ class Checkpointer:
         model_sd, optim_sd = get_state_dict(model, optimizer)
         # async_save copies the state to CPU memory here (blocking) and writes the files in a
         # background thread, so the next steps cannot change what is being saved.
+        writer = HashingWriter(str(local), thread_count=2)
         writing = dcp.async_save(
             {"model": model_sd, "optim": optim_sd},
-            storage_writer=dcp.FileSystemWriter(str(local), thread_count=2),
+            storage_writer=writer,
             process_group=self.ctx.save_group,
         )
+        written: dict[str, str] = {}  # rank 0's other files: name → sha256
         if self.ctx.is_main:
-            torch.save(trainer_state, local / TRAINER_STATE)
+            buffer = io.BytesIO()
+            torch.save(trainer_state, buffer)
+            written[TRAINER_STATE] = write_hashed(local / TRAINER_STATE, buffer.getvalue())
             for name, data in side_files.items():
-                (local / name).write_bytes(data)
+                written[name] = write_hashed(local / name, data)
         blocking = time.perf_counter() - started
         self._thread = threading.Thread(
-            target=self._finish, args=(step, local, writing, started, blocking, on_done),
+            target=self._finish, args=(step, local, writing, writer, written, started, blocking,
+                                       on_done),
             name=f"tritter-commit-{step}", daemon=True,
         )  # fmt: skip
         self._thread.start()
@@ -149,17 +152,20 @@ class Checkpointer:
         step: int,
         local: Path,
         writing: Future,
+        writer: HashingWriter,
+        written: dict[str, str],
         started: float,
         blocking: float,
         on_done: Callable[[dict[str, Any]], None] | None,
     ) -> None:
         try:
             writing.result()  # the DCP files are complete on local disk
-            mine = self._own_files(local)
-            digests = sha256_files(local, mine)
+            # Every file this rank wrote, hashed on the way to disk; the commit refuses a file
+            # in the folder that no rank hashed.
+            digests = {**writer.digests(), **written}
             if self.remote:
                 target = self.store.step_uri(step)
-                for relative in mine:
+                for relative in sorted(digests):
                     storage.upload_file(local / relative, storage.join(target, relative))
             self.fault("commit", step)
             # Also the barrier: every rank has uploaded its files once it has sent its hashes.
@@ -187,21 +193,6 @@ class Checkpointer:
                 shutil.rmtree(local, ignore_errors=True)
         except BaseException as err:  # surfaced on the main thread by wait()
             self._error = err
-
-    def _own_files(self, local: Path) -> list[str]:
-        """Relative names of the files this rank wrote into `local`: all of them in its own
-        staging folder (s3://); in a step folder the ranks share, its DCP data files, plus
-        every other file on rank 0."""
-        names = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
-        names = [n for n in names if not n.rsplit("/", 1)[-1].startswith(storage.TEMP_PREFIX)]
-        if self.remote:
-            return names
-
-        def owner(name: str) -> int:
-            match = _RANK_FILE.match(name)
-            return int(match.group(1)) if match else 0
-
-        return [name for name in names if owner(name) == self.ctx.rank]
 
     def wait(self) -> None:
         """Block until the background commit is done; re-raise its failure."""

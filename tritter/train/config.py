@@ -193,6 +193,13 @@ class TrainConfig(Config):
     peak_flops: float | None = runtime_field(
         None, gt=0, description="peak FLOP/s per rank for MFU (default: known GPUs; CPU estimate)"
     )
+    verify_shards: bool = runtime_field(
+        True,
+        description="hash every token shard the run reads against the pack manifest's sha256 "
+        "(one streaming pass per launch, split across ranks, in the background; a mismatch "
+        "stops the run before its first checkpoint with one line naming the shard); false: "
+        "sizes, headers and token ids only",
+    )
     num_workers: int = runtime_field(
         0, ge=0, le=64, description="data-loader worker processes per rank (0: in-process)"
     )

@@ -2,8 +2,8 @@
 
 Training writes `step-%08d/` folders; a step folder is complete only when its `_COMMITTED` marker
 exists. The marker is written last (after every rank has uploaded its files) and lists every
-file with its size and sha256 (each rank hashes the files it wrote, from the page cache, on the
-background commit thread), so:
+file with its size and sha256 (each rank hashes the bytes of the files it writes as they are
+written: `tritter.train.hashed_writer`), so:
 
 * a folder interrupted mid-write has no marker and is never chosen;
 * the newest folder with a valid marker whose listed files are all present wins;
