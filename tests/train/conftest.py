@@ -27,3 +27,19 @@ def pretrain_args(packed: dict[str, str], output: str, *extra: str) -> list[str]
         "--metrics-port", "0",
         *extra,
     ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def hf_base(packed, tmp_path_factory) -> dict[str, str]:
+    """A base model shaped like BitNet b1.58 2B4T (`tests.support.hf_base`): base/ (config.json,
+    model.safetensors, tokenizer.json) and tokens/ packed with its tokenizer."""
+    from tests.conftest import run_tritter
+    from tests.support.hf_base import build_hf_base
+    from tests.tokenizer.support import pack_args
+
+    root = tmp_path_factory.mktemp("base")
+    folder = build_hf_base(root / "base")
+    tokens = root / "tokens"
+    done = run_tritter(*pack_args(packed["curated"], folder, tokens), "--workers", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {"base": str(folder), "tokens": str(tokens), "root": str(root)}

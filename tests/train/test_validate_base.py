@@ -13,36 +13,13 @@ import pytest
 
 from tests.conftest import run_tritter
 from tests.tokenizer.hf_support import build_hf_tokenizer
-from tests.tokenizer.support import pack_args
 
 pytestmark = pytest.mark.slow
 
-ONLINE = {"quant_method": "bitnet", "linear_class": "autobitlinear", "quantization_mode": "online"}
-
 
 @pytest.fixture(scope="module")
-def base(packed, tmp_path_factory) -> dict[str, str]:
-    """base/ (config.json, model.safetensors, tokenizer.json) and tokens/ packed with it."""
-    import torch
-    from transformers import BitNetConfig, BitNetForCausalLM
-
-    root = tmp_path_factory.mktemp("validate")
-    folder = build_hf_tokenizer(root / "base", vocab_size=600)
-    vocab = json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"]
-    size = len(vocab) + 2  # the two special tokens
-    config = BitNetConfig(
-        vocab_size=size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-        tie_word_embeddings=True, bos_token_id=None, eos_token_id=None,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    model = BitNetForCausalLM(config)
-    model.config.quantization_config = dict(ONLINE)
-    model.save_pretrained(folder)
-    tokens = root / "tokens"
-    done = run_tritter(*pack_args(packed["curated"], folder, tokens), "--workers", "1")
-    assert done.returncode == 0, done.stderr[-2000:]
-    return {"base": str(folder), "tokens": str(tokens), "root": str(root)}
+def base(hf_base) -> dict[str, str]:
+    return hf_base
 
 
 def test_a_sound_base_model_passes_every_check(base, tmp_path):

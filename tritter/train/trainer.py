@@ -59,6 +59,7 @@ from tritter.train.parallelize import (
     parallelize,
 )
 from tritter.train.preflight import check
+from tritter.train.shard_check import ShardCheck
 from tritter.train.store import CheckpointStore
 
 _log = log.get_logger("train")
@@ -111,6 +112,7 @@ class Trainer:
         self.objective = objective if objective is not None else LanguageModeling(config)
         self.fault = FaultInjector(ctx.rank)
         self.stop_requested = False
+        self.shard_check: ShardCheck | None = None  # started by fit (verify_shards)
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -184,15 +186,21 @@ class Trainer:
         )  # fmt: skip
 
     def load_init(self, uri: str) -> None:
-        """Start from the weights at `uri`: rank 0 reads them once and they are broadcast into
-        every rank's (possibly sharded) parameters; the optimizer state starts empty."""
+        """Start from the weights at `uri`; the optimizer state starts empty. Under FSDP2 each
+        rank reads only its shards (`tritter.train.initial_weights`); otherwise rank 0 reads
+        them once and broadcasts them into every rank's parameters."""
         from torch.distributed.checkpoint.state_dict import (
             StateDictOptions,
             set_model_state_dict,
         )
 
+        from tritter.train import initial_weights
         from tritter.train.checkpoint import load_model
 
+        if initial_weights.is_sharded(self.model):
+            read = initial_weights.load_sharded(self.model, uri, self.ctx)
+            log.event(_log, "starting from --init weights", uri=uri, per_rank=True, **read)
+            return
         full = load_model(uri)[0].state_dict() if self.ctx.is_main else {}
         set_model_state_dict(
             self.wrapped,
@@ -380,6 +388,7 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> None:
+        self._confirm_shards()  # never commit a checkpoint trained on a corrupt shard
         finite = all(
             bool(torch.isfinite(local_tensor(p.detach())).all()) for p in self.model.parameters()
         )
@@ -397,6 +406,11 @@ class Trainer:
         self.checkpointer.save(
             self.step, self.wrapped, self.optimizer, state, side, on_done=self._checkpoint_done
         )
+
+    def _confirm_shards(self) -> None:
+        """Every rank agrees the token shards match their manifest (see `ShardCheck`)."""
+        if self.shard_check is not None:
+            self.shard_check.confirm()
 
     def _checkpoint_done(self, info: dict[str, Any]) -> None:
         """Runs on rank 0's commit thread once the marker is written."""
@@ -481,6 +495,9 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         config, ctx = self.config, self.ctx
         self.setup()
+        if config.verify_shards and isinstance(self.objective, LanguageModeling):
+            # Hashes this rank's share of the token shards while the first steps run.
+            self.shard_check = ShardCheck(config.data, ctx).start()
         if ctx.is_node_main and config.metrics_port:
             self.gauges.serve(config.metrics_port)
         self.resume()
@@ -520,6 +537,7 @@ class Trainer:
                         "relaunch the same command to resume"
                     )
             self.checkpointer.wait()
+            self._confirm_shards()
             self.export_final()
         finally:
             signal.signal(signal.SIGTERM, previous)
