@@ -85,3 +85,25 @@ def test_named_checkpoints_are_those_that_consumed_the_documents(fresh_run):
     )  # fmt: skip
     assert resumed.returncode == 1
     assert "changed since this checkpoint" in resumed.stderr.strip().splitlines()[-1]
+
+
+def test_post_training_that_started_from_a_named_checkpoint_is_named_too(tmp_path):
+    """sft/ started from a named step, dpo/ from sft/: both named; mid/ started from a step that
+    never saw the documents: not named."""
+    import yaml
+
+    from tritter.run_folder import RunFolder
+    from tritter.takedown.checkpoints import derived_models
+
+    run = RunFolder(str(tmp_path / "run"))
+    named = f"{run.checkpoints}/step-00000006"
+    for phase, init in (("mid", f"{run.checkpoints}/step-00000003"), ("sft", named),
+                        ("dpo", run.part("sft"))):  # fmt: skip
+        folder = tmp_path / "run" / phase
+        folder.mkdir(parents=True)
+        (folder / "config.yaml").write_text(yaml.safe_dump({"init": init, "phase": phase}))
+    assert derived_models(run, [named]) == [run.part("sft"), run.part("dpo")]
+    assert derived_models(run, []) == []
+    # A phase started from the checkpoints root (its newest step, unknown now) counts as named.
+    (tmp_path / "run" / "mid" / "config.yaml").write_text(yaml.safe_dump({"init": run.checkpoints}))
+    assert derived_models(run, [named])[0] == run.part("mid")

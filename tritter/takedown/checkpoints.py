@@ -24,9 +24,14 @@ import numpy as np
 from tritter import storage
 from tritter.loader.permutation import FeistelPermutation
 from tritter.run_folder import (
+    DPO,
     FINAL,
     FINAL_INFO,
+    MID,
     PRETRAIN_MANIFEST,
+    RL,
+    SFT,
+    TRAIN_CONFIG,
     TRAINER_STATE,
     PackManifest,
     RunFolder,
@@ -137,7 +142,43 @@ def named_checkpoints(
         "exact: the samples each checkpoint consumed (loader position and permutation) against "
         "the removed token spans"
     )
-    return Named(named, "; ".join([basis, *notes]))
+    derived = derived_models(run, named)
+    if derived:
+        notes.append("post-training started from a named checkpoint: " + ", ".join(derived))
+    return Named(named + derived, "; ".join([basis, *notes]))
+
+
+def derived_models(run: RunFolder, named: list[str]) -> list[str]:
+    """The run's post-training folders (mid/, sft/, dpo/, rl/, in training order) whose weights
+    descend from a named checkpoint: `--init` (their config.yaml) is a named checkpoint, a folder
+    inside one, or a checkpoints root holding one (its newest step then is not known any more,
+    so the root counts as named)."""
+    tainted = [storage.normalize(uri) for uri in named]
+    roots = {storage.normalize(run.checkpoints)} if named else set()
+    found = []
+    for phase in (MID, SFT, DPO, RL):
+        root = storage.normalize(run.part(phase))
+        init = _init_of(root)
+        if init is None:
+            continue
+        init = storage.normalize(init).rstrip("/")
+        if init in roots or any(init == t or init.startswith(t.rstrip("/") + "/") for t in tainted):
+            found.append(root)
+            tainted.append(root)
+            roots.add(root)
+    return found
+
+
+def _init_of(root: str) -> str | None:
+    """The `init` a training folder was started from (its config.yaml), None without one."""
+    import yaml
+
+    try:
+        config = yaml.safe_load(storage.read_text(storage.join(root, TRAIN_CONFIG)))
+    except (FileNotFoundError, yaml.YAMLError):
+        return None
+    init = config.get("init") if isinstance(config, dict) else None
+    return init if isinstance(init, str) and init.strip() else None
 
 
 def _samples(found: PackManifest, split: str, subset: str | None, seq_len: int) -> int:
