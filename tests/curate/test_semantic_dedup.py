@@ -217,3 +217,22 @@ def test_a_missing_encoder_stops_before_any_work(corpus, tmp_path):
     assert re.search(rf"{re.escape(str(missing))}: not a Hugging Face encoder folder",
                      result.stderr)  # fmt: skip
     assert not (output / "_work" / "shards").exists()
+
+
+def test_an_encoder_that_cannot_load_stops_before_any_work(corpus, tmp_path):
+    """A model that needs its own code (auto_map, unknown model_type) or has no tokenizer is a
+    one-line error at plan time, not after every shard was processed."""
+    remote = tmp_path / "remote-code"
+    remote.mkdir()
+    (remote / "config.json").write_text(
+        json.dumps({"model_type": "jina_code_bert", "auto_map": {"AutoModel": "m.Model"}})
+    )
+    output = tmp_path / "out"
+    result = run_tritter(*_args(corpus, output, "--semantic-dedup", str(remote)))
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert "jina_code_bert" in line and "trust_remote_code" in line
+    assert not (output / "_work" / "shards").exists()
+    (remote / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    result = run_tritter(*_args(corpus, output, "--semantic-dedup", str(remote)))
+    assert "no tokenizer" in result.stderr.strip().splitlines()[-1]

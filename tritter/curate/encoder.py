@@ -12,6 +12,7 @@ not loaded: running code from a model folder is not something a curation run sho
 from __future__ import annotations
 
 import functools
+import json
 import multiprocessing
 from collections.abc import Sequence
 from typing import Any
@@ -43,11 +44,31 @@ def check(uri: str) -> None:
         if not name:
             raise TritterError(f"{uri}: no model name after hf:// (expected hf://ORG/NAME)")
         return
-    if not storage.exists(storage.join(uri, "config.json")):
+    config_uri = storage.join(uri, "config.json")
+    if not storage.exists(config_uri):
         raise TritterError(
             f"{uri}: not a Hugging Face encoder folder (no config.json; expected the output "
             "of save_pretrained, or hf://ORG/NAME)"
         )
+    # What would otherwise fail only at the first embed unit, after every shard was processed.
+    try:
+        config = json.loads(storage.read_bytes(config_uri))
+    except ValueError as err:
+        raise TritterError(f"{config_uri}: not valid JSON ({err})") from err
+    from transformers import CONFIG_MAPPING
+
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    if kind not in CONFIG_MAPPING:
+        needs_code = isinstance(config, dict) and "auto_map" in config
+        raise TritterError(
+            f"{config_uri}: model_type {kind!r} is not one transformers knows"
+            + (" (the model needs trust_remote_code, which curation never enables)"
+               if needs_code else "")
+        )  # fmt: skip
+    tokenizer_files = ("tokenizer.json", "tokenizer_config.json")
+    if not any(storage.exists(storage.join(uri, name)) for name in tokenizer_files):
+        raise TritterError(f"{uri}: no tokenizer (tokenizer.json or tokenizer_config.json) next to "
+                           "the encoder")  # fmt: skip
 
 
 def identity(uri: str) -> str:
