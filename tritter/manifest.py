@@ -174,14 +174,6 @@ class OneOf:
 
     contracts: tuple[Contract, ...]
 
-    @property
-    def folder(self) -> str:
-        return self.contracts[0].folder
-
-    @property
-    def stage(self) -> str:
-        return " or ".join(contract.stage for contract in self.contracts)
-
     def parse(self, found: Manifest, uri: str) -> Manifest:
         for contract in self.contracts:
             if found.stage == contract.stage:

@@ -218,10 +218,9 @@ def hf_tensor_name(name: str) -> str:
     return name if name.startswith("lm_head.") else f"model.{name}"
 
 
-def _read_tensors(directory: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
+def weight_files(directory: Path) -> list[Path]:
+    """The safetensors files of a model directory: those its index names, else the single
+    model.safetensors; a one-line error when one is missing."""
     index = directory / "model.safetensors.index.json"
     if index.exists():
         try:
@@ -233,11 +232,18 @@ def _read_tensors(directory: Path) -> dict[str, torch.Tensor]:
         files = ["model.safetensors"]
     else:
         raise TritterError(f"{directory}: no model.safetensors (or index) in the directory")
-    tensors: dict[str, torch.Tensor] = {}
     for name in files:
-        path = directory / name
-        if not path.exists():
-            raise TritterError(f"{path}: weight file listed in the index is missing")
+        if not (directory / name).exists():
+            raise TritterError(f"{directory / name}: weight file listed in the index is missing")
+    return [directory / name for name in files]
+
+
+def _read_tensors(directory: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    for path in weight_files(directory):
         try:
             tensors.update(load_file(str(path)))
         except (SafetensorError, OSError) as err:

@@ -15,6 +15,7 @@ the tokenizer stage does on its held-out text.
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -24,6 +25,7 @@ from tritter import log, manifest, storage
 from tritter.data import curated as curated_input
 from tritter.data.render import render
 from tritter.data.selection import leading_count, unit_hash
+from tritter.data.shardfile import token_dtype
 from tritter.errors import TritterError
 from tritter.run_folder import (
     TOKENIZER_IMPORT_MANIFEST,
@@ -43,8 +45,6 @@ from tritter.tokenizer.model import Tokenizer
 _log = log.get_logger("tokenizer")
 
 SPECIAL_TOKENS_MAP = "special_tokens_map.json"
-# Token ids above this need uint32 shards (pack decides the same way from the vocabulary).
-UINT16_VOCAB = 65_536
 
 
 def source_files(source: str) -> list[str]:
@@ -75,7 +75,8 @@ def run(config: TokenizerImportConfig) -> TokenizerImportManifest:
     """Copy the tokenizer, check it, measure it, then write the manifest (last)."""
     started = time.time()
     files = source_files(config.source)
-    main_bytes = storage.read_bytes(files[0])
+    contents = {uri: storage.read_bytes(uri) for uri in files}  # each file read once
+    main_bytes = contents[files[0]]
     source = curated_input.open_input(config.curated) if config.curated else None
     inputs = TokenizerImportInputs(
         source=storage.normalize(config.source),
@@ -89,7 +90,7 @@ def run(config: TokenizerImportConfig) -> TokenizerImportManifest:
         manifest.verify_files(config.output, existing)
         log.event(_log, "tokenizer already imported: skipping", output=config.output)
         return existing
-    tokenizer = _load(files)
+    tokenizer = _load(files, contents)
     if tokenizer.eos_id < 0:
         raise TritterError(f"{files[0]}: the tokenizer has no EOS token (packing ends every "
                            "document with one)")  # fmt: skip
@@ -98,7 +99,7 @@ def run(config: TokenizerImportConfig) -> TokenizerImportManifest:
     storage.delete(manifest.manifest_uri(config.output))
     entries, total = [], 0
     for uri in files:
-        data = main_bytes if uri == files[0] else storage.read_bytes(uri)
+        data = contents[uri]
         name = storage.basename(uri)
         if uri == files[0]:  # the name every loader looks for, whatever the source file's
             name = TOKENIZER_JSON if isinstance(tokenizer, HFTokenizer) else TOKENIZER_MODEL
@@ -125,7 +126,7 @@ def run(config: TokenizerImportConfig) -> TokenizerImportManifest:
             vocab_size=tokenizer.vocab_size,
             kind="huggingface" if isinstance(tokenizer, HFTokenizer) else "sentencepiece",
             special_ids=tokenizer.special_ids,
-            token_dtype="uint16" if tokenizer.vocab_size <= UINT16_VOCAB else "uint32",
+            token_dtype=token_dtype(tokenizer.vocab_size).name,  # what pack will write
         ),
     )
     manifest.write_manifest(config.output, result)
@@ -137,12 +138,20 @@ def run(config: TokenizerImportConfig) -> TokenizerImportManifest:
     return result
 
 
-def _load(files: list[str]) -> Tokenizer | HFTokenizer:
-    """The tokenizer from the source's own files (the same bytes that are copied)."""
+def _load(files: list[str], contents: dict[str, bytes]) -> Tokenizer | HFTokenizer:
+    """The tokenizer from the bytes that are copied (what the run will check is what was
+    checked here)."""
     main = files[0]
-    if main.endswith(TOKENIZER_JSON):
-        return HFTokenizer.load(main)
-    return Tokenizer.load(main)
+    if main.endswith(".model"):
+        return Tokenizer(contents[main], main)
+    config: dict = {}
+    for uri in files[1:]:
+        if uri.endswith(TOKENIZER_CONFIG):
+            try:
+                config = json.loads(contents[uri])
+            except ValueError as err:
+                raise TritterError(f"{uri}: not valid JSON ({err})") from err
+    return HFTokenizer(contents[main], main, config)
 
 
 def _measure(

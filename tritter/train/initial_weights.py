@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -64,24 +65,23 @@ def load_sharded(model: nn.Module, uri: str, ctx: DistContext) -> dict[str, int]
 def _load_hf(model: nn.Module, folder: Path) -> dict[str, int]:
     from safetensors import safe_open
 
-    from tritter.model.hf import hf_tensor_name, quantization_format
+    from tritter.model.hf import hf_tensor_name, quantization_format, weight_files
     from tritter.model.packing import latent_from_packed
 
     config = json.loads((folder / "config.json").read_text())
     packed = quantization_format(config, str(folder / "config.json")) == "packed"
-    files = _weight_files(folder)
     modules = dict(model.named_modules())
     read, total = 0, 0
     with ExitStack() as stack:
-        handles = {
-            name: stack.enter_context(safe_open(str(folder / name), framework="pt"))
-            for name in sorted(set(files.values()))
-        }
+        handles = {}  # tensor name → the open (memory-mapped) file holding it
+        for path in weight_files(folder):
+            handle = stack.enter_context(safe_open(str(path), framework="pt"))
+            handles.update(dict.fromkeys(handle.keys(), handle))
 
         def open_for(name: str) -> Any:
-            if name not in files:
+            if name not in handles:
                 raise TritterError(f"{folder}: missing tensor '{name}'")
-            return handles[files[name]]
+            return handles[name]
 
         for name, param in model.state_dict(keep_vars=True).items():
             hf_name = hf_tensor_name(name)
@@ -107,27 +107,10 @@ def _load_hf(model: nn.Module, folder: Path) -> dict[str, int]:
                     )
                 part = view[rows] if rows is not None else handle.get_tensor(hf_name)
                 read += part.numel() * part.element_size()
-                total += _numel(shape) * part.element_size()
+                total += math.prod(shape) * part.element_size()
             with torch.no_grad():
                 local.copy_(part.to(local.dtype))
     return {"bytes_read": read, "bytes_total": total}
-
-
-def _weight_files(folder: Path) -> dict[str, str]:
-    """tensor name → the safetensors file holding it (index.json, or the single file)."""
-    from safetensors import safe_open
-
-    index = folder / "model.safetensors.index.json"
-    if index.exists():
-        try:
-            return dict(json.loads(index.read_text())["weight_map"])
-        except (ValueError, KeyError) as err:
-            raise TritterError(f"{index}: not a safetensors index ({err})") from err
-    single = folder / "model.safetensors"
-    if not single.exists():
-        raise TritterError(f"{folder}: no model.safetensors (or index) in the directory")
-    with safe_open(str(single), framework="pt") as handle:
-        return {name: single.name for name in handle.keys()}  # noqa: SIM118 - not a dict
 
 
 def _local_part(param: torch.Tensor) -> tuple[torch.Tensor, slice | None]:
@@ -147,13 +130,6 @@ def _local_part(param: torch.Tensor) -> tuple[torch.Tensor, slice | None]:
     local = param.to_local()
     start = offset[0] if len(offset) else 0
     return local, slice(start, start + (shape[0] if len(shape) else 0))
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    count = 1
-    for size in shape:
-        count *= size
-    return count
 
 
 # -- Tritter checkpoints -------------------------------------------------------------------------
