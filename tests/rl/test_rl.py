@@ -126,17 +126,19 @@ def test_bad_input_is_one_line_before_anything_is_written(rl_base, tmp_path, cap
 
 
 def test_sigkill_then_relaunch_continues_exactly(rl_base, tmp_path):
-    """Killed after step 5 (checkpoint at 3), relaunched: the same prompts, samples, rewards and
-    losses as a run never interrupted — with --ppo-epochs 2, so the checkpoint at step 3 also
-    holds the rollouts that step 4 trains on again."""
+    """Killed while saving step 6 (checkpoint at 3), relaunched: the same prompts, samples,
+    rewards and losses as a run never interrupted — with --ppo-epochs 2, so the checkpoint at
+    step 3 also holds the rollouts that step 4 trains on again."""
     args = ("--reward", "format_number", "--samples-per-prompt", "4", "--micro-batch-size", "8",
             "--max-steps", "6", "--checkpoint-every", "3", "--ppo-epochs", "2")  # fmt: skip
     whole = str(tmp_path / "whole")
     done = run_rl(*rl_args(rl_base, "builtin:arithmetic", whole, *args))
     assert done.returncode == 0, done.stderr[-3000:]
     crashy = str(tmp_path / "crashy")
+    # Killed while saving the last step: that save first waits for step 3's commit,
+    # so the relaunch resumes from step 3 however slow the machine is.
     first = run_rl(*rl_args(rl_base, "builtin:arithmetic", crashy, *args),
-                        env={"TRITTER_FAULT": "kill:rank=0:step=5"})  # fmt: skip
+                        env={"TRITTER_FAULT": "kill:rank=0:step=6:phase=commit"})  # fmt: skip
     assert first.returncode != 0
     second = run_rl(*rl_args(rl_base, "builtin:arithmetic", crashy, *args))
     assert second.returncode == 0, second.stderr[-3000:]
