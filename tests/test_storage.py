@@ -46,6 +46,29 @@ def test_overwrite_is_whole(root):
     assert storage.read_text(uri) == "new"
 
 
+def test_create_new_lets_exactly_one_of_racing_writers_win(root):
+    """What the takedown journal relies on as its lock: many threads create the same name at
+    once; one succeeds, every other gets FileExistsError, and the winner's bytes stay whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    uri = storage.join(root, "lock", "claim.json")
+
+    def claim(n: int) -> int | None:
+        try:
+            storage.create_new(uri, f"writer {n}".encode() * 1000)
+            return n
+        except FileExistsError:
+            return None
+
+    with ThreadPoolExecutor(8) as pool:
+        won = [n for n in pool.map(claim, range(8)) if n is not None]
+    assert len(won) == 1
+    assert storage.read_bytes(uri) == f"writer {won[0]}".encode() * 1000
+    with pytest.raises(FileExistsError):
+        storage.create_new(uri, b"late")
+    assert [storage.basename(o.uri) for o in storage.list_objects(root)] == ["claim.json"]
+
+
 def test_missing_object_raises_file_not_found(root):
     with pytest.raises(FileNotFoundError):
         storage.read_bytes(storage.join(root, "missing.bin"))

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -386,6 +386,38 @@ def write_bytes(uri: str, data: bytes) -> None:
         with _s3_errors(uri):
             s3_client().put_object(Bucket=bucket, Key=key, Body=data)
         return
+    _publish_local(uri, data, os.replace)
+
+
+def write_text(uri: str, text: str) -> None:
+    write_bytes(uri, text.encode("utf-8"))
+
+
+_CREATE_LOST = ("PreconditionFailed", "ConditionalRequestConflict")
+
+
+def create_new(uri: str, data: bytes) -> None:
+    """Write a whole object only if none exists at `uri`: of two writers racing for the same
+    name exactly one wins, the other gets FileExistsError (a lock that needs no lock server).
+    On S3 a conditional PutObject (If-None-Match: *), which AWS, MinIO and SeaweedFS honour."""
+    if is_s3(uri):
+        from botocore.exceptions import ClientError
+
+        bucket, key = split_s3(uri)
+        with _s3_errors(uri):
+            try:
+                s3_client().put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+            except ClientError as err:
+                # 412: the object exists; 409: another conditional write to it is in flight.
+                if err.response.get("Error", {}).get("Code") in _CREATE_LOST:
+                    raise FileExistsError(uri) from err
+                raise
+        return
+    _publish_local(uri, data, os.link)  # link is atomic and fails if the name exists
+
+
+def _publish_local(uri: str, data: bytes, publish: Callable[[Path, Path], None]) -> None:
+    """Write `data` to a synced temp file beside `uri`, then `publish(temp, path)` it."""
     path = local_path(uri)
     _ensure_parent(path, uri)
     tmp = path.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{path.name}")
@@ -394,13 +426,9 @@ def write_bytes(uri: str, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def write_text(uri: str, text: str) -> None:
-    write_bytes(uri, text.encode("utf-8"))
 
 
 def upload_file(source: str | os.PathLike[str], uri: str) -> None:

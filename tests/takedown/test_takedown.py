@@ -15,8 +15,9 @@ from tests.tokenizer.support import one_line_error, run_in_process
 from tritter import manifest as manifests
 from tritter import storage
 from tritter.loader.dataset import TokenLoader
-from tritter.run_folder import TAKEDOWN, TakedownEntry
+from tritter.run_folder import TAKEDOWN, TakedownEntry, TakedownSelectors
 from tritter.takedown import journal
+from tritter.takedown import run as run_module
 from tritter.tokenizer import Tokenizer
 
 
@@ -153,6 +154,56 @@ def test_an_interrupted_takedown_completes_on_rerun(fresh_run, taken, monkeypatc
         p: d for p, d in reference.items() if p != log
     }
     assert len((fresh_run / log).read_text().splitlines()) == 1
+
+
+def test_a_takedown_that_finished_while_another_planned_stops_the_other(fresh_run, monkeypatch):
+    """Two operators at once: `beta` is planned, then `alpha` finishes before `beta` creates
+    its journal. `beta` planned from files that no longer exist: it stops before rewriting
+    anything, leaves no journal, and a rerun does it on the new files."""
+    real_plan = run_module._plan
+
+    def plan_while_another_finishes(*args):
+        planned = real_plan(*args)
+        monkeypatch.setattr(run_module, "_plan", real_plan)
+        takedown(fresh_run, "--repo", TAKEN)
+        return planned
+
+    monkeypatch.setattr(run_module, "_plan", plan_while_another_finishes)
+    line = one_line_error(run_in_process("takedown", "--run", fresh_run, "--repo", "acme/beta"))
+    assert "changed by another takedown while this one was planning" in line
+    assert f"{fresh_run}/tokens/" in line  # names a file it planned from
+    assert not (fresh_run / TAKEDOWN / journal.TAKEDOWN_PENDING).exists()
+    assert [e.selectors.repos for e in journal.read_log(str(fresh_run))] == [[TAKEN]]
+    after_alpha = digests(fresh_run)
+    assert takedown(fresh_run, "--repo", "acme/beta")["tokens_removed"] > 0
+    log = [e.selectors.repos for e in journal.read_log(str(fresh_run))]
+    assert log == [[TAKEN], ["acme/beta"]]
+    assert digests(fresh_run) != after_alpha
+
+
+def test_a_takedown_that_started_while_another_planned_stops_the_other(fresh_run, monkeypatch):
+    """The journal is created, never overwritten: the second of two takedowns that planned at
+    the same time finds the first's journal and stops, leaving it and every file as they were."""
+    real_plan = run_module._plan
+    theirs = {}
+
+    def plan_while_another_starts(folder, *args):
+        planned = real_plan(folder, *args)
+        other, _ = real_plan(folder, TakedownSelectors(repos=["acme/gamma"]), "them", None)
+        journal.start_pending(folder.root, other)
+        theirs["journal"] = (fresh_run / TAKEDOWN / journal.TAKEDOWN_PENDING).read_bytes()
+        return planned
+
+    monkeypatch.setattr(run_module, "_plan", plan_while_another_starts)
+    before = digests(fresh_run)
+    line = one_line_error(run_in_process("takedown", "--run", fresh_run, "--repo", "acme/beta"))
+    assert "another takedown started on this run while this one was planning" in line
+    assert (fresh_run / TAKEDOWN / journal.TAKEDOWN_PENDING).read_bytes() == theirs["journal"]
+    journal_path = f"{TAKEDOWN}/{journal.TAKEDOWN_PENDING}"
+    assert {p: d for p, d in digests(fresh_run).items() if p != journal_path} == before
+    monkeypatch.undo()
+    # The first one's operator reruns it: it completes.
+    assert takedown(fresh_run, "--repo", "acme/gamma")["resumed"] is True
 
 
 def test_takedown_on_s3(template, taken, s3_bucket):

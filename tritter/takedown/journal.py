@@ -44,8 +44,26 @@ def read_pending(run: str) -> Pending | None:
         raise TritterError(f"{uri}: corrupt takedown journal ({err.errors()[0]['msg']})") from err
 
 
+def _encoded(pending: Pending) -> bytes:
+    return (pending.model_dump_json(indent=1) + "\n").encode("utf-8")
+
+
+def start_pending(run: str, pending: Pending) -> None:
+    """Create the journal; the run's lock too: a second takedown that planned at the same time
+    finds it created and stops before touching a file."""
+    uri = pending_uri(run)
+    try:
+        storage.create_new(uri, _encoded(pending))
+    except FileExistsError:
+        raise TritterError(
+            f"{uri}: another takedown started on this run while this one was planning; "
+            "run the command again once it has finished"
+        ) from None
+
+
 def write_pending(run: str, pending: Pending) -> None:
-    storage.write_text(pending_uri(run), pending.model_dump_json(indent=1) + "\n")
+    """Record progress in the journal this takedown created."""
+    storage.write_bytes(pending_uri(run), _encoded(pending))
 
 
 def read_log(run: str) -> list[TakedownEntry]:

@@ -68,9 +68,27 @@ def takedown(
         log.event(_log, "nothing to take down", run=folder.root, selectors=describe(chosen))
         return Outcome(None, dry_run=dry_run)
     if not dry_run:
-        journal.write_pending(folder.root, pending)
+        journal.start_pending(folder.root, pending)
+        _check_still_current(folder, pending)
         _finish(folder, pending)
     return Outcome(pending.entry, dry_run=dry_run, documents=documents)
+
+
+def _check_still_current(folder: RunFolder, pending: journal.Pending) -> None:
+    """A takedown that finished between this one's planning and its journal changed the files
+    this one planned from: drop the journal (nothing was rewritten yet) and say so."""
+    published: dict[str, str] = {}
+    for part in (CURATED, TOKENS):
+        found = manifest.read_manifest(storage.join(folder.root, part))
+        if found is not None:
+            published |= {f"{part}/{e.path}": e.sha256 for e in found.files}
+    stale = [f.path for f in pending.entry.files if published.get(f.path) != f.old_sha256]
+    if stale:
+        storage.delete(journal.pending_uri(folder.root))
+        raise TritterError(
+            f"{storage.join(folder.root, stale[0])}: changed by another takedown while this one "
+            "was planning; nothing was rewritten: run the command again"
+        )
 
 
 def _plan(
