@@ -393,6 +393,8 @@ class TokenizerImportExtra(Record):
     kind: Literal["huggingface", "sentencepiece"]
     special_ids: dict[str, int]
     token_dtype: Literal["uint16", "uint32"]  # what packed shards will hold
+    # Chat markers put on reserved special tokens by the import: marker name → the token renamed.
+    chat_markers: dict[str, str] = Field(default_factory=dict)
 
 
 TOKENIZER_IMPORT_MANIFEST = Contract(

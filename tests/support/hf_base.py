@@ -4,23 +4,24 @@ microsoft/bitnet-b1.58-2B-4T-bf16 ships), latent weights quantized online."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tests.tokenizer.hf_support import build_hf_tokenizer
 
+RESERVED = 16  # reserved special tokens, as 2B4T's tokenizer has (250 there)
 ONLINE = {"quant_method": "bitnet", "linear_class": "autobitlinear", "quantization_mode": "online"}
 
 
 def build_hf_base(folder: Path, vocab_size: int = 600, seed: int = 0) -> Path:
     """config.json, model.safetensors, tokenizer.json and tokenizer_config.json in `folder`."""
     import torch
+    from tokenizers import Tokenizer as RustTokenizer
     from transformers import BitNetConfig, BitNetForCausalLM
 
-    build_hf_tokenizer(folder, vocab_size=vocab_size)
-    vocab = json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"]
+    build_hf_tokenizer(folder, vocab_size=vocab_size, reserved=RESERVED)
+    tokenizer = RustTokenizer.from_file(str(folder / "tokenizer.json"))
     config = BitNetConfig(
-        vocab_size=len(vocab) + 2,  # the two special tokens
+        vocab_size=tokenizer.get_vocab_size(with_added_tokens=True),  # reserved ones included
         hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True,
         bos_token_id=None, eos_token_id=None,

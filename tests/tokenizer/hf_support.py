@@ -10,8 +10,12 @@ from pathlib import Path
 from tests.tokenizer.support import HOSTILE_TEXTS, corpus_documents
 
 
-def build_hf_tokenizer(folder: Path, vocab_size: int = 1024, wide: int = 0) -> Path:
-    """A byte-level BPE trained on the test corpus, saved as an HF tokenizer folder."""
+def build_hf_tokenizer(
+    folder: Path, vocab_size: int = 1024, wide: int = 0, reserved: int = 0
+) -> Path:
+    """A byte-level BPE trained on the test corpus, saved as an HF tokenizer folder; `reserved`
+    (or enough to reach `wide` ids) reserved special tokens after its vocabulary, as Llama-3
+    reserves 250 (the import claims ten of them for the chat markers)."""
     from tokenizers import Tokenizer as RustTokenizer
     from tokenizers import decoders, models, pre_tokenizers, trainers
 
@@ -25,8 +29,8 @@ def build_hf_tokenizer(folder: Path, vocab_size: int = 1024, wide: int = 0) -> P
     )
     texts = [doc["text"] for doc in corpus_documents()[:200]] + HOSTILE_TEXTS
     tokenizer.train_from_iterator(texts, trainer)
-    if wide:  # reserved special tokens up to `wide` ids, as Llama-3 reserves 256 of them
-        count = wide - tokenizer.get_vocab_size()
+    count = max(reserved, wide - tokenizer.get_vocab_size())
+    if count:
         tokenizer.add_special_tokens([f"<|reserved_special_token_{i}|>" for i in range(count)])
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(folder / "tokenizer.json"))

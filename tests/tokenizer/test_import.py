@@ -12,7 +12,8 @@ import pytest
 
 from tests.pack.helpers import manifest
 from tests.tokenizer.hf_support import build_hf_tokenizer
-from tests.tokenizer.support import pack_args, run_in_process
+from tests.tokenizer.support import HOSTILE_TEXTS, corpus_documents, pack_args, run_in_process
+from tritter.chat.template import MARKERS
 from tritter.run_folder import TOKENIZER_IMPORT_MANIFEST, TOKENIZER_OUTPUT
 from tritter.tokenizer import Tokenizer
 
@@ -37,8 +38,10 @@ def test_import_copies_the_tokenizer_and_measures_it_on_curated_text(
                           "--curated", artifacts.curated)  # fmt: skip
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    tokenizer = Tokenizer.load(base_folder)
-    assert summary["sha256"] == tokenizer.sha256 and summary["token_dtype"] == "uint32"
+    tokenizer, copy = Tokenizer.load(base_folder), Tokenizer.load(output)
+    # The chat markers went onto reserved special tokens: a new sha256, the same vocabulary.
+    assert summary["sha256"] == copy.sha256 != tokenizer.sha256
+    assert summary["token_dtype"] == "uint32"
     assert sorted(p.name for p in output.iterdir()) == [
         "_manifest.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json",
     ]  # fmt: skip
@@ -46,11 +49,18 @@ def test_import_copies_the_tokenizer_and_measures_it_on_curated_text(
     assert found.stage == TOKENIZER_IMPORT_MANIFEST.stage
     assert found.extra.vocab_size == WIDE and found.extra.kind == "huggingface"
     assert found.extra.special_ids["eos"] == tokenizer.eos_id
+    assert found.inputs.source_sha256 == tokenizer.sha256
+    assert sorted(found.extra.chat_markers) == sorted(MARKERS)
+    assert set(found.extra.chat_markers.values()) == {
+        f"<|reserved_special_token_{i}|>" for i in range(10)
+    }
     compression = found.counts.compression
     assert "all" in compression and len(compression) >= 2
     assert all(row.bytes_per_token > 1.0 for row in compression.values())
-    # The copy loads as the same tokenizer.
-    assert Tokenizer.load(output).sha256 == tokenizer.sha256
+    # The copy encodes every text as the source does.
+    texts = [doc["text"] for doc in corpus_documents()[:50]] + HOSTILE_TEXTS
+    assert copy.encode_batch(texts) == tokenizer.encode_batch(texts)
+    assert copy.vocab_size == tokenizer.vocab_size
 
     # A relaunch with the same source and options finds the finished folder.
     before = (output / "_manifest.json").read_bytes()

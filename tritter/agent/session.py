@@ -19,8 +19,7 @@ import torch
 from tritter.agent.config import ChatConfig
 from tritter.agent.decode import stream
 from tritter.chat.conversation import Message, Part
-from tritter.chat.template import render_prompt
-from tritter.tokenizer.special import SPECIAL_IDS
+from tritter.chat.template import marker_ids, render_prompt
 
 if TYPE_CHECKING:
     from tritter.evaluate.sandbox import Sandbox
@@ -104,7 +103,7 @@ class ChatSession:
         """Continue the assistant turn: (new parts, why it stopped: end | code | budget)."""
         messages = [*self.history, Message("assistant", tuple(parts))] if parts else self.history
         prompt = render_prompt(messages, self.tokenizer)
-        ids = SPECIAL_IDS
+        ids = marker_ids(self.tokenizer)
         end = {ids["assistant_end"], ids["output_start"], self.tokenizer.eos_id}
         stop = end | ({ids["code_end"]} if may_run else set())
         text: list[int] = []

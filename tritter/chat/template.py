@@ -38,16 +38,15 @@ from typing import TYPE_CHECKING
 from tritter.chat import rules
 from tritter.chat.conversation import Conversation, InvalidConversation, Message
 from tritter.errors import TritterError
-from tritter.tokenizer.special import SPECIAL_IDS
+from tritter.tokenizer.hf import HFTokenizer
+from tritter.tokenizer.special import CONTROL_NAMES, SPECIAL_IDS
 
 if TYPE_CHECKING:
     from tritter.tokenizer.model import Tokenizer
 
-# The control markers the template uses (all are SentencePiece control symbols).
-MARKERS: tuple[str, ...] = (
-    "system_start", "system_end", "user_start", "user_end", "assistant_start", "assistant_end",
-    "code_start", "code_end", "output_start", "output_end",
-)  # fmt: skip
+# The control markers the template uses: in Tritter's SentencePiece tokenizers control symbols
+# at fixed ids, in an imported Hugging Face tokenizer special tokens claimed for them.
+MARKERS: tuple[str, ...] = CONTROL_NAMES
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ def render_prompt(messages: Conversation | Sequence[Message], tokenizer: Tokeniz
     rules.check_prompt(messages)
     ids = [i for segment in _segments(messages, tokenizer, close_last=False) for i in segment.ids]
     if messages[-1].role != "assistant":
-        ids.append(_ids(tokenizer)["assistant_start"])
+        ids.append(marker_ids(tokenizer)["assistant_start"])
     return ids
 
 
@@ -94,7 +93,7 @@ def _flatten(parts: Sequence[Segment]) -> tuple[list[int], list[int]]:
 
 def stop_ids(tokenizer: Tokenizer) -> tuple[int, ...]:
     """Ids that end generation: `<|assistant_end|>`, then EOS as a fallback."""
-    return (_ids(tokenizer)["assistant_end"], tokenizer.eos_id)
+    return (marker_ids(tokenizer)["assistant_end"], tokenizer.eos_id)
 
 
 def _messages(messages: Conversation | Sequence[Message]) -> tuple[Message, ...]:
@@ -109,14 +108,24 @@ def _messages(messages: Conversation | Sequence[Message]) -> tuple[Message, ...]
     return found
 
 
-def _ids(tokenizer: Tokenizer) -> dict[str, int]:
+def marker_ids(tokenizer: Tokenizer | HFTokenizer) -> dict[str, int]:
+    """Every marker's id in `tokenizer`; a one-line error when it lacks one."""
     found = tokenizer.special_ids
     missing = [name for name in MARKERS if name not in found]
+    imported = isinstance(tokenizer, HFTokenizer)
     if missing:
+        hint = (
+            "import it with `tritter tokenizer import`, which claims reserved special tokens "
+            "for them"
+            if imported
+            else "not trained by tritter tokenizer train?"
+        )
         raise TritterError(
             f"{tokenizer.source}: tokenizer has no {', '.join(f'<|{m}|>' for m in missing)} "
-            "(not trained by tritter tokenizer train?)"
+            f"({hint})"
         )
+    if imported:  # the ids the import claimed, checked against the model by the sha256
+        return {name: found[name] for name in MARKERS}
     # The ids are fixed for every Tritter tokenizer; a model that puts them elsewhere would
     # render conversations the pretrained embeddings never saw in those places.
     moved = [name for name in MARKERS if found[name] != SPECIAL_IDS[name]]
@@ -125,11 +134,11 @@ def _ids(tokenizer: Tokenizer) -> dict[str, int]:
             f"{tokenizer.source}: <|{moved[0]}|> has id {found[moved[0]]}, expected "
             f"{SPECIAL_IDS[moved[0]]}"
         )
-    return found
+    return {name: found[name] for name in MARKERS}
 
 
 def _segments(messages: Sequence[Message], tokenizer: Tokenizer, close_last: bool) -> list[Segment]:
-    ids = _ids(tokenizer)
+    ids = marker_ids(tokenizer)
     out: list[Segment] = []
 
     def marker(name: str, learned: bool) -> None:

@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
 _log = log.get_logger("evaluate.generation")
 
-# Control markers (the chat and tool markers and the reserved ids after them) → their pieces.
-_MARKERS = {token.id: token.piece for token in SPECIAL_TOKENS[4:]}
+# Special tokens `decode_reply` leaves out: the rest (the chat and tool markers, reserved ids)
+# are control markers, written as their pieces.
+_NOT_MARKERS = frozenset(token.name for token in SPECIAL_TOKENS[:4])  # unk, bos, eos, pad
 
 # Text, or token ids used as they are (a rendered chat prompt).
 Prompt = str | Sequence[int]
@@ -79,10 +80,12 @@ def decode_reply(tokenizer: Tokenizer, ids: Sequence[int]) -> str:
     """Text of `ids` with every control marker written as its piece (`<|code_start|>`), where
     `tokenizer.decode` renders them as nothing. The text between two markers is decoded on its
     own, as the chat template encodes it."""
+    markers = {i: f"<|{name}|>" for name, i in tokenizer.special_ids.items()
+               if name not in _NOT_MARKERS}  # fmt: skip
     out: list[str] = []
     run: list[int] = []
     for token in ids:
-        piece = _MARKERS.get(token)
+        piece = markers.get(token)
         if piece is None:
             run.append(token)
             continue

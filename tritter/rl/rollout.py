@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from tritter.chat.template import marker_ids
 from tritter.evaluate.generation import decode_reply, sample_next
-from tritter.tokenizer.special import SPECIAL_IDS
 
 if TYPE_CHECKING:
     from tritter.evaluate.sandbox import Execution, Sandbox
@@ -116,7 +116,7 @@ def sample(
     sandbox: Callable[[], Sandbox] | None = None,
 ) -> list[Completion]:
     """One completion per prompt, code parts run in `sandbox()` (built on first use)."""
-    ids = SPECIAL_IDS
+    ids = marker_ids(tokenizer)
     end = {ids["assistant_end"], ids["output_start"], tokenizer.eos_id}
     pad = tokenizer.pad_id if tokenizer.pad_id >= 0 else tokenizer.eos_id
     done = [Completion() for _ in prompts]
@@ -176,7 +176,7 @@ def _room(prompt: Sequence[int], completion: Completion, sampling: Sampling) -> 
 
 def _last_code(tokenizer: Tokenizer, completion: list[int]) -> str:
     """The code of the code part `completion` just closed ("" without a `<|code_start|>`)."""
-    start = SPECIAL_IDS["code_start"]
+    start = marker_ids(tokenizer)["code_start"]
     body = completion[:-1]
     if start not in body:
         return ""
@@ -199,7 +199,8 @@ def _feed(
     if not result.passed:
         output += ("\n" if output and not output.endswith("\n") else "") + result.reason
     output = output[: sampling.output_chars]
-    part = [SPECIAL_IDS["output_start"], *tokenizer.encode(output), SPECIAL_IDS["output_end"]]
+    ids = marker_ids(tokenizer)
+    part = [ids["output_start"], *tokenizer.encode(output), ids["output_end"]]
     if _room(prompt, completion, sampling) - len(part) < 1:
         completion.stopped = "budget"
         return

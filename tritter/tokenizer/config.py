@@ -110,6 +110,12 @@ class TokenizerImportConfig(Config):
         description="UTF-8 bytes of curated text per language for the compression measure",
     )
     seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the documents measured")
+    chat_markers: bool = Field(
+        True,
+        description="give a Hugging Face tokenizer without them the chat and tool markers "
+        "post-training needs, on its reserved special tokens (same ids and vocabulary); "
+        "--no-chat-markers copies it byte for byte",
+    )
 
     @field_validator("output")
     @classmethod

@@ -13,14 +13,22 @@ The contract with the other stages is the same as the SentencePiece model's:
 * `eos_id` ends every packed document: `tokenizer_config.json`'s `eos_token` when given,
   otherwise the first of the usual end-of-text tokens the vocabulary holds; `bos_id`, `pad_id`
   likewise (-1 when the tokenizer has none: packing then pads with EOS);
-* `encode` adds no special tokens (packing adds EOS itself) and `decode` drops them;
+* `encode` adds no special tokens (packing adds EOS itself) and never makes one from text: a
+  document or a user message that spells `<|end_of_text|>` or `<|assistant_start|>` gets
+  ordinary tokens (`tokenizers` would otherwise match the added token in the text: a stray EOS
+  in pretraining, a forged chat marker in a prompt); `decode` drops special tokens;
 * `token_byte_lengths()` gives each token's UTF-8 bytes so bits per byte stay independent of
   the tokenizer: exact for byte-level BPE (GPT-2/Llama-3: every character of a token stands for
   one byte) and for byte-fallback models (`<0xNN>` is one byte, `▁` a space); special tokens
   count 0 bytes.
 
-The chat and tool markers of Tritter's own tokenizer do not exist here: post-training stages
-that need them refuse such a tokenizer with a one-line error (see `tritter.chat.template`).
+Chat and tool markers: `special_ids` names `<|system_start|>` … `<|output_end|>` where the
+tokenizer holds them as special tokens, at whatever ids. A released tokenizer has none, but
+Llama-3's (2B4T's) reserves 250 special tokens that no text encodes to:
+`tritter tokenizer import` renames the first ten to the markers (`claim_chat_markers`), so the
+vocabulary, every text's ids and the base model's embedding rows stay as they were, and
+post-training renders conversations with them (`tritter.chat.template`). Without them,
+post-training refuses the tokenizer with a one-line error.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import numpy as np
 
 from tritter import storage
 from tritter.errors import TritterError
+from tritter.tokenizer.special import CONTROL_NAMES
 
 TOKENIZER_JSON = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -77,6 +86,7 @@ class HFTokenizer:
         except (UnicodeDecodeError, Exception) as err:  # tokenizers raises a bare Exception
             raise TritterError(f"{source}: not a Hugging Face tokenizer.json ({err})") from err
         self._config = config or {}
+        self._tok.encode_special_tokens = True  # text never becomes a special token
         self._added = {t.content: i for i, t in self._tok.get_added_tokens_decoder().items()}
         self._special = {i for i, t in self._tok.get_added_tokens_decoder().items() if t.special}
 
@@ -159,7 +169,12 @@ class HFTokenizer:
     @cached_property
     def special_ids(self) -> dict[str, int]:
         named = {"unk": self.unk_id, "bos": self.bos_id, "eos": self.eos_id, "pad": self.pad_id}
-        return {name: i for name, i in named.items() if i >= 0}
+        found = {name: i for name, i in named.items() if i >= 0}
+        for name in CONTROL_NAMES:  # chat markers, only as special tokens (never from text)
+            token_id = self._added.get(f"<|{name}|>")
+            if token_id is not None and token_id in self._special:
+                found[name] = token_id
+        return found
 
     def piece(self, token_id: int) -> str:
         return self._tok.id_to_token(int(token_id)) or ""

@@ -11,11 +11,17 @@ when present (the config names EOS/BOS/pad); or `tokenizer.model` (+ `tokenizer.
 SentencePiece model. Model weights in the same folder are not copied. With `--curated`, the
 tokenizer's compression is measured per language on a seeded sample of curated documents, as
 the tokenizer stage does on its held-out text.
+
+A Hugging Face tokenizer without the chat and tool markers post-training needs gets them on its
+reserved special tokens (`chat_markers.claim`: same ids and vocabulary, so the copy's sha256
+differs from the source's but every text encodes the same); `--no-chat-markers` copies it byte
+for byte.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import numpy as np
@@ -37,7 +43,7 @@ from tritter.run_folder import (
     TokenizerImportInputs,
     TokenizerImportManifest,
 )
-from tritter.tokenizer import compression
+from tritter.tokenizer import chat_markers, compression
 from tritter.tokenizer.config import TokenizerImportConfig
 from tritter.tokenizer.hf import TOKENIZER_CONFIG, TOKENIZER_JSON, HFTokenizer, is_hf_tokenizer
 from tritter.tokenizer.model import Tokenizer
@@ -90,6 +96,9 @@ def run(config: TokenizerImportConfig) -> TokenizerImportManifest:
         manifest.verify_files(config.output, existing)
         log.event(_log, "tokenizer already imported: skipping", output=config.output)
         return existing
+    renamed: dict[str, str] = {}
+    if config.chat_markers and is_hf_tokenizer(files[0]):
+        contents, renamed = _claim_chat_markers(files, contents)
     tokenizer = _load(files, contents)
     if tokenizer.eos_id < 0:
         raise TritterError(f"{files[0]}: the tokenizer has no EOS token (packing ends every "
@@ -127,6 +136,7 @@ def run(config: TokenizerImportConfig) -> TokenizerImportManifest:
             kind="huggingface" if isinstance(tokenizer, HFTokenizer) else "sentencepiece",
             special_ids=tokenizer.special_ids,
             token_dtype=token_dtype(tokenizer.vocab_size).name,  # what pack will write
+            chat_markers=renamed,
         ),
     )
     manifest.write_manifest(config.output, result)
@@ -134,8 +144,32 @@ def run(config: TokenizerImportConfig) -> TokenizerImportManifest:
         _log, "tokenizer imported", source=inputs.source, output=config.output,
         vocab_size=tokenizer.vocab_size, sha256=tokenizer.sha256[:12],
         bytes_per_token=measured.get("all", {}).get("bytes_per_token"),
+        chat_markers=len(renamed),
     )  # fmt: skip
+    if isinstance(tokenizer, HFTokenizer) and "assistant_start" not in tokenizer.special_ids:
+        log.event(
+            _log,
+            "the imported tokenizer has no chat markers: post-training (mid, SFT, DPO, RL, "
+            "chat) will refuse it",
+            level=logging.WARNING,
+            output=config.output,
+        )
     return result
+
+
+def _claim_chat_markers(
+    files: list[str], contents: dict[str, bytes]
+) -> tuple[dict[str, bytes], dict[str, str]]:
+    """`contents` with the chat markers on reserved special tokens (`chat_markers.claim`)."""
+    config_uri = next((uri for uri in files[1:] if uri.endswith(TOKENIZER_CONFIG)), None)
+    config = contents[config_uri] if config_uri else None
+    claimed = chat_markers.claim(contents[files[0]], config, files[0], config_uri or "")
+    if not claimed.renamed:
+        return contents, {}
+    updated = {**contents, files[0]: claimed.tokenizer_json}
+    if config_uri is not None and claimed.tokenizer_config is not None:
+        updated[config_uri] = claimed.tokenizer_config
+    return updated, claimed.renamed
 
 
 def _load(files: list[str], contents: dict[str, bytes]) -> Tokenizer | HFTokenizer:

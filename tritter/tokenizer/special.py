@@ -53,5 +53,6 @@ SPECIAL_TOKENS: tuple[SpecialToken, ...] = (
 )
 
 SPECIAL_IDS: dict[str, int] = {token.name: token.id for token in SPECIAL_TOKENS}
+CONTROL_NAMES: tuple[str, ...] = tuple(name for name, _ in _CONTROL)  # the chat/tool markers
 CONTROL_PIECES: list[str] = [token.piece for token in SPECIAL_TOKENS[4:]]
 FIRST_BYTE_ID = len(SPECIAL_TOKENS)  # <0x00>; <0xFF> is FIRST_BYTE_ID + 255
