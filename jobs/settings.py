@@ -17,7 +17,7 @@ from typing import Any
 from tritter import log, storage
 from tritter.deploy.params import P, PipelineParams, PosttrainParams, RunParams, check_params
 from tritter.errors import TritterError
-from tritter.run_folder import TOKENIZER_MODEL, RunFolder
+from tritter.run_folder import RunFolder
 
 _log = log.get_logger("jobs")
 
@@ -121,15 +121,22 @@ def check_posttrain_parameters(**values: Any) -> str:
             f"pipeline parameter 'base': nothing at {checked.base} (expected a checkpoints "
             "folder, a step folder or a Hugging Face BitNet directory)"
         )
-    tokenizer = checked.tokenizer_uri()
-    if not (
-        storage.exists(storage.join(tokenizer, TOKENIZER_MODEL))
-        or (tokenizer.endswith(".model") and storage.exists(tokenizer))
-    ):
-        raise TritterError(f"pipeline parameter 'tokenizer': no {TOKENIZER_MODEL} at {tokenizer}")
+    check_chat_tokenizer(checked.tokenizer_uri())
     if checked.rl_prompts:
         check_rl_prompts(checked.rl_prompts)
     return _accept(checked)
+
+
+def check_chat_tokenizer(tokenizer: str) -> None:
+    """The tokenizer loads (Tritter's own, or an imported Hugging Face one) and holds the chat
+    markers every post-training phase renders conversations with."""
+    from tritter.chat.template import marker_ids
+    from tritter.tokenizer import Tokenizer
+
+    try:
+        marker_ids(Tokenizer.load(tokenizer))
+    except TritterError as err:
+        raise TritterError(f"pipeline parameter 'tokenizer': {err}") from err
 
 
 def check_rl_prompts(prompts: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.validation import validate
+from tests.tokenizer.hf_support import build_hf_tokenizer
 from tritter import manifest
 from tritter.deploy.pytorchjob import build_job
 from tritter.errors import TritterError
@@ -225,8 +226,16 @@ def test_missing_base_or_tokenizer_is_named_before_any_work(tmp_path):
         )
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "config.yaml").write_text("{}")
-    with pytest.raises(TritterError, match=r"pipeline parameter 'tokenizer': no tokenizer\.model"):
+    with pytest.raises(TritterError, match=r"pipeline parameter 'tokenizer': .*tokenizer\.model"
+                       r": tokenizer model not found"):  # fmt: skip
         settings_job.check_posttrain_parameters(
             base=str(tmp_path / "checkpoints"), run_root=str(tmp_path / "run")
+        )
+    # A Hugging Face tokenizer imported without the chat markers: named before any work.
+    plain = build_hf_tokenizer(tmp_path / "plain")
+    with pytest.raises(TritterError, match=r"pipeline parameter 'tokenizer': .*tokenizer has no "
+                       r"<\|system_start\|>.*tritter tokenizer import"):  # fmt: skip
+        settings_job.check_posttrain_parameters(
+            base=str(tmp_path / "checkpoints"), tokenizer=str(plain), run_root=str(tmp_path / "run")
         )
     assert not (tmp_path / "run").exists()

@@ -14,7 +14,7 @@ from tritter import cli, storage
 from tritter.commands import run as run_command
 from tritter.deploy.params import PipelineParams, PosttrainParams
 from tritter.errors import TritterError
-from tritter.run_folder import PRETRAIN_MANIFEST, TOKENIZER_OUTPUT
+from tritter.run_folder import PRETRAIN_MANIFEST, TOKENIZER_OUTPUT, TRAIN_MANIFESTS
 
 # Small enough for two CPU cores: a 2k vocabulary, 128-token windows, 6 training steps.
 FAST = [
@@ -76,17 +76,29 @@ def test_run_on_a_local_folder(source, tmp_path):
 
 @pytest.mark.slow
 def test_run_continues_a_base_model_with_its_own_tokenizer(source, tmp_path):
-    """`tritter run --base DIR`: the tokenizer step imports the base folder's tokenizer.json,
-    pretraining starts from its weights (shape from its config.json), evaluation and the report
-    run on the result."""
+    """`tritter run --pipeline full --base DIR`: the tokenizer step imports the base folder's
+    tokenizer.json (the chat markers on its reserved special tokens), pretraining starts from
+    its weights (shape from its config.json), evaluation and the report run on the result, and
+    post-training (mid, SFT, DPO, RL) continues from it with that tokenizer."""
     base = build_hf_base(tmp_path / "base")
     root = tmp_path / "run"
-    result = run_tritter("run", "--input", str(source), "--output", str(root), "--base",
-                         str(base), "--seq-len", "128", "--max-steps", "4",
-                         "--checkpoint-every", "2", "--eval-tasks", "perplexity")  # fmt: skip
+    result = run_tritter("run", "--pipeline", "full", "--input", str(source), "--output",
+                         str(root), "--base", str(base), "--seq-len", "128", "--max-steps", "4",
+                         "--checkpoint-every", "2", "--eval-tasks", "perplexity",
+                         "--micro-batch-size", "4", "--mid-max-steps", "4", "--sft-max-steps",
+                         "4", "--identity-count", "200", "--docstrings-count", "200",
+                         "--eval-limit", "1", "--eval-max-new-tokens", "8")  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     tokenizer = TOKENIZER_OUTPUT.require(str(root / "tokenizer"))
     assert tokenizer.stage == "tokenizer-import" and tokenizer.inputs.source == str(base)
+    assert len(tokenizer.extra.chat_markers) == 10
+    for phase in ("mid", "sft"):
+        trained = TRAIN_MANIFESTS[phase].require(str(root / phase))
+        assert trained.counts.steps == 4
+        assert trained.inputs.tokenizer_sha256 == tokenizer.extra.sha256
+    assert f"chat: tritter chat --checkpoint {root}/sft --tokenizer {root}/tokenizer" in (
+        result.stdout
+    )
     assert tokenizer.counts.compression["all"].bytes_per_token > 1.0
     trained = PRETRAIN_MANIFEST.require(str(root / "checkpoints"))
     assert trained.inputs.init == str(base) and trained.counts.steps == 4
