@@ -77,7 +77,11 @@ def test_continues_from_the_base_weights_and_exports_what_transformers_loads(bas
     from tritter.train.checkpoint import load_model
 
     final = f"{output}/final"
-    tokenizer = AutoTokenizer.from_pretrained(base["base"])
+    # final/ holds the run's tokenizer beside the weights: transformers loads both from it.
+    with open(f"{final}/tokenizer.json", "rb") as ours, open(f"{base['base']}/tokenizer.json",
+                                                            "rb") as theirs:  # fmt: skip
+        assert ours.read() == theirs.read()
+    tokenizer = AutoTokenizer.from_pretrained(final)
     ids = torch.tensor([tokenizer.encode("def add(a, b):\n    return a + b\n")])
     exported = BitNetForCausalLM.from_pretrained(final, torch_dtype=torch.float32).eval()
     model, info = load_model(output)

@@ -189,6 +189,14 @@ class HFTokenizer:
         """tokenizer.json's bytes."""
         return self._proto
 
+    def hf_files(self) -> dict[str, bytes]:
+        """The files that make this tokenizer a Hugging Face folder (what `load` reads), for
+        an export that `transformers.AutoTokenizer` loads as it is."""
+        files = {TOKENIZER_JSON: self._proto}
+        if self._config:
+            files[TOKENIZER_CONFIG] = (json.dumps(self._config, indent=2) + "\n").encode()
+        return files
+
     def token_byte_lengths(self) -> np.ndarray:
         """int32 array [vocab]: UTF-8 bytes each token adds to decoded text (0 for special
         tokens), so that summed over `encode(text)` it is `len(text.encode())`."""

@@ -23,6 +23,7 @@ import math
 import signal
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -42,6 +43,7 @@ from tritter.run_folder import (
     TRAIN_MANIFESTS,
     TrainExtra,
 )
+from tritter.tokenizer.hf import HFTokenizer
 from tritter.train import schedule
 from tritter.train.checkpoint import Checkpointer, staging_root
 from tritter.train.config import TrainConfig
@@ -425,7 +427,8 @@ class Trainer:
             self.metrics_log.upload(force=True)
 
     def export_final(self) -> None:
-        """final/: the Hugging Face directory (save_hf) and tritter.json (written last)."""
+        """final/: the Hugging Face directory (save_hf, with the tokenizer's files when it is
+        a Hugging Face one) and tritter.json (written last)."""
         import tempfile
 
         from torch.distributed.checkpoint.state_dict import (
@@ -443,6 +446,9 @@ class Trainer:
             target = storage.join(self.config.output, FINAL)
             with tempfile.TemporaryDirectory(prefix="tritter-final-") as tmp:
                 export.save_hf(tmp)
+                if isinstance(self.pre.tokenizer, HFTokenizer):  # loads beside the weights
+                    for name, data in self.pre.tokenizer.hf_files().items():
+                        (Path(tmp) / name).write_bytes(data)
                 storage.upload_folder(tmp, target)
             info = {
                 "step": self.step,
