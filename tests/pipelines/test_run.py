@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import run_tritter
 from tests.deploy.corpus import build_source
 from tests.support.hf_base import build_hf_base
+from tests.tokenizer.hf_support import build_hf_tokenizer
 from tritter import cli, storage
 from tritter.commands import run as run_command
 from tritter.deploy.params import PipelineParams, PosttrainParams
@@ -106,6 +107,20 @@ def test_run_continues_a_base_model_with_its_own_tokenizer(source, tmp_path):
     config = json.loads((root / "checkpoints" / "final" / "config.json").read_text())
     assert config["hidden_size"] == 64  # the base's shape, not the local default preset's
     assert "Imported tokenizer" in (root / "report" / "report.md").read_text()
+
+
+def test_full_from_a_base_whose_tokenizer_cannot_get_chat_markers_stops_first(source, tmp_path):
+    """No reserved special tokens to put the chat markers on: post-training would refuse the
+    tokenizer, so `--pipeline full` says so before curation and pretraining, not after."""
+    base = build_hf_tokenizer(tmp_path / "base")
+    (base / "config.json").write_text("{}")
+    result = run_tritter("run", "--pipeline", "full", "--input", str(source), "--output",
+                         str(tmp_path / "run"), "--base", str(base))  # fmt: skip
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("tritter: error: --pipeline full: ") and str(base) in line
+    assert "tokenizer has no <|system_start|>" in line
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.slow

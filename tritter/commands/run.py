@@ -201,6 +201,17 @@ def _check_input(params: PipelineParams) -> None:
     params.source = str(path.absolute())
 
 
+def _check_chat_markers(tokenizer: str) -> None:
+    """--pipeline full post-trains with the tokenizer it imports: it must get the chat
+    markers, or post-training would refuse it after hours of pretraining."""
+    from tritter.tokenizer.importer import check_chat_markers
+
+    try:
+        check_chat_markers(tokenizer)
+    except TritterError as err:
+        raise TritterError(f"--pipeline full: {err}") from err
+
+
 def resolve(args: argparse.Namespace) -> list[RunParams]:
     """The checked parameters of each pipeline to run, in order; nothing runs before all are
     valid."""
@@ -239,6 +250,8 @@ def resolve(args: argparse.Namespace) -> list[RunParams]:
         values = {**local_defaults(), **mine, "run_root": run_root}
         checked = validate(PipelineParams, values, source=args.config)
         _check_input(checked)
+        if pipeline == "full" and checked.imported_tokenizer():
+            _check_chat_markers(checked.imported_tokenizer())
         runs.append(checked)
     if pipeline in ("posttrain", "full"):
         mine = {k: v for k, v in given.items() if k in PosttrainParams.model_fields}
