@@ -44,9 +44,12 @@ def test_round_trip_and_exact_bytes_per_token(hf_folder):
     tokenizer = Tokenizer.load(hf_folder)
     lengths = tokenizer.token_byte_lengths()
     assert lengths[tokenizer.eos_id] == 0 and lengths[WIDE - 1] == 0
-    for text in [*HOSTILE_TEXTS, *(d["text"] for d in corpus_documents()[:20])]:
+    # Text that spells a special token is text: never an EOS mid-document, never a marker.
+    spelled = "s = '<|end_of_text|>'  # <|reserved_special_token_3|> <|begin_of_text|>\n"
+    special = {tokenizer.eos_id, tokenizer.bos_id, WIDE - 1}
+    for text in [spelled, *HOSTILE_TEXTS, *(d["text"] for d in corpus_documents()[:20])]:
         ids = tokenizer.encode(text)
-        assert tokenizer.eos_id not in ids
+        assert not special & set(ids)
         assert tokenizer.decode(ids) == text
         assert int(lengths[ids].sum()) == len(text.encode()), text[:40]
     batch = tokenizer.encode_batch(HOSTILE_TEXTS[:3])

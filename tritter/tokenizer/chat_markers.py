@@ -2,9 +2,10 @@
 
 Post-training renders conversations with ten markers (`<|system_start|>` … `<|output_end|>`,
 `tritter.tokenizer.special`). A released tokenizer such as BitNet b1.58 2B4T's (Llama-3's
-128,256-token byte-level BPE) has none of them, but it reserves special tokens no text encodes
-to: `<|reserved_special_token_0|>` … `_247|>` at ids 128002–128255 (a few of that range carry
-Llama-3's own names: `<|eot_id|>`, `<|start_header_id|>`, …, and are left alone).
+128,256-token byte-level BPE) has none of them, but it fills ids 128000–128255 with special
+tokens, most of them `<|reserved_special_token_N|>` that no text encodes to (the others carry
+Llama-3's own names: `<|begin_of_text|>`, `<|eot_id|>`, `<|start_header_id|>`, …, and are left
+alone).
 
 `claim` renames the lowest-id reserved special tokens to the missing markers, in marker order:
 every id stays where it is, so the vocabulary size, the ids of every text and the base model's

@@ -24,8 +24,9 @@ The contract with the other stages is the same as the SentencePiece model's:
 
 Chat and tool markers: `special_ids` names `<|system_start|>` … `<|output_end|>` where the
 tokenizer holds them as special tokens, at whatever ids. A released tokenizer has none, but
-Llama-3's (2B4T's) reserves 250 special tokens that no text encodes to:
-`tritter tokenizer import` renames the first ten to the markers (`claim_chat_markers`), so the
+Llama-3's (2B4T's) fills ids 128000–128255 with special tokens, most of them reserved ones that
+no text encodes to: `tritter tokenizer import` renames ten of them to the markers
+(`tritter.tokenizer.chat_markers`), so the
 vocabulary, every text's ids and the base model's embedding rows stay as they were, and
 post-training renders conversations with them (`tritter.chat.template`). Without them,
 post-training refuses the tokenizer with a one-line error.
