@@ -4,6 +4,7 @@ against the CRD."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import jsonschema
 import pytest
@@ -172,11 +173,11 @@ def test_post_training_jobs_need_init_weights():
         build_job(spec(phase="sft", model=None))
 
 
-def test_pipeline_settings_become_the_mid_and_sft_jobs(tmp_path):
+def test_pipeline_settings_become_the_mid_and_sft_jobs(artifacts, tmp_path):
     base = tmp_path / "base"
-    for folder, name in (("tokenizer", "tokenizer.model"), ("checkpoints", "config.yaml")):
-        (base / folder).mkdir(parents=True)
-        (base / folder / name).write_text("stand-in")  # the check only looks for them
+    shutil.copytree(artifacts.tokenizer, base / "tokenizer")  # the check loads it
+    (base / "checkpoints").mkdir()
+    (base / "checkpoints" / "config.yaml").write_text("stand-in")  # the check looks for it
     settings = settings_job.check_posttrain_parameters(
         run_root=str(base), base=str(base / "checkpoints"), nodes=2, gpus_per_node=4,
         s3_secret="team-s3", mid_max_steps=500, sft_lr=2e-4,

@@ -5,6 +5,7 @@ a relaunch that does no work."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -159,10 +160,9 @@ def test_rl_step_trains_the_final_model(base, tmp_path):
     assert Path(manifest.manifest_uri(final)).stat().st_mtime_ns == stamp
 
 
-def test_rl_job_takes_its_parameters(tmp_path):
+def test_rl_job_takes_its_parameters(artifacts, tmp_path):
     base = tmp_path / "base"
-    (base / "tokenizer").mkdir(parents=True)
-    (base / "tokenizer" / "tokenizer.model").write_bytes(b"model")
+    shutil.copytree(artifacts.tokenizer, base / "tokenizer")  # the check loads it
     (base / "checkpoints").mkdir()
     (base / "checkpoints" / "config.yaml").write_text("{}")
     values = dict(base=str(base / "checkpoints"), run_root=str(base))
@@ -193,10 +193,9 @@ def test_rl_job_takes_its_parameters(tmp_path):
             settings_job.check_posttrain_parameters(**values, rl_prompts=prompts)
 
 
-def test_given_conversations_replace_the_docstring_set(tmp_path):
+def test_given_conversations_replace_the_docstring_set(artifacts, tmp_path):
     base = tmp_path / "base"
-    (base / "tokenizer").mkdir(parents=True)
-    (base / "tokenizer" / "tokenizer.model").write_bytes(b"model")
+    shutil.copytree(artifacts.tokenizer, base / "tokenizer")  # the check loads it
     (base / "checkpoints").mkdir()
     (base / "checkpoints" / "config.yaml").write_text("{}")
     settings = settings_job.check_posttrain_parameters(

@@ -204,10 +204,11 @@ def _check_input(params: PipelineParams) -> None:
 def _check_chat_markers(tokenizer: str) -> None:
     """--pipeline full post-trains with the tokenizer it imports: it must get the chat
     markers, or post-training would refuse it after hours of pretraining."""
-    from tritter.tokenizer.importer import check_chat_markers
+    from tritter.chat.template import marker_ids
+    from tritter.tokenizer.importer import load_as_imported
 
     try:
-        check_chat_markers(tokenizer)
+        marker_ids(load_as_imported(tokenizer))
     except TritterError as err:
         raise TritterError(f"--pipeline full: {err}") from err
 

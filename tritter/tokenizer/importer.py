@@ -73,17 +73,14 @@ def source_files(source: str) -> list[str]:
     return [storage.join(folder, name) for name in (main, *present)]
 
 
-def check_chat_markers(source: str) -> None:
-    """A one-line error unless the tokenizer, imported with its chat markers claimed, holds
-    every marker post-training renders with (so a pretrain-then-post-train run fails before
-    pretraining, not after it)."""
-    from tritter.chat.template import marker_ids
-
+def load_as_imported(source: str, chat_markers: bool = True) -> Tokenizer | HFTokenizer:
+    """The tokenizer `run` would write for `source`, without writing it (so a run can check,
+    before any work, what post-training will get)."""
     files = source_files(source)
     contents = {uri: storage.read_bytes(uri) for uri in files}
-    if is_hf_tokenizer(files[0]):
+    if chat_markers and is_hf_tokenizer(files[0]):
         contents, _ = _claim_chat_markers(files, contents)
-    marker_ids(_load(files, contents))
+    return _load(files, contents)
 
 
 def fingerprint(config: TokenizerImportConfig, inputs: TokenizerImportInputs) -> str:
