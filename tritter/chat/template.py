@@ -124,11 +124,10 @@ def marker_ids(tokenizer: Tokenizer | HFTokenizer) -> dict[str, int]:
             f"{tokenizer.source}: tokenizer has no {', '.join(f'<|{m}|>' for m in missing)} "
             f"({hint})"
         )
-    if imported:  # the ids the import claimed, checked against the model by the sha256
-        return {name: found[name] for name in MARKERS}
     # The ids are fixed for every Tritter tokenizer; a model that puts them elsewhere would
-    # render conversations the pretrained embeddings never saw in those places.
-    moved = [name for name in MARKERS if found[name] != SPECIAL_IDS[name]]
+    # render conversations the pretrained embeddings never saw in those places. An imported
+    # tokenizer's are where the import claimed them (the sha256 ties them to the model).
+    moved = [] if imported else [name for name in MARKERS if found[name] != SPECIAL_IDS[name]]
     if moved:
         raise TritterError(
             f"{tokenizer.source}: <|{moved[0]}|> has id {found[moved[0]]}, expected "

@@ -23,16 +23,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from tritter import log
-from tritter.tokenizer.special import SPECIAL_TOKENS
+from tritter.tokenizer.special import META_NAMES
 
 if TYPE_CHECKING:
     from tritter.tokenizer import Tokenizer
 
 _log = log.get_logger("evaluate.generation")
 
-# Special tokens `decode_reply` leaves out: the rest (the chat and tool markers, reserved ids)
-# are control markers, written as their pieces.
-_NOT_MARKERS = frozenset(token.name for token in SPECIAL_TOKENS[:4])  # unk, bos, eos, pad
 
 # Text, or token ids used as they are (a rendered chat prompt).
 Prompt = str | Sequence[int]
@@ -81,7 +78,7 @@ def decode_reply(tokenizer: Tokenizer, ids: Sequence[int]) -> str:
     `tokenizer.decode` renders them as nothing. The text between two markers is decoded on its
     own, as the chat template encodes it."""
     markers = {i: f"<|{name}|>" for name, i in tokenizer.special_ids.items()
-               if name not in _NOT_MARKERS}  # fmt: skip
+               if name not in META_NAMES}  # fmt: skip
     out: list[str] = []
     run: list[int] = []
     for token in ids:

@@ -169,14 +169,14 @@ def _check_tritter(model: str, tokenizer: str | None, device: str,
     from tritter.chat.conversation import Message
     from tritter.chat.template import render_prompt
     from tritter.evaluate.prompt_format import CHAT_PHASES, training_phase
+    from tritter.tokenizer.special import META_NAMES
 
     backend.model_inputs(model, tokenizer)  # a missing checkpoint or --tokenizer: its error
     completer = backend.open_completer(model, tokenizer, device, "auto")
     assert isinstance(completer, backend.TritterCompleter)
     kind = type(completer.tokenizer).__name__
     checks = [Check("chat_template", "ok", f"Tritter's own template ({kind}): no chat_template")]
-    not_markers = ("unk", "bos", "eos", "pad")
-    markers = {i for name, i in completer.tokenizer.special_ids.items() if name not in not_markers}
+    markers = {i for name, i in completer.tokenizer.special_ids.items() if name not in META_NAMES}
     leaked = [p for p in PROBES if markers & set(completer.tokenizer.encode(p))]
     checks.append(
         Check(

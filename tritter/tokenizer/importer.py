@@ -78,9 +78,7 @@ def load_as_imported(source: str, chat_markers: bool = True) -> Tokenizer | HFTo
     before any work, what post-training will get)."""
     files = source_files(source)
     contents = {uri: storage.read_bytes(uri) for uri in files}
-    if chat_markers and is_hf_tokenizer(files[0]):
-        contents, _ = _claim_chat_markers(files, contents)
-    return _load(files, contents)
+    return _as_imported(files, contents, chat_markers)[2]
 
 
 def fingerprint(config: TokenizerImportConfig, inputs: TokenizerImportInputs) -> str:
@@ -106,10 +104,7 @@ def run(config: TokenizerImportConfig) -> TokenizerImportManifest:
         manifest.verify_files(config.output, existing)
         log.event(_log, "tokenizer already imported: skipping", output=config.output)
         return existing
-    renamed: dict[str, str] = {}
-    if config.chat_markers and is_hf_tokenizer(files[0]):
-        contents, renamed = _claim_chat_markers(files, contents)
-    tokenizer = _load(files, contents)
+    contents, renamed, tokenizer = _as_imported(files, contents, config.chat_markers)
     if tokenizer.eos_id < 0:
         raise TritterError(f"{files[0]}: the tokenizer has no EOS token (packing ends every "
                            "document with one)")  # fmt: skip
@@ -165,6 +160,17 @@ def run(config: TokenizerImportConfig) -> TokenizerImportManifest:
             output=config.output,
         )
     return result
+
+
+def _as_imported(
+    files: list[str], contents: dict[str, bytes], chat_markers: bool
+) -> tuple[dict[str, bytes], dict[str, str], Tokenizer | HFTokenizer]:
+    """The bytes to write (markers claimed when asked and needed), the markers renamed, and
+    the tokenizer those bytes make."""
+    renamed: dict[str, str] = {}
+    if chat_markers and is_hf_tokenizer(files[0]):
+        contents, renamed = _claim_chat_markers(files, contents)
+    return contents, renamed, _load(files, contents)
 
 
 def _claim_chat_markers(

@@ -54,5 +54,8 @@ SPECIAL_TOKENS: tuple[SpecialToken, ...] = (
 
 SPECIAL_IDS: dict[str, int] = {token.name: token.id for token in SPECIAL_TOKENS}
 CONTROL_NAMES: tuple[str, ...] = tuple(name for name, _ in _CONTROL)  # the chat/tool markers
+# The special tokens that are not control markers (unk, bos, eos, pad): every other name in a
+# tokenizer's `special_ids` is a marker or a reserved control id.
+META_NAMES: frozenset[str] = frozenset(token.name for token in SPECIAL_TOKENS[:4])
 CONTROL_PIECES: list[str] = [token.piece for token in SPECIAL_TOKENS[4:]]
 FIRST_BYTE_ID = len(SPECIAL_TOKENS)  # <0x00>; <0xFF> is FIRST_BYTE_ID + 255
